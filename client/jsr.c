@@ -1,0 +1,91 @@
+/*
+ * jsr.c: the caseworker's command-line client. Dispatches to the command
+ * groups (cmd_*.c) by name; global options come before the command.
+ */
+#include <getopt.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "cli.h"
+#include "config.h"
+#include "log.h"
+
+static const struct cli_cmd *const groups[] = {cli_cmds_fnr, cli_cmds_catalog};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Bruk: jsr [--config FIL] KOMMANDO [VALG]\n\n"
+		     "jobbsjanse: register over deltakere i Jobbsjansen.\n\nKommandoer:\n");
+	for (size_t g = 0; g < sizeof(groups) / sizeof(*groups); g++)
+		for (const struct cli_cmd *c = groups[g]; c->name; c++)
+			fprintf(out, "  %-14s %s\n", c->name, c->help);
+	fprintf(out, "\nHver kommando har --help. Avslutningskoder: 0 utført, 1 avvist, 2 feil bruk.\n");
+}
+
+/* Matches "fnr check" against argv[0] (+ argv[1]); returns words used. */
+static int matches(const char *name, int argc, char **argv)
+{
+	const char *sp = strchr(name, ' ');
+
+	if (!sp)
+		return strcmp(name, argv[0]) == 0 ? 1 : 0;
+	if (argc < 2 || strncmp(name, argv[0], (size_t)(sp - name)) != 0 ||
+	    argv[0][sp - name] != '\0')
+		return 0;
+	return strcmp(sp + 1, argv[1]) == 0 ? 2 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = {.prog = "jsr"};
+	struct sh_reason why = {{0}};
+	const char *config = getenv("JSR_CONFIG");
+	int i = 1, rc = CLI_USAGE;
+
+	if (sodium_init() < 0) {
+		fprintf(stderr, "jsr: libsodium kunne ikke starte.\n");
+		return CLI_FAILED;
+	}
+	sh_alloc_hook_cjson();
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return CLI_OK;
+		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			config = argv[++i];
+		} else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
+			c.data_dir = argv[++i];
+		} else {
+			fprintf(stderr, "jsr: ukjent valg «%s».\n", argv[i]);
+			usage(stderr);
+			return CLI_USAGE;
+		}
+	}
+	if (sh_config_init(NULL, config, &why) != SH_OK) {
+		fprintf(stderr, "jsr: %s\n", why.text);
+		return CLI_USAGE;
+	}
+	sh_log_init("jsr");
+	if (i == argc) {
+		usage(stderr);
+		return CLI_USAGE;
+	}
+	for (size_t g = 0; g < sizeof(groups) / sizeof(*groups); g++) {
+		for (const struct cli_cmd *cmd = groups[g]; cmd->name; cmd++) {
+			int used = matches(cmd->name, argc - i, argv + i);
+
+			if (used) {
+				rc = cmd->run(&c, argc - i - used + 1, argv + i + used - 1);
+				goto out;
+			}
+		}
+	}
+	fprintf(stderr, "jsr: ukjent kommando «%s». Se «jsr --help».\n", argv[i]);
+out:
+	sh_domain_free(c.domain);
+	sh_config_reset();
+	return rc;
+}

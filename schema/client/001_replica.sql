@@ -1,0 +1,63 @@
+-- The caseworker's replica (one file per user and server). DESIGN.md §3.
+-- Field values are stored one row per field (the catalogue names them);
+-- participant carries copies of the columns lists and rules need, kept in
+-- step in the same transaction as the values.
+
+CREATE TABLE meta (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE participant (
+	id         TEXT PRIMARY KEY,           -- 128-bit random, hex
+	draft      INTEGER NOT NULL DEFAULT 1, -- 1 = utkast: local only, never synchronised
+	status     TEXT NOT NULL,              -- sh_status_code(), derived
+	fnr        TEXT,
+	navn       TEXT,
+	kommune    TEXT,
+	startdato  TEXT,
+	sluttdato  TEXT,
+	created    INTEGER NOT NULL,           -- hlc
+	updated    INTEGER NOT NULL            -- hlc of the last change
+) WITHOUT ROWID;
+CREATE INDEX participant_fnr ON participant(fnr) WHERE fnr IS NOT NULL;
+CREATE INDEX participant_status ON participant(draft, status, updated);
+
+CREATE TABLE field_value (
+	participant TEXT NOT NULL REFERENCES participant(id) ON DELETE CASCADE,
+	field       TEXT NOT NULL,             -- catalogue name
+	row         TEXT NOT NULL DEFAULT '',  -- Tiltak row id, '' for single fields
+	value       TEXT NOT NULL,
+	hlc         INTEGER NOT NULL,
+	author      TEXT NOT NULL,
+	version     INTEGER NOT NULL DEFAULT 0, -- server version this value is based on
+	PRIMARY KEY (participant, field, row)
+) WITHOUT ROWID;
+
+-- Changes not yet acknowledged by the server. A change joins a change-set
+-- (changeset not NULL) when first sent; from then on it is frozen.
+CREATE TABLE outbox (
+	seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+	participant TEXT NOT NULL,
+	field       TEXT NOT NULL,
+	row         TEXT NOT NULL DEFAULT '',
+	value       TEXT NOT NULL,             -- '' clears the field
+	hlc         INTEGER NOT NULL,
+	author      TEXT NOT NULL,
+	base        INTEGER NOT NULL,          -- server version the edit was based on
+	changeset   INTEGER,                   -- sequence number once sent
+	rejected    TEXT                       -- the server's reason, when refused
+);
+CREATE UNIQUE INDEX outbox_unsent ON outbox(participant, field, row) WHERE changeset IS NULL;
+CREATE INDEX outbox_participant ON outbox(participant);
+
+-- Folkeregister lookups waiting for (or answered by) the server.
+CREATE TABLE lookup (
+	participant TEXT PRIMARY KEY REFERENCES participant(id) ON DELETE CASCADE,
+	fnr         TEXT NOT NULL,
+	state       TEXT NOT NULL,             -- venter, sendt, henter, hentet, ikke_funnet, feil
+	created     INTEGER NOT NULL,          -- hlc
+	attempts    INTEGER NOT NULL DEFAULT 0,
+	next_try    INTEGER,                   -- unix ms
+	reason      TEXT
+) WITHOUT ROWID;

@@ -1,0 +1,106 @@
+/* db.c: SQLite open with our pragmas, and the migration runner. */
+#include "db.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int sh_db_exec(sqlite3 *db, const char *sql, struct sh_reason *why)
+{
+	char *err = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) == SQLITE_OK)
+		return SH_OK;
+	sh_reason_set(why, "Databasefeil: %s", err ? err : sqlite3_errmsg(db));
+	sqlite3_free(err);
+	return SH_ERR_DB;
+}
+
+int sh_db_open(const char *path, sqlite3 **out, struct sh_reason *why)
+{
+	sqlite3 *db = NULL;
+	int fd;
+
+	*out = NULL;
+	/* create with 0600 before SQLite does (it would honour the umask) */
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		sh_reason_set(why, "Kan ikke åpne databasen %s: %s.", path, strerror(errno));
+		return SH_ERR_IO;
+	}
+	close(fd);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
+	    SQLITE_OK) {
+		sh_reason_set(why, "Kan ikke åpne databasen %s: %s.", path,
+			      db ? sqlite3_errmsg(db) : "minne");
+		sqlite3_close(db);
+		return SH_ERR_DB;
+	}
+	sqlite3_busy_timeout(db, 10000);
+	if (sh_db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+			   "PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF;", why) != SH_OK) {
+		sqlite3_close(db);
+		return SH_ERR_DB;
+	}
+	*out = db;
+	return SH_OK;
+}
+
+int sh_db_version(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+int sh_migrate(sqlite3 *db, const struct sh_migration *m, size_t n, int *from, int *to,
+	       struct sh_reason *why)
+{
+	int v = sh_db_version(db);
+	int newest = (int)n;
+	char pragma[64];
+
+	if (from)
+		*from = v;
+	if (to)
+		*to = v;
+	if (v < 0) {
+		sh_reason_set(why, "Kan ikke lese skjemaversjonen: %s", sqlite3_errmsg(db));
+		return SH_ERR_DB;
+	}
+	if (v > newest) {
+		sh_reason_set(why, "Databasen har skjemaversjon %d, men dette programmet kjenner "
+			      "bare til versjon %d. Bruk en nyere versjon av programmet.", v, newest);
+		return SH_ERR_SCHEMA;
+	}
+	for (size_t i = (size_t)v; i < n; i++) {
+		if (m[i].version != (int)i + 1) {
+			sh_reason_set(why, "Migreringene er ikke nummerert fortløpende (%s).", m[i].name);
+			return SH_ERR_INTERNAL;
+		}
+		if (sh_db_exec(db, "BEGIN IMMEDIATE", why) != SH_OK)
+			return SH_ERR_DB;
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d", m[i].version);
+		if (sh_db_exec(db, m[i].sql, why) != SH_OK ||
+		    sh_db_exec(db, pragma, why) != SH_OK ||
+		    sh_db_exec(db, "COMMIT", why) != SH_OK) {
+			struct sh_reason inner = *why;
+
+			(void)!sh_db_exec(db, "ROLLBACK", NULL);
+			sh_reason_set(why, "Migreringen %s feilet: %s", m[i].name, inner.text);
+			return SH_ERR_DB;
+		}
+		if (to)
+			*to = m[i].version;
+	}
+	return SH_OK;
+}

@@ -1,0 +1,40 @@
+/*
+ * db.h: opening jobbsjanse's SQLite files and migrating their schema.
+ *
+ * sh_db_open() creates the file 0600 (the replica holds personal data),
+ * sets WAL, synchronous=FULL, foreign keys and a busy timeout. Why FULL: in
+ * WAL mode NORMAL survives a process crash (kill -9) but may lose the last
+ * commits on a power cut, and DESIGN.md §9 promises that a value shown as
+ * «Lagret» survives both. FULL fsyncs the WAL at every commit.
+ *
+ * sh_migrate() applies the numbered migrations (schema/schema.h) above the
+ * file's PRAGMA user_version, each in its own IMMEDIATE transaction that
+ * also sets user_version, so a crash leaves the file at a whole version.
+ */
+#ifndef SH_DB_H
+#define SH_DB_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+
+#include "err.h"
+#include "schema.h"
+
+/* Opens (creating 0600 if needed). On error *out is NULL. */
+int sh_db_open(const char *path, sqlite3 **out, struct sh_reason *why) SH_MUST_USE;
+
+/*
+ * Brings the file to the newest version of `m[0..n)`. SH_ERR_SCHEMA if the
+ * file is newer than this program; SH_ERR_DB (rolled back, file unchanged
+ * at the failing version) if a migration fails. from and to may be NULL.
+ */
+int sh_migrate(sqlite3 *db, const struct sh_migration *m, size_t n, int *from, int *to,
+	       struct sh_reason *why) SH_MUST_USE;
+
+/* PRAGMA user_version, or -1 on error. */
+int sh_db_version(sqlite3 *db);
+
+/* sqlite3_exec without results; SH_ERR_DB with the message in why. */
+int sh_db_exec(sqlite3 *db, const char *sql, struct sh_reason *why) SH_MUST_USE;
+
+#endif

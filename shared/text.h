@@ -1,0 +1,15 @@
+/* text.h: UTF-8 checks and small string helpers for user-typed text. */
+#ifndef SH_TEXT_H
+#define SH_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF). */
+bool sh_utf8_valid(const char *s, size_t len);
+/* Number of code points in valid UTF-8. */
+size_t sh_utf8_chars(const char *s, size_t len);
+/* True if s holds a C0/C1 control character or DEL (tabs and newlines too). */
+bool sh_has_control(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,48 @@
+/* text_test.c: UTF-8 validation edge cases. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "text.h"
+
+#define V(s) sh_utf8_valid(s, sizeof(s) - 1)
+
+static void utf8(void **state)
+{
+	(void)state;
+	assert_true(V(""));
+	assert_true(V("abc"));
+	assert_true(V("Bærum, Tromsø, Ålesund"));
+	assert_true(V("\xf0\x9f\x98\x80"));    /* U+1F600 */
+	assert_true(V("\xf4\x8f\xbf\xbf"));    /* U+10FFFF */
+	assert_false(V("\xf4\x90\x80\x80"));   /* above U+10FFFF */
+	assert_false(V("\xc0\xaf"));           /* overlong '/' */
+	assert_false(V("\xe0\x80\xaf"));       /* overlong */
+	assert_false(V("\xed\xa0\x80"));       /* surrogate */
+	assert_false(V("\xc3"));               /* truncated */
+	assert_false(V("\xe2\x82"));           /* truncated */
+	assert_false(V("\x80"));               /* lone continuation */
+	assert_false(V("\xff"));
+	assert_false(V("a\xc3(b"));
+	assert_int_equal(sh_utf8_chars("æøå", 6), 3);
+}
+
+static void controls(void **state)
+{
+	(void)state;
+	assert_false(sh_has_control("Kari Nordmann", 13));
+	assert_true(sh_has_control("a\tb", 3));
+	assert_true(sh_has_control("a\x7f", 2));
+	assert_true(sh_has_control("a\xc2\x9f", 3));
+	assert_false(sh_has_control("\xc2\xa0", 2)); /* no-break space is text */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {cmocka_unit_test(utf8), cmocka_unit_test(controls)};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

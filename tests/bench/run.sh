@@ -1,0 +1,14 @@
+#!/bin/sh
+# make bench: runs every benchmark and prints one table. Figures, not verdicts.
+set -eu
+build=${1:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+export JSR_CODES_DIR="$here/../../schema/codes" JSR_TEST_MODE=1
+printf '%-44s | %12s | %s\n' "benchmark" "value" "unit"
+printf '%-44s-+-%12s-+-%s\n' "--------------------------------------------" "------------" "-----"
+for b in "$build"/tests/bench_*; do
+	[ -x "$b" ] || continue
+	"$b" | while IFS='|' read -r name value unit; do
+		printf '%-44s | %12s | %s\n' "$(echo $name)" "$(echo $value)" "$(echo $unit)"
+	done
+done
