@@ -5,7 +5,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "alloc.h"
+#include "date.h"
 
 const struct sh_domain *cli_domain(struct cli *c)
 {
@@ -78,4 +82,121 @@ int cli_json_opts(const struct cli_cmd *cmd, int argc, char **argv, bool *json,
 			return cli_usage(cmd, "ukjent valg");
 	}
 	return CLI_CONTINUE;
+}
+
+struct sc_replica *cli_replica(struct cli *c)
+{
+	struct sh_reason why = {{0}};
+	char dir[4096];
+	const char *env = getenv("JSR_DATA"), *xdg = getenv("XDG_DATA_HOME");
+	const char *home = getenv("HOME");
+
+	if (c->replica)
+		return c->replica;
+	if (!cli_domain(c))
+		return NULL;
+	if (c->data_dir)
+		snprintf(dir, sizeof(dir), "%s", c->data_dir);
+	else if (env && *env)
+		snprintf(dir, sizeof(dir), "%s", env);
+	else if (xdg && *xdg)
+		snprintf(dir, sizeof(dir), "%s/jobbsjanse/lokal", xdg);
+	else if (home && *home)
+		snprintf(dir, sizeof(dir), "%s/.local/share/jobbsjanse/lokal", home);
+	else {
+		cli_err("fant ingen datamappe; bruk --data MAPPE eller JSR_DATA.");
+		return NULL;
+	}
+	if (sc_replica_open(dir, c->domain, &c->replica, &why) != SH_OK) {
+		cli_err("kan ikke åpne replikaen: %s", why.text);
+		return NULL;
+	}
+	return c->replica;
+}
+
+int cli_resolve(struct cli *c, const char *arg, char id[SH_ID_LEN + 1])
+{
+	struct sh_reason why = {{0}};
+	int rc = sc_resolve(c->replica, arg, id, &why);
+
+	if (rc != SH_OK)
+		cli_err("%s", why.text);
+	return rc;
+}
+
+void cli_value_text(const struct sh_domain *d, const struct sh_field *f, const char *v,
+		    char *buf, size_t len)
+{
+	int days;
+
+	if (!v || !*v)
+		snprintf(buf, len, "–");
+	else if (f->type == SH_FT_CODE)
+		snprintf(buf, len, "%s (%s)", sh_field_display(d, f, v), v);
+	else if (f->type == SH_FT_DATE && sh_date_parse(v, &days) == SH_OK)
+		sh_date_format_no(days, buf);
+	else
+		snprintf(buf, len, "%s", v);
+}
+
+int cli_exit(int rc)
+{
+	switch (rc) {
+	case SH_OK:
+		return CLI_OK;
+	case SH_ERR_INVALID:
+	case SH_ERR_RULE:
+	case SH_ERR_NOT_FOUND:
+		return CLI_REFUSED;
+	default:
+		return CLI_FAILED;
+	}
+}
+
+int cli_report(const struct sh_domain *d, const struct sh_field *f, int rc,
+	       const struct sc_report *rep)
+{
+	char v[SH_VALUE_MAX + 64];
+
+	if (rc != SH_OK) {
+		printf("Avvist: %s\n", rep->why.text[0] ? rep->why.text : sh_err_user(rc));
+		return cli_exit(rc);
+	}
+	if (!rep->changed)
+		printf("Uendret: %s\n", f->label);
+	else if (!rep->value[0])
+		printf("Tømt og lagret: %s\n", f->label);
+	else {
+		cli_value_text(d, f, rep->value, v, sizeof(v));
+		printf("Lagret: %s = %s\n", f->label, v);
+	}
+	for (size_t i = 0; i < rep->ncleared; i++)
+		printf("Tømt også: %s (gjelder ikke lenger)\n", sh_field(rep->cleared[i])->label);
+	if (rep->promoted)
+		printf("Utkastet er nå en deltaker.\n");
+	return CLI_OK;
+}
+
+cJSON *cli_report_json(const struct sh_field *f, const char *row, int rc,
+		       const struct sc_report *rep)
+{
+	cJSON *j = cJSON_CreateObject(), *cl;
+
+	cJSON_AddStringToObject(j, "field", f ? f->name : "");
+	if (row)
+		cJSON_AddStringToObject(j, "row", row);
+	cJSON_AddBoolToObject(j, "saved", rc == SH_OK);
+	cJSON_AddBoolToObject(j, "changed", rep->changed);
+	if (rc == SH_OK) {
+		cJSON_AddStringToObject(j, "value", rep->value);
+		cJSON_AddNullToObject(j, "reason");
+	} else {
+		cJSON_AddNullToObject(j, "value");
+		cJSON_AddStringToObject(j, "error", sh_err_code(rc));
+		cJSON_AddStringToObject(j, "reason", rep->why.text[0] ? rep->why.text : sh_err_user(rc));
+	}
+	cl = cJSON_AddArrayToObject(j, "cleared");
+	for (size_t i = 0; i < rep->ncleared; i++)
+		cJSON_AddItemToArray(cl, cJSON_CreateString(sh_field(rep->cleared[i])->name));
+	return j;
 }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include "catalog.h"
+#include "replica.h"
 
 enum { CLI_OK = 0, CLI_REFUSED = 1, CLI_USAGE = 2, CLI_FAILED = 3 };
 
@@ -19,6 +20,7 @@ struct cli {
 	const char *prog;     /* "jsr" */
 	const char *data_dir; /* --data or JSR_DATA; NULL = XDG default */
 	struct sh_domain *domain;
+	struct sc_replica *replica;
 };
 
 struct cli_cmd {
@@ -30,6 +32,26 @@ struct cli_cmd {
 
 /* The domain, loaded on first use; prints the reason and returns NULL on error. */
 const struct sh_domain *cli_domain(struct cli *c);
+
+/* The replica (--data, JSR_DATA or the XDG data directory), opened on first use. */
+struct sc_replica *cli_replica(struct cli *c);
+/* Resolves an id argument (prefix allowed); prints the reason on failure. */
+int cli_resolve(struct cli *c, const char *arg, char id[SH_ID_LEN + 1]);
+
+/* A value as people read it: "Oslo (0301)", "15.01.2026", or the text. */
+void cli_value_text(const struct sh_domain *d, const struct sh_field *f, const char *v,
+		    char *buf, size_t len);
+/*
+ * Prints what one autosave did («Lagret: …», «Avvist: …», «Tømt også: …»)
+ * and returns CLI_OK, CLI_REFUSED or CLI_FAILED for rc.
+ */
+int cli_report(const struct sh_domain *d, const struct sh_field *f, int rc,
+	       const struct sc_report *rep);
+/* The same as a JSON object (caller owns). */
+cJSON *cli_report_json(const struct sh_field *f, const char *row, int rc,
+		       const struct sc_report *rep);
+/* CLI exit code for a library result. */
+int cli_exit(int rc);
 
 /* Prints "jsr NAME: message" to stderr and returns CLI_USAGE. */
 int cli_usage(const struct cli_cmd *cmd, const char *fmt, ...)
@@ -52,5 +74,7 @@ void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Command groups (one file each). */
 extern const struct cli_cmd cli_cmds_fnr[];
 extern const struct cli_cmd cli_cmds_catalog[];
+extern const struct cli_cmd cli_cmds_participant[];
+extern const struct cli_cmd cli_cmds_tiltak[];
 
 #endif

@@ -13,11 +13,12 @@
 #include "config.h"
 #include "log.h"
 
-static const struct cli_cmd *const groups[] = {cli_cmds_fnr, cli_cmds_catalog};
+static const struct cli_cmd *const groups[] = {cli_cmds_participant, cli_cmds_tiltak,
+						cli_cmds_fnr, cli_cmds_catalog};
 
 static void usage(FILE *out)
 {
-	fprintf(out, "Bruk: jsr [--config FIL] KOMMANDO [VALG]\n\n"
+	fprintf(out, "Bruk: jsr [--config FIL] [--data MAPPE] KOMMANDO [VALG]\n\n"
 		     "jobbsjanse: register over deltakere i Jobbsjansen.\n\nKommandoer:\n");
 	for (size_t g = 0; g < sizeof(groups) / sizeof(*groups); g++)
 		for (const struct cli_cmd *c = groups[g]; c->name; c++)
@@ -85,6 +86,7 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "jsr: ukjent kommando «%s». Se «jsr --help».\n", argv[i]);
 out:
+	sc_replica_close(c.replica);
 	sh_domain_free(c.domain);
 	sh_config_reset();
 	return rc;

@@ -207,14 +207,6 @@ int sh_domain_load_default(struct sh_domain **out, struct sh_reason *why)
 	return sh_domain_load(sh_config_str("codes_dir"), out, why);
 }
 
-/* The user's input, if it is safe to quote back in a message. */
-static const char *echo(const char *v)
-{
-	size_t n = strlen(v);
-
-	return (n <= 40 && sh_utf8_valid(v, n) && !sh_has_control(v, n)) ? v : "verdien";
-}
-
 /* Digits only, no sign, at most 9 of them: canonical decimal into norm. */
 static bool parse_int(const char *v, long *out)
 {
@@ -292,7 +284,7 @@ int sh_field_check_value(const struct sh_domain *d, const struct sh_field *f,
 	case SH_FT_DATE:
 		if (sh_date_parse(value, &days) != SH_OK) {
 			sh_reason_set(why, "%s: «%s» er ikke en gyldig dato (skriv ÅÅÅÅ-MM-DD).",
-				      f->label, echo(value));
+				      f->label, sh_text_echo(value));
 			return SH_ERR_INVALID;
 		}
 		sh_date_ymd(days, &y, &m, &dd);
@@ -317,7 +309,7 @@ int sh_field_check_value(const struct sh_domain *d, const struct sh_field *f,
 		l = sh_codes_get(d->codes, f->codes);
 		if (!l || !sh_codelist_find(l, value)) {
 			sh_reason_set(why, "%s: «%s» er ikke en kode i listen %s.", f->label,
-				      echo(value), f->codes);
+				      sh_text_echo(value), f->codes);
 			return SH_ERR_INVALID;
 		}
 		memcpy(norm, value, strlen(value) + 1);

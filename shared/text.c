@@ -1,6 +1,8 @@
 /* text.c: UTF-8 validation (RFC 3629 table 3-7). */
 #include "text.h"
 
+#include <string.h>
+
 bool sh_utf8_valid(const char *str, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)str;
@@ -64,4 +66,11 @@ bool sh_has_control(const char *str, size_t len)
 			return true;
 	}
 	return false;
+}
+
+const char *sh_text_echo(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	return (s && n <= 40 && sh_utf8_valid(s, n) && !sh_has_control(s, n)) ? s : "verdien";
 }

@@ -12,4 +12,10 @@ size_t sh_utf8_chars(const char *s, size_t len);
 /* True if s holds a C0/C1 control character or DEL (tabs and newlines too). */
 bool sh_has_control(const char *s, size_t len);
 
+/*
+ * The user's own input, if it is safe to quote back in a message (valid
+ * UTF-8, no control characters, at most 40 bytes); otherwise "verdien".
+ */
+const char *sh_text_echo(const char *s);
+
 #endif

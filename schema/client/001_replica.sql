@@ -18,9 +18,13 @@ CREATE TABLE participant (
 	startdato  TEXT,
 	sluttdato  TEXT,
 	created    INTEGER NOT NULL,           -- hlc
-	updated    INTEGER NOT NULL            -- hlc of the last change
+	updated    INTEGER NOT NULL,           -- hlc of the last change
+	-- kept by the triggers below, so the overview reads one table
+	pending    INTEGER NOT NULL DEFAULT 0, -- entries in the outbox
+	rejected   TEXT,                       -- latest reason the server refused a change
+	lookup     TEXT                        -- state of the Folkeregister lookup
 ) WITHOUT ROWID;
-CREATE INDEX participant_fnr ON participant(fnr) WHERE fnr IS NOT NULL;
+CREATE INDEX participant_fnr ON participant(fnr, draft);
 CREATE INDEX participant_status ON participant(draft, status, updated);
 
 CREATE TABLE field_value (
@@ -61,3 +65,30 @@ CREATE TABLE lookup (
 	next_try    INTEGER,                   -- unix ms
 	reason      TEXT
 ) WITHOUT ROWID;
+
+-- Sync state and lookup state of each participant, maintained here so that
+-- no code path can forget them.
+CREATE TRIGGER outbox_added AFTER INSERT ON outbox BEGIN
+	UPDATE participant SET pending = pending + 1 WHERE id = NEW.participant;
+END;
+CREATE TRIGGER outbox_removed AFTER DELETE ON outbox BEGIN
+	UPDATE participant SET pending = pending - 1,
+		rejected = (SELECT rejected FROM outbox WHERE participant = OLD.participant
+			    AND rejected IS NOT NULL ORDER BY seq DESC LIMIT 1)
+	WHERE id = OLD.participant;
+END;
+CREATE TRIGGER outbox_rejected AFTER UPDATE OF rejected ON outbox BEGIN
+	UPDATE participant SET
+		rejected = (SELECT rejected FROM outbox WHERE participant = NEW.participant
+			    AND rejected IS NOT NULL ORDER BY seq DESC LIMIT 1)
+	WHERE id = NEW.participant;
+END;
+CREATE TRIGGER lookup_added AFTER INSERT ON lookup BEGIN
+	UPDATE participant SET lookup = NEW.state WHERE id = NEW.participant;
+END;
+CREATE TRIGGER lookup_changed AFTER UPDATE OF state ON lookup BEGIN
+	UPDATE participant SET lookup = NEW.state WHERE id = NEW.participant;
+END;
+CREATE TRIGGER lookup_removed AFTER DELETE ON lookup BEGIN
+	UPDATE participant SET lookup = NULL WHERE id = OLD.participant;
+END;

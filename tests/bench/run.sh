@@ -4,11 +4,11 @@ set -eu
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
 export JSR_CODES_DIR="$here/../../schema/codes" JSR_TEST_MODE=1
-printf '%-44s | %12s | %s\n' "benchmark" "value" "unit"
-printf '%-44s-+-%12s-+-%s\n' "--------------------------------------------" "------------" "-----"
+printf '%-56s | %12s | %s\n' "benchmark" "value" "unit"
+printf '%-56s-+-%12s-+-%s\n' "--------------------------------------------------------" "------------" "-----"
 for b in "$build"/tests/bench_*; do
 	[ -x "$b" ] || continue
 	"$b" | while IFS='|' read -r name value unit; do
-		printf '%-44s | %12s | %s\n' "$(echo $name)" "$(echo $value)" "$(echo $unit)"
+		printf '%-56s | %12s | %s\n' "$(echo $name)" "$(echo $value)" "$(echo $unit)"
 	done
 done

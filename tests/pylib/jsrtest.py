@@ -15,10 +15,15 @@ SOURCE = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
 def env(**extra):
+    """The test environment; a value of None removes that variable."""
     e = dict(os.environ)
     e.setdefault("JSR_TEST_MODE", "1")
     e.setdefault("JSR_CODES_DIR", os.path.join(SOURCE, "schema", "codes"))
-    e.update({k: str(v) for k, v in extra.items()})
+    for k, v in extra.items():
+        if v is None:
+            e.pop(k, None)
+        else:
+            e[k] = str(v)
     return e
 
 

@@ -1,0 +1,876 @@
+/* replica.c: the local replica: autosave transactions, drafts, outbox, lookups. */
+#include "replica.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "alloc.h"
+#include "config.h"
+#include "date.h"
+#include "db.h"
+#include "fnr.h"
+#include "hlc.h"
+#include "log.h"
+#include "rules.h"
+#include "text.h"
+
+enum st {
+	ST_LOAD, ST_DRAFT_OF, ST_VALUE_PUT, ST_OUTBOX_PUT, ST_PROMOTE_OUTBOX, ST_DERIVED,
+	ST_LOOKUP_DEL, ST_LOOKUP_PUT, ST_CLEAR_SERVER_FIELDS, ST_META_PUT, ST_META_GET,
+	ST_NEW, ST_OVERLAP, ST_RESOLVE, ST_LIST, ST_OUTBOX_ALL, ST_LOOKUPS, ST_DRAFT_DEL,
+	ST_COUNT
+};
+
+static const char *const sql[ST_COUNT] = {
+	[ST_LOAD] = "SELECT field, row, value FROM field_value WHERE participant = ?1 AND value <> ''",
+	[ST_DRAFT_OF] = "SELECT draft FROM participant WHERE id = ?1",
+	[ST_VALUE_PUT] =
+		"INSERT INTO field_value(participant, field, row, value, hlc, author) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(participant, field, row) DO UPDATE "
+		"SET value = excluded.value, hlc = excluded.hlc, author = excluded.author",
+	/* unsent changes to one field are coalesced; the first base is kept */
+	[ST_OUTBOX_PUT] =
+		"INSERT INTO outbox(participant, field, row, value, hlc, author, base) "
+		"SELECT ?1, ?2, ?3, ?4, ?5, ?6, coalesce((SELECT version FROM field_value "
+		"WHERE participant = ?1 AND field = ?2 AND row = ?3), 0) WHERE true "
+		"ON CONFLICT(participant, field, row) WHERE changeset IS NULL DO UPDATE "
+		"SET value = excluded.value, hlc = excluded.hlc, author = excluded.author",
+	[ST_PROMOTE_OUTBOX] =
+		"INSERT INTO outbox(participant, field, row, value, hlc, author, base) "
+		"SELECT participant, field, row, value, hlc, author, version FROM field_value "
+		"WHERE participant = ?1 AND value <> ''",
+	[ST_DERIVED] =
+		"UPDATE participant SET draft = ?2, status = ?3, fnr = ?4, navn = ?5, kommune = ?6, "
+		"startdato = ?7, sluttdato = ?8, updated = ?9 WHERE id = ?1",
+	[ST_LOOKUP_DEL] = "DELETE FROM lookup WHERE participant = ?1",
+	[ST_LOOKUP_PUT] = "INSERT INTO lookup(participant, fnr, state, created) VALUES (?1, ?2, 'venter', ?3)",
+	[ST_CLEAR_SERVER_FIELDS] =
+		"UPDATE field_value SET value = '' WHERE participant = ?1 AND field IN ('navn', 'kjonn')",
+	[ST_META_PUT] = "INSERT INTO meta(key, value) VALUES (?1, ?2) "
+			"ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+	[ST_NEW] = "INSERT INTO participant(id, draft, status, created, updated) VALUES (?1, 1, 'utkast', ?2, ?2)",
+	[ST_OVERLAP] = "SELECT id, startdato, sluttdato FROM participant "
+		       "WHERE fnr = ?1 AND id <> ?2 AND draft = 0 AND startdato IS NOT NULL",
+	[ST_RESOLVE] = "SELECT id FROM participant WHERE id >= ?1 AND id < ?1 || 'g' LIMIT 2",
+	[ST_LIST] =
+		"SELECT p.id, p.status, p.fnr, p.navn, p.kommune, p.startdato, p.sluttdato, p.draft, "
+		"p.pending, p.rejected, p.lookup FROM participant p WHERE p.draft = ?1 AND (?2 OR (?3 >= 0 AND p.status = ?4) "
+		"OR (?3 < 0 AND p.status <> 'utskrevet')) AND (?5 IS NULL OR p.navn LIKE '%' || ?5 "
+		"|| '%' ESCAPE '\\' OR p.fnr LIKE ?5 || '%' ESCAPE '\\' OR p.id LIKE ?5 || '%' ESCAPE '\\') "
+		"ORDER BY p.updated DESC",
+	[ST_OUTBOX_ALL] = "SELECT seq, participant, field, row, value, author, rejected, hlc, base, "
+			  "coalesce(changeset, 0) FROM outbox WHERE ?1 IS NULL OR participant = ?1 ORDER BY seq",
+	[ST_LOOKUPS] = "SELECT participant, state, reason, attempts, coalesce(next_try, 0) FROM lookup "
+		       "WHERE ?1 IS NULL OR participant = ?1 ORDER BY created",
+	[ST_DRAFT_DEL] = "DELETE FROM participant WHERE id = ?1 AND draft = 1",
+};
+
+struct sc_replica {
+	sqlite3 *db;
+	int wal_frames; /* WAL size after the last commit (wal hook) */
+	const struct sh_domain *d;
+	struct sh_hlc clock;
+	char device[SH_ID_LEN + 1];
+	char author[128];
+	sqlite3_stmt *st[ST_COUNT];
+};
+
+/* A prepared statement, reset and ready for bindings. NULL on error. */
+static sqlite3_stmt *stmt(struct sc_replica *r, enum st i)
+{
+	if (!r->st[i] && sqlite3_prepare_v3(r->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+					    &r->st[i], NULL) != SQLITE_OK) {
+		sh_log_error("replica: prepare %d: %s", (int)i, sqlite3_errmsg(r->db));
+		return NULL;
+	}
+	sqlite3_reset(r->st[i]);
+	sqlite3_clear_bindings(r->st[i]);
+	return r->st[i];
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+/* Runs a statement that returns no rows. */
+static int run(struct sc_replica *r, sqlite3_stmt *s)
+{
+	int rc;
+
+	if (!s)
+		return SH_ERR_DB;
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		sh_log_error("replica: %s", sqlite3_errmsg(r->db));
+		return SH_ERR_DB;
+	}
+	return SH_OK;
+}
+
+static int exec(struct sc_replica *r, const char *q)
+{
+	return sh_db_exec(r->db, q, NULL);
+}
+
+sqlite3 *sc_replica_db(struct sc_replica *r) { return r->db; }
+const struct sh_domain *sc_replica_domain(const struct sc_replica *r) { return r->d; }
+const char *sc_replica_device(const struct sc_replica *r) { return r->device; }
+uint64_t sc_replica_hlc(struct sc_replica *r) { return sh_hlc_now(&r->clock); }
+
+int sc_meta_set(struct sc_replica *r, const char *key, const char *value)
+{
+	sqlite3_stmt *s = stmt(r, ST_META_PUT);
+
+	if (!s)
+		return SH_ERR_DB;
+	bind_text(s, 1, key);
+	bind_text(s, 2, value);
+	return run(r, s);
+}
+
+int sc_meta_get(struct sc_replica *r, const char *key, char **out)
+{
+	sqlite3_stmt *s = stmt(r, ST_META_GET);
+	int rc = SH_OK;
+
+	*out = NULL;
+	if (!s)
+		return SH_ERR_DB;
+	bind_text(s, 1, key);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*out = sh_strdup((const char *)sqlite3_column_text(s, 0));
+		if (!*out)
+			rc = SH_ERR_NOMEM;
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+static int persist_clock(struct sc_replica *r)
+{
+	char h[SH_HLC_TEXT_LEN + 1];
+
+	sh_hlc_encode(r->clock.last, h);
+	return sc_meta_set(r, "hlc", h);
+}
+
+static int mkdirs(const char *dir)
+{
+	char path[4096];
+	size_t n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(path))
+		return -1;
+	memcpy(path, dir, n + 1);
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return (mkdir(path, 0700) == 0 || errno == EEXIST) ? 0 : -1;
+}
+
+/* Device id and clock: made once, read at every open. */
+static int load_identity(struct sc_replica *r)
+{
+	char *v = NULL;
+	int rc = sc_meta_get(r, "device", &v);
+
+	if (rc == SH_OK && !v) {
+		sh_new_id(r->device);
+		rc = sc_meta_set(r, "device", r->device);
+	} else if (rc == SH_OK) {
+		snprintf(r->device, sizeof(r->device), "%s", v);
+	}
+	sh_free(v);
+	v = NULL;
+	if (rc == SH_OK)
+		rc = sc_meta_get(r, "hlc", &v);
+	if (rc == SH_OK && v && sh_hlc_decode(v, &r->clock.last) != SH_OK)
+		rc = SH_ERR_DB;
+	sh_free(v);
+	v = NULL;
+	if (rc == SH_OK)
+		rc = sc_meta_get(r, "user", &v);
+	snprintf(r->author, sizeof(r->author), "%s", v ? v : "lokal");
+	sh_free(v);
+	return rc;
+}
+
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	(void)db;
+	(void)name;
+	((struct sc_replica *)arg)->wal_frames = frames;
+	return SQLITE_OK;
+}
+
+void sc_replica_maintain(struct sc_replica *r)
+{
+	if (r->wal_frames < 1000)
+		return;
+	if (sqlite3_wal_checkpoint_v2(r->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) == SQLITE_OK)
+		r->wal_frames = 0;
+}
+
+int sc_replica_open(const char *dir, const struct sh_domain *d, struct sc_replica **out,
+		    struct sh_reason *why)
+{
+	struct sc_replica *r;
+	char path[4200];
+	int rc;
+
+	*out = NULL;
+	if (mkdirs(dir) != 0) {
+		sh_reason_set(why, "Kan ikke lage datamappen %s: %s.", dir, strerror(errno));
+		return SH_ERR_IO;
+	}
+	snprintf(path, sizeof(path), "%s/replica.db", dir);
+	r = sh_calloc(1, sizeof(*r));
+	if (!r)
+		return SH_ERR_NOMEM;
+	r->d = d;
+	r->clock.max_drift_ms = (uint64_t)sh_config_int("max_clock_drift_ms");
+	rc = sh_db_open(path, &r->db, why);
+	if (rc == SH_OK)
+		rc = sh_migrate(r->db, sh_migrations_client, sh_migrations_client_count, NULL,
+				NULL, why);
+	if (rc == SH_OK) {
+		/* checkpoints off the autosave path: see sc_replica_maintain() */
+		rc = sh_db_exec(r->db, "PRAGMA wal_autocheckpoint=0", why);
+		sqlite3_wal_hook(r->db, wal_hook, r);
+	}
+	if (rc == SH_OK && (rc = load_identity(r)) != SH_OK)
+		sh_reason_set(why, "Kan ikke lese replikaens identitet.");
+	if (rc != SH_OK) {
+		sc_replica_close(r);
+		return rc;
+	}
+	*out = r;
+	return SH_OK;
+}
+
+void sc_replica_close(struct sc_replica *r)
+{
+	if (!r)
+		return;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(r->st[i]);
+	sqlite3_close(r->db);
+	sh_free(r);
+}
+
+int sc_resolve(struct sc_replica *r, const char *prefix, char id[SH_ID_LEN + 1],
+	       struct sh_reason *why)
+{
+	char low[SH_ID_LEN + 1];
+	size_t n = prefix ? strlen(prefix) : 0;
+	sqlite3_stmt *s;
+	int found = 0;
+
+	memset(id, 0, SH_ID_LEN + 1);
+	if (n < 4 || n > SH_ID_LEN) {
+		sh_reason_set(why, "Oppgi id-en (minst 4 tegn) fra «jsr list» eller «jsr drafts».");
+		return SH_ERR_INVALID;
+	}
+	for (size_t i = 0; i <= n; i++) {
+		char ch = prefix[i];
+
+		if (ch >= 'A' && ch <= 'F')
+			ch = (char)(ch - 'A' + 'a');
+		if (i < n && !((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) {
+			sh_reason_set(why, "En id består av sifre og bokstavene a–f.");
+			return SH_ERR_INVALID;
+		}
+		low[i] = ch;
+	}
+	if (!(s = stmt(r, ST_RESOLVE)))
+		return SH_ERR_DB;
+	bind_text(s, 1, low);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		if (found++ == 0)
+			memcpy(id, sqlite3_column_text(s, 0), SH_ID_LEN);
+	}
+	sqlite3_reset(s);
+	if (found == 1)
+		return SH_OK;
+	memset(id, 0, SH_ID_LEN + 1);
+	if (found == 0)
+		sh_reason_set(why, "Fant ingen deltaker eller utkast med id %s.", low);
+	else
+		sh_reason_set(why, "Flere deltakere har id-er som begynner med %s; skriv flere tegn.", low);
+	return found == 0 ? SH_ERR_NOT_FOUND : SH_ERR_INVALID;
+}
+
+int sc_participant_new(struct sc_replica *r, char id[SH_ID_LEN + 1])
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	sh_new_id(id);
+	if (exec(r, "BEGIN IMMEDIATE") != SH_OK)
+		return SH_ERR_DB;
+	s = stmt(r, ST_NEW);
+	if (s) {
+		bind_text(s, 1, id);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)sh_hlc_now(&r->clock));
+	}
+	rc = run(r, s);
+	if (rc == SH_OK)
+		rc = persist_clock(r);
+	if (rc == SH_OK && exec(r, "COMMIT") == SH_OK)
+		return SH_OK;
+	(void)!exec(r, "ROLLBACK");
+	return SH_ERR_DB;
+}
+
+int sc_draft_delete(struct sc_replica *r, const char *id, struct sh_reason *why)
+{
+	sqlite3_stmt *s = stmt(r, ST_DRAFT_DEL);
+
+	if (!s)
+		return SH_ERR_DB;
+	bind_text(s, 1, id);
+	if (run(r, s) != SH_OK)
+		return SH_ERR_DB;
+	if (sqlite3_changes(r->db) == 1)
+		return SH_OK;
+	sh_reason_set(why, "Bare utkast kan slettes; en deltaker blir stående i registeret.");
+	return SH_ERR_RULE;
+}
+
+/* draft: 1, participant: 0, missing: -1, error: -2 */
+static int draft_of(struct sc_replica *r, const char *id)
+{
+	sqlite3_stmt *s = stmt(r, ST_DRAFT_OF);
+	int v = -1, rc;
+
+	if (!s)
+		return -2;
+	bind_text(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	else if (rc != SQLITE_DONE)
+		v = -2;
+	sqlite3_reset(s);
+	return v;
+}
+
+int sc_participant_load(struct sc_replica *r, const char *id, struct sh_participant *p,
+			bool *draft)
+{
+	sqlite3_stmt *s;
+	int d = draft_of(r, id), rc = SH_OK, step;
+
+	if (d == -2)
+		return SH_ERR_DB;
+	if (d < 0)
+		return SH_ERR_NOT_FOUND;
+	*draft = d == 1;
+	snprintf(p->id, sizeof(p->id), "%s", id);
+	if (!(s = stmt(r, ST_LOAD)))
+		return SH_ERR_DB;
+	bind_text(s, 1, id);
+	while (rc == SH_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
+		const struct sh_field *f = sh_field_by_name((const char *)sqlite3_column_text(s, 0));
+		const char *row = (const char *)sqlite3_column_text(s, 1);
+
+		if (!f) /* written by a newer program: kept, not interpreted */
+			continue;
+		rc = sh_participant_set(p, f->id, f->repeat ? row : NULL,
+					(const char *)sqlite3_column_text(s, 2));
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* One requested assignment inside a write transaction. */
+struct op {
+	enum sh_field_id f;
+	const char *row;
+	const char *value;
+	enum sh_writer writer;
+	bool new_row;   /* a Tiltak row made by this write */
+	bool discharge; /* only if nothing required is missing */
+};
+
+/* The discharge check, inside the transaction that discharges. */
+static int check_discharge(struct sc_replica *r, const struct sh_participant *p,
+			   struct sc_report *rep)
+{
+	struct sh_missing m[SC_MISSING_MAX];
+	int rc;
+
+	if (p->v[SH_F_UTSKREVET]) {
+		sh_reason_set(&rep->why, "Deltakeren er allerede utskrevet (%s).", p->v[SH_F_UTSKREVET]);
+		return SH_ERR_RULE;
+	}
+	rc = sh_discharge_check(r->d, p, m, SC_MISSING_MAX, &rep->nmissing, &rep->why);
+	for (size_t i = 0; i < rep->nmissing && i < SC_MISSING_MAX; i++) {
+		rep->missing[i].field = m[i].field;
+		snprintf(rep->missing[i].row, sizeof(rep->missing[i].row), "%s",
+			 m[i].row ? m[i].row : "");
+	}
+	return rc;
+}
+
+/* Writes value v of field f (row) locally, and to the outbox if `outbox`. */
+static int put(struct sc_replica *r, const char *id, enum sh_field_id f, const char *row,
+	       const char *v, uint64_t hlc, bool outbox)
+{
+	sqlite3_stmt *s;
+	int rc;
+	const char *rw = sh_field(f)->repeat ? row : "";
+
+	if (outbox) {
+		/* before the value, so the base is read from the value row as it was */
+		s = stmt(r, ST_OUTBOX_PUT);
+		if (s) {
+			bind_text(s, 1, id);
+			bind_text(s, 2, sh_field(f)->name);
+			bind_text(s, 3, rw);
+			bind_text(s, 4, v);
+			sqlite3_bind_int64(s, 5, (sqlite3_int64)hlc);
+			bind_text(s, 6, r->author);
+		}
+		if ((rc = run(r, s)) != SH_OK)
+			return rc;
+	}
+	s = stmt(r, ST_VALUE_PUT);
+	if (s) {
+		bind_text(s, 1, id);
+		bind_text(s, 2, sh_field(f)->name);
+		bind_text(s, 3, rw);
+		bind_text(s, 4, v);
+		sqlite3_bind_int64(s, 5, (sqlite3_int64)hlc);
+		bind_text(s, 6, r->author);
+	}
+	return run(r, s);
+}
+
+/* A new number: the old lookup and the old name go, a new lookup waits. */
+static int renumber(struct sc_replica *r, struct sh_participant *p, const char *fnr,
+		    uint64_t hlc)
+{
+	sqlite3_stmt *s = stmt(r, ST_LOOKUP_DEL);
+	int rc;
+
+	if (s)
+		bind_text(s, 1, p->id);
+	if ((rc = run(r, s)) != SH_OK)
+		return rc;
+	s = stmt(r, ST_CLEAR_SERVER_FIELDS);
+	if (s)
+		bind_text(s, 1, p->id);
+	if ((rc = run(r, s)) != SH_OK)
+		return rc;
+	(void)!sh_participant_set(p, SH_F_NAVN, NULL, NULL);
+	(void)!sh_participant_set(p, SH_F_KJONN, NULL, NULL);
+	if (!fnr || !*fnr)
+		return SH_OK;
+	/* the value passed the eligibility check on its way in */
+	s = stmt(r, ST_LOOKUP_PUT);
+	if (s) {
+		bind_text(s, 1, p->id);
+		bind_text(s, 2, fnr);
+		sqlite3_bind_int64(s, 3, (sqlite3_int64)hlc);
+	}
+	return run(r, s);
+}
+
+static int date_or(const char *v, int otherwise)
+{
+	int d;
+
+	return (v && sh_date_parse(v, &d) == SH_OK) ? d : otherwise;
+}
+
+/* Two participations of one person must not overlap in time. */
+static int check_overlap(struct sc_replica *r, const struct sh_participant *p,
+			 struct sh_reason *why)
+{
+	sqlite3_stmt *s;
+	int start, end, rc = SH_OK;
+
+	if (!p->v[SH_F_FNR] || !p->v[SH_F_STARTDATO])
+		return SH_OK;
+	start = date_or(p->v[SH_F_STARTDATO], 0);
+	end = date_or(p->v[SH_F_SLUTTDATO], -1);
+	if (!(s = stmt(r, ST_OVERLAP)))
+		return SH_ERR_DB;
+	bind_text(s, 1, p->v[SH_F_FNR]);
+	bind_text(s, 2, p->id);
+	while (rc == SH_OK && sqlite3_step(s) == SQLITE_ROW) {
+		const char *oid = (const char *)sqlite3_column_text(s, 0);
+		int os = date_or((const char *)sqlite3_column_text(s, 1), 0);
+		int oe = date_or((const char *)sqlite3_column_text(s, 2), -1);
+		char a[11], b[11] = "pågår";
+
+		if (!sh_periods_overlap(start, end, os, oe))
+			continue;
+		sh_date_format_no(os, a);
+		if (oe >= 0)
+			sh_date_format_no(oe, b);
+		sh_reason_set(why, "Personen har allerede en deltakelse som overlapper i tid "
+			      "(id %.8s, %s–%s). Samme person kan registreres på nytt først etter "
+			      "sluttdatoen for den forrige deltakelsen.", oid, a, b);
+		rc = SH_ERR_RULE;
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+static int update_derived(struct sc_replica *r, const struct sh_participant *p, bool draft,
+			  enum sh_status st, uint64_t hlc)
+{
+	sqlite3_stmt *s = stmt(r, ST_DERIVED);
+
+	if (!s)
+		return SH_ERR_DB;
+	bind_text(s, 1, p->id);
+	sqlite3_bind_int(s, 2, draft);
+	bind_text(s, 3, sh_status_code(st));
+	bind_text(s, 4, p->v[SH_F_FNR]);
+	bind_text(s, 5, p->v[SH_F_NAVN]);
+	bind_text(s, 6, p->v[SH_F_KOMMUNE]);
+	bind_text(s, 7, p->v[SH_F_STARTDATO]);
+	bind_text(s, 8, p->v[SH_F_SLUTTDATO]);
+	sqlite3_bind_int64(s, 9, (sqlite3_int64)hlc);
+	return run(r, s);
+}
+
+static bool same(const char *cur, const char *v)
+{
+	return cur ? strcmp(cur, v) == 0 : v[0] == '\0';
+}
+
+/*
+ * Applies ops in order, in one transaction, each checked against the values
+ * as the previous ones left them. Any refusal rolls back all of them.
+ */
+static int apply_ops(struct sc_replica *r, const char *id, const struct op *ops, size_t n,
+		     struct sc_report *rep, struct sh_participant *p, bool *draft)
+{
+	bool was, dates = false;
+	uint64_t hlc = sh_hlc_now(&r->clock);
+	int rc;
+
+	if ((rc = sc_participant_load(r, id, p, draft)) != SH_OK) {
+		if (rc == SH_ERR_NOT_FOUND)
+			sh_reason_set(&rep->why, "Fant ingen deltaker eller utkast med id %s.", id);
+		return rc;
+	}
+	was = !*draft;
+	for (size_t i = 0; i < n; i++) {
+		struct sh_assign a = {ops[i].f, ops[i].row, ops[i].value, ops[i].writer};
+		struct sh_effects e;
+
+		if (ops[i].discharge && (rc = check_discharge(r, p, rep)) != SH_OK)
+			return rc;
+		if (sh_field(a.field)->repeat && !a.row) {
+			sh_reason_set(&rep->why, "%s hører til et tiltak; bruk «jsr tiltak».",
+				      sh_field(a.field)->label);
+			return SH_ERR_INVALID;
+		}
+		if (sh_field(a.field)->repeat && !ops[i].new_row && !sh_participant_row(p, a.row)) {
+			sh_reason_set(&rep->why, "Fant ikke tiltaket %.40s.", sh_text_echo(a.row));
+			return SH_ERR_NOT_FOUND;
+		}
+		if ((rc = sh_rules_check(r->d, p, &a, &e)) != SH_OK) {
+			rep->why = e.why;
+			return rc;
+		}
+		memcpy(rep->value, e.value, sizeof(rep->value));
+		if (same(sh_participant_get(p, a.field, a.row), e.value))
+			continue;
+		if ((rc = put(r, id, a.field, a.row, e.value, hlc, was)) != SH_OK ||
+		    (rc = sh_participant_set(p, a.field, a.row, e.value)) != SH_OK)
+			return rc;
+		for (size_t k = 0; k < e.nclear; k++) {
+			if ((rc = put(r, id, e.clear[k], NULL, "", hlc, was)) != SH_OK ||
+			    (rc = sh_participant_set(p, e.clear[k], NULL, NULL)) != SH_OK)
+				return rc;
+			if (rep->ncleared < 4)
+				rep->cleared[rep->ncleared++] = e.clear[k];
+		}
+		if (a.field == SH_F_FNR && (rc = renumber(r, p, e.value, hlc)) != SH_OK)
+			return rc;
+		dates |= a.field == SH_F_FNR || a.field == SH_F_STARTDATO || a.field == SH_F_SLUTTDATO;
+		rep->changed = true;
+	}
+	rep->status = sh_status_of(r->d, p);
+	if (!rep->changed)
+		return SH_OK;
+	if (dates && (rc = check_overlap(r, p, &rep->why)) != SH_OK)
+		return rc;
+	if (!was && sh_is_participant(p)) {
+		sqlite3_stmt *s = stmt(r, ST_PROMOTE_OUTBOX);
+
+		if (s)
+			bind_text(s, 1, id);
+		if ((rc = run(r, s)) != SH_OK)
+			return rc;
+		*draft = false;
+		rep->promoted = true;
+	}
+	if ((rc = update_derived(r, p, *draft, rep->status, hlc)) != SH_OK)
+		return rc;
+	return persist_clock(r);
+}
+
+static int apply(struct sc_replica *r, const char *id, const struct op *ops, size_t n,
+		 struct sc_report *rep)
+{
+	struct sh_participant p;
+	bool draft = true;
+	int rc;
+
+	memset(rep, 0, sizeof(*rep));
+	sh_participant_init(&p);
+	if (exec(r, "BEGIN IMMEDIATE") != SH_OK) {
+		sh_reason_set(&rep->why, "Replikaen er opptatt eller utilgjengelig.");
+		return SH_ERR_DB;
+	}
+	rc = apply_ops(r, id, ops, n, rep, &p, &draft);
+	if (rc == SH_OK && rep->changed && exec(r, "COMMIT") != SH_OK)
+		rc = SH_ERR_DB;
+	if (rc != SH_OK || !rep->changed) {
+		(void)!exec(r, "ROLLBACK");
+		rep->changed = false;
+		rep->promoted = false;
+		if (rc == SH_ERR_DB && !rep->why.text[0])
+			sh_reason_set(&rep->why, "Kunne ikke lagre i replikaen: %s",
+				      sqlite3_errmsg(r->db));
+	}
+	sh_participant_clear(&p);
+	return rc;
+}
+
+int sc_set(struct sc_replica *r, const char *id, const char *field, const char *row,
+	   const char *value, struct sc_report *rep)
+{
+	const struct sh_field *f = sh_field_by_name(field);
+	struct op op;
+
+	memset(rep, 0, sizeof(*rep));
+	if (!f) {
+		sh_reason_set(&rep->why, "Ukjent felt «%s». Se «jsr fields».", sh_text_echo(field));
+		return SH_ERR_INVALID;
+	}
+	op = (struct op){f->id, row, value, SH_WRITER_CASEWORKER, false, false};
+	return apply(r, id, &op, 1, rep);
+}
+
+int sc_discharge(struct sc_replica *r, const char *id, struct sc_report *rep)
+{
+	char today[11];
+	struct op op = {SH_F_UTSKREVET, NULL, today, SH_WRITER_ACTION, false, true};
+
+	sh_date_format(sh_today(), today);
+	return apply(r, id, &op, 1, rep);
+}
+
+int sc_reopen(struct sc_replica *r, const char *id, struct sc_report *rep)
+{
+	struct op op = {SH_F_UTSKREVET, NULL, "", SH_WRITER_ACTION, false, false};
+	int rc = apply(r, id, &op, 1, rep);
+
+	if (rc == SH_OK && !rep->changed) {
+		sh_reason_set(&rep->why, "Deltakeren er ikke utskrevet.");
+		return SH_ERR_RULE;
+	}
+	return rc;
+}
+
+int sc_tiltak_add(struct sc_replica *r, const char *id, const char *const values[SH_F_COUNT],
+		  char row[SH_ID_LEN + 1], struct sc_report *rep)
+{
+	struct op ops[SH_F_COUNT];
+	size_t n = 0;
+
+	sh_new_id(row);
+	for (int i = 0; i < SH_F_COUNT; i++)
+		if (sh_field(i)->repeat && values[i] && values[i][0])
+			ops[n++] = (struct op){i, row, values[i], SH_WRITER_CASEWORKER, true, false};
+	if (n == 0) {
+		memset(rep, 0, sizeof(*rep));
+		sh_reason_set(&rep->why, "Et tiltak trenger minst type og fra-dato.");
+		return SH_ERR_INVALID;
+	}
+	return apply(r, id, ops, n, rep);
+}
+
+int sc_tiltak_remove(struct sc_replica *r, const char *id, const char *row,
+		     struct sc_report *rep)
+{
+	struct op ops[SH_F_COUNT];
+	size_t n = 0;
+
+	for (int i = 0; i < SH_F_COUNT; i++)
+		if (sh_field(i)->repeat)
+			ops[n++] = (struct op){i, row, "", SH_WRITER_CASEWORKER, false, false};
+	return apply(r, id, ops, n, rep);
+}
+
+int sc_resolve_row(struct sc_replica *r, const char *id, const char *prefix,
+		   char row[SH_ID_LEN + 1], struct sh_reason *why)
+{
+	struct sh_participant p;
+	bool draft;
+	size_t n = prefix ? strlen(prefix) : 0;
+	int found = 0, rc;
+
+	memset(row, 0, SH_ID_LEN + 1);
+	sh_participant_init(&p);
+	if ((rc = sc_participant_load(r, id, &p, &draft)) != SH_OK) {
+		sh_reason_set(why, "Fant ingen deltaker eller utkast med id %s.", id);
+		return rc;
+	}
+	for (size_t i = 0; n >= 4 && i < p.nrows; i++) {
+		if (strncmp(p.rows[i].id, prefix, n) == 0 && found++ == 0)
+			memcpy(row, p.rows[i].id, SH_ID_LEN + 1);
+	}
+	sh_participant_clear(&p);
+	if (found == 1)
+		return SH_OK;
+	memset(row, 0, SH_ID_LEN + 1);
+	sh_reason_set(why, found ? "Flere tiltak har id-er som begynner med %s; skriv flere tegn."
+				 : "Fant ikke tiltaket %s (se «jsr show»).", sh_text_echo(prefix));
+	return found ? SH_ERR_INVALID : SH_ERR_NOT_FOUND;
+}
+
+/* LIKE pattern text with %, _ and \ escaped. */
+static char *like_escape(const char *s)
+{
+	size_t n = strlen(s);
+	char *o = sh_malloc(2 * n + 1), *p = o;
+
+	if (!o)
+		return NULL;
+	for (; *s; s++) {
+		if (*s == '%' || *s == '_' || *s == '\\')
+			*p++ = '\\';
+		*p++ = *s;
+	}
+	*p = '\0';
+	return o;
+}
+
+#define COL(i) ((const char *)sqlite3_column_text(s, i))
+
+int sc_list(struct sc_replica *r, const struct sc_filter *f,
+	    int (*cb)(const struct sc_row *row, void *arg), void *arg)
+{
+	sqlite3_stmt *s = stmt(r, ST_LIST);
+	char *pat = NULL;
+	int step;
+
+	if (!s)
+		return SH_ERR_DB;
+	if (f->search && f->search[0] && !(pat = like_escape(f->search)))
+		return SH_ERR_NOMEM;
+	sqlite3_bind_int(s, 1, f->drafts);
+	sqlite3_bind_int(s, 2, f->all || f->drafts);
+	sqlite3_bind_int(s, 3, f->status);
+	bind_text(s, 4, f->status >= 0 ? sh_status_code(f->status) : NULL);
+	bind_text(s, 5, pat);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		struct sc_row row = {
+			COL(0), COL(1), COL(2), COL(3), COL(4), COL(5), COL(6),
+			sqlite3_column_int(s, 7) != 0, sqlite3_column_int(s, 8), COL(9), COL(10),
+		};
+
+		if (cb(&row, arg))
+			break;
+	}
+	sqlite3_reset(s);
+	sh_free(pat);
+	return (step == SQLITE_ROW || step == SQLITE_DONE) ? SH_OK : SH_ERR_DB;
+}
+
+void sc_sync_text(const struct sc_row *row, char *buf, size_t len)
+{
+	if (row->draft)
+		snprintf(buf, len, "lokalt utkast");
+	else if (row->rejected)
+		snprintf(buf, len, "feil: %s", row->rejected);
+	else if (row->pending > 0)
+		snprintf(buf, len, "ikke synkronisert");
+	else
+		snprintf(buf, len, "synkronisert");
+}
+
+int sc_outbox_each(struct sc_replica *r, const char *participant,
+		   int (*cb)(const struct sc_outbox_row *o, void *arg), void *arg)
+{
+	sqlite3_stmt *s = stmt(r, ST_OUTBOX_ALL);
+	int step;
+
+	if (!s)
+		return SH_ERR_DB;
+	bind_text(s, 1, participant);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		struct sc_outbox_row o = {
+			sqlite3_column_int64(s, 0), COL(1), COL(2), COL(3), COL(4), COL(5), COL(6),
+			(uint64_t)sqlite3_column_int64(s, 7), (uint64_t)sqlite3_column_int64(s, 8),
+			sqlite3_column_int64(s, 9),
+		};
+
+		if (cb(&o, arg))
+			break;
+	}
+	sqlite3_reset(s);
+	return (step == SQLITE_ROW || step == SQLITE_DONE) ? SH_OK : SH_ERR_DB;
+}
+
+int sc_lookups_each(struct sc_replica *r, const char *participant,
+		    int (*cb)(const struct sc_lookup_row *l, void *arg), void *arg)
+{
+	sqlite3_stmt *s = stmt(r, ST_LOOKUPS);
+	int step;
+
+	if (!s)
+		return SH_ERR_DB;
+	bind_text(s, 1, participant);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		struct sc_lookup_row l = {COL(0), COL(1), COL(2), sqlite3_column_int(s, 3),
+					  sqlite3_column_int64(s, 4)};
+
+		if (cb(&l, arg))
+			break;
+	}
+	sqlite3_reset(s);
+	return (step == SQLITE_ROW || step == SQLITE_DONE) ? SH_OK : SH_ERR_DB;
+}
+
+const char *sc_lookup_text(const char *state)
+{
+	static const struct {
+		const char *state, *text;
+	} t[] = {
+		{"venter", "venter på Folkeregisteret"},
+		{"sendt", "sendt til serveren"},
+		{"henter", "henter navn"},
+		{"hentet", "navn hentet"},
+		{"ikke_funnet", "ikke funnet i Folkeregisteret"},
+		{"feil", "feil"},
+	};
+
+	for (size_t i = 0; state && i < sizeof(t) / sizeof(*t); i++)
+		if (strcmp(t[i].state, state) == 0)
+			return t[i].text;
+	return state ? state : "";
+}

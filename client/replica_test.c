@@ -1,0 +1,428 @@
+/* replica_test.c: the replica through its library API (real SQLite files). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "alloc.h"
+#include "replica.h"
+#include "db.h"
+#include "test_util.h"
+
+static struct sh_domain *dom;
+static char dir[64];
+static struct sc_replica *r;
+
+static int setup(void **state)
+{
+	struct sh_reason why;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/jsr-replica-test-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	return sc_replica_open(dir, dom, &r, &why) == SH_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	sc_replica_close(r);
+	r = NULL;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void reopen(void)
+{
+	struct sh_reason why;
+
+	sc_replica_close(r);
+	assert_int_equal(sc_replica_open(dir, dom, &r, &why), SH_OK);
+}
+
+/* Everything stored, as one string: "nothing changed" means this is equal. */
+static char *fingerprint(void)
+{
+	static const char *q =
+		"SELECT (SELECT group_concat(id||draft||status||coalesce(fnr,'')||coalesce(startdato,''), ';') FROM participant) || '|' ||"
+		"(SELECT group_concat(participant||field||row||value, ';') FROM field_value) || '|' ||"
+		"(SELECT group_concat(seq||participant||field||value||base, ';') FROM outbox) || '|' ||"
+		"(SELECT group_concat(participant||fnr||state, ';') FROM lookup)";
+	sqlite3_stmt *s;
+	char *out;
+
+	assert_int_equal(sqlite3_prepare_v2(sc_replica_db(r), q, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	out = sh_strdup(sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0) : "");
+	sqlite3_finalize(s);
+	return out;
+}
+
+static int count(const char *q)
+{
+	sqlite3_stmt *s;
+	int n;
+
+	assert_int_equal(sqlite3_prepare_v2(sc_replica_db(r), q, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	n = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return n;
+}
+
+static void ok_set(const char *id, const char *field, const char *v)
+{
+	struct sc_report rep;
+
+	if (sc_set(r, id, field, NULL, v, &rep) != SH_OK)
+		fail_msg("%s=%s refused: %s", field, v, rep.why.text);
+}
+
+static void refused(const char *id, const char *field, const char *row, const char *v,
+		    const char *words)
+{
+	struct sc_report rep;
+	char *before = fingerprint(), *after;
+
+	assert_int_not_equal(sc_set(r, id, field, row, v, &rep), SH_OK);
+	if (!strstr(rep.why.text, words))
+		fail_msg("«%s» lacks «%s»", rep.why.text, words);
+	assert_false(rep.changed);
+	after = fingerprint();
+	assert_string_equal(before, after);
+	sh_free(before);
+	sh_free(after);
+}
+
+static void make_participant(char id[SH_ID_LEN + 1], unsigned seed, const char *start)
+{
+	char fnr[12];
+
+	tu_fnr(seed, SH_GENDER_WOMAN, fnr);
+	assert_int_equal(sc_participant_new(r, id), SH_OK);
+	ok_set(id, "fnr", fnr);
+	ok_set(id, "startdato", start);
+	ok_set(id, "kommune", "0301");
+	ok_set(id, "finansiering", "1");
+}
+
+static void file_and_identity(void **state)
+{
+	char path[128], *dev1, *dev2;
+	struct stat sb;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/replica.db", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(stat(dir, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0700);
+	dev1 = sh_strdup(sc_replica_device(r));
+	assert_true(sh_id_valid(dev1));
+	reopen();
+	dev2 = sh_strdup(sc_replica_device(r));
+	assert_string_equal(dev1, dev2);
+	sh_free(dev1);
+	sh_free(dev2);
+}
+
+static void draft_to_participant(void **state)
+{
+	char id[SH_ID_LEN + 1], fnr[12];
+	struct sc_report rep;
+	struct sh_participant p;
+	bool draft;
+
+	(void)state;
+	tu_fnr(1, SH_GENDER_WOMAN, fnr);
+	assert_int_equal(sc_participant_new(r, id), SH_OK);
+	assert_true(sh_id_valid(id));
+	ok_set(id, "kommune", "0301");
+	ok_set(id, "fnr", fnr);
+	/* a draft never enters the outbox */
+	assert_int_equal(count("SELECT count(*) FROM outbox"), 0);
+	/* a draft survives a restart */
+	reopen();
+	sh_participant_init(&p);
+	assert_int_equal(sc_participant_load(r, id, &p, &draft), SH_OK);
+	assert_true(draft);
+	assert_string_equal(p.v[SH_F_KOMMUNE], "0301");
+	sh_participant_clear(&p);
+	ok_set(id, "startdato", "2026-01-15");
+	assert_int_equal(count("SELECT count(*) FROM participant WHERE draft = 1"), 1);
+	/* the fourth mandatory field makes it a participant with the same id */
+	assert_int_equal(sc_set(r, id, "finansiering", NULL, "1", &rep), SH_OK);
+	assert_true(rep.promoted);
+	assert_int_equal(rep.status, SH_STATUS_MANGLER);
+	assert_int_equal(count("SELECT count(*) FROM participant WHERE draft = 0"), 1);
+	/* every value entered the outbox in that transaction, once */
+	assert_int_equal(count("SELECT count(*) FROM outbox"), 4);
+	assert_int_equal(count("SELECT count(DISTINCT field) FROM outbox"), 4);
+	/* and the lookup waits */
+	assert_int_equal(count("SELECT count(*) FROM lookup WHERE state = 'venter'"), 1);
+}
+
+static void outbox_coalesces(void **state)
+{
+	char id[SH_ID_LEN + 1];
+	struct sc_report rep;
+
+	(void)state;
+	make_participant(id, 2, "2026-01-15");
+	ok_set(id, "malgruppe", "1");
+	ok_set(id, "malgruppe", "2");
+	assert_int_equal(count("SELECT count(*) FROM outbox WHERE field = 'malgruppe'"), 1);
+	assert_int_equal(count("SELECT count(*) FROM outbox WHERE field = 'malgruppe' AND value = '2'"), 1);
+	/* the same value again writes nothing */
+	assert_int_equal(sc_set(r, id, "malgruppe", NULL, "2", &rep), SH_OK);
+	assert_false(rep.changed);
+	/* a sent change is frozen: a new edit makes a new entry */
+	assert_int_equal(sh_db_exec(sc_replica_db(r), "UPDATE outbox SET changeset = 1", NULL), SH_OK);
+	ok_set(id, "malgruppe", "3");
+	assert_int_equal(count("SELECT count(*) FROM outbox WHERE field = 'malgruppe'"), 2);
+	/* clearing is a change too */
+	ok_set(id, "malgruppe", "");
+	assert_int_equal(count("SELECT count(*) FROM outbox WHERE field = 'malgruppe' AND value = ''"), 1);
+}
+
+static void bad_input_changes_nothing(void **state)
+{
+	char id[SH_ID_LEN + 1], row[SH_ID_LEN + 1], longtext[300];
+	const char *values[SH_F_COUNT] = {0};
+	struct sc_report rep;
+
+	(void)state;
+	make_participant(id, 3, "2026-01-15");
+	values[SH_F_TILTAK_TYPE] = "1";
+	values[SH_F_TILTAK_FRA] = "2026-02-01";
+	assert_int_equal(sc_tiltak_add(r, id, values, row, &rep), SH_OK);
+	memset(longtext, 'x', 201);
+	longtext[201] = '\0';
+	refused(id, "tiltak.beskrivelse", row, "Norsk\xff\xfe kurs", "UTF-8");
+	refused(id, "tiltak.beskrivelse", row, longtext, "høyst 200 tegn");
+	refused(id, "finnes_ikke", NULL, "1", "Ukjent felt");
+	refused(id, "kommune", NULL, "9999", "ikke en kode");
+	refused(id, "startdato", NULL, "2026-02-30", "ikke en gyldig dato");
+	refused(id, "kommune", NULL, "0301'; DROP TABLE participant; --", "ikke en kode");
+	refused(id, "fnr", NULL, "31129956716", "kontrollsiffer");
+	refused(id, "fnr", NULL, "12345678901", "dato som ikke finnes");
+	refused(id, "antall_barn", NULL, "1; DELETE FROM outbox", "helt tall");
+	refused(id, "navn", NULL, "Kari", "Folkeregisteret");
+	refused(id, "tiltak.type", NULL, "1", "hører til et tiltak");
+	refused(id, "tiltak.type", "ffffffffffffffffffffffffffffffff", "1", "Fant ikke tiltaket");
+	refused("00000000000000000000000000000000", "kommune", NULL, "0301", "Fant ingen");
+	/* SQL text in a free-text field is just text */
+	ok_set(id, "kommune", "0301");
+	assert_int_equal(sc_set(r, id, "tiltak.beskrivelse", row, "'); DROP TABLE outbox; --", &rep), SH_OK);
+	assert_int_equal(count("SELECT count(*) FROM field_value WHERE value = '''); DROP TABLE outbox; --'"), 1);
+}
+
+static int count_rows(const struct sc_row *row, void *arg)
+{
+	(void)row;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void discharge_and_utskrevet(void **state)
+{
+	char id[SH_ID_LEN + 1], row[SH_ID_LEN + 1];
+	const char *values[SH_F_COUNT] = {0};
+	struct sc_report rep;
+	struct sc_filter all = {.status = -1}, utskr = {.status = SH_STATUS_UTSKREVET};
+	static const char *bg[][2] = {
+		{"malgruppe", "1"}, {"fodeland", "SYR"}, {"statsborgerskap", "SYR"},
+		{"ankomstar", "2016"}, {"innvandringsgrunn", "3"}, {"sivilstand", "2"},
+		{"antall_barn", "0"}, {"hovedinntekt", "4"}, {"skolear", "6"}, {"utdanning", "1"},
+		{"arbeidserfaring", "0"}, {"leser_morsmal", "j"}, {"norskniva_start", "A1"},
+	};
+	int seen;
+
+	(void)state;
+	make_participant(id, 4, "2026-01-15");
+	assert_int_equal(sc_discharge(r, id, &rep), SH_ERR_RULE);
+	assert_true(rep.nmissing > 10);
+	assert_int_equal(rep.missing[0].field, SH_F_MALGRUPPE);
+	for (size_t i = 0; i < sizeof(bg) / sizeof(*bg); i++)
+		ok_set(id, bg[i][0], bg[i][1]);
+	values[SH_F_TILTAK_TYPE] = "7";
+	values[SH_F_TILTAK_FRA] = "2026-03-01";
+	values[SH_F_TILTAK_TIL] = "2026-04-01";
+	assert_int_equal(sc_tiltak_add(r, id, values, row, &rep), SH_OK);
+	assert_int_equal(rep.status, SH_STATUS_AKTIV);
+	ok_set(id, "sluttdato", "2026-06-30");
+	ok_set(id, "hovedarsak", "60");
+	assert_int_equal(sc_discharge(r, id, &rep), SH_ERR_RULE);
+	assert_int_equal(rep.nmissing, 2);
+	assert_int_equal(rep.missing[0].field, SH_F_NORSKNIVA_SLUTT);
+	ok_set(id, "norskniva_slutt", "A2");
+	ok_set(id, "norskprove", "A2");
+	assert_int_equal(sc_discharge(r, id, &rep), SH_OK);
+	assert_int_equal(rep.status, SH_STATUS_UTSKREVET);
+	assert_int_equal(count("SELECT count(*) FROM outbox WHERE field = 'utskrevet'"), 1);
+	assert_int_equal(sc_discharge(r, id, &rep), SH_ERR_RULE);
+	assert_non_null(strstr(rep.why.text, "allerede utskrevet"));
+	/* hidden from the overview, found by the filter */
+	seen = 0;
+	assert_int_equal(sc_list(r, &all, count_rows, &seen), SH_OK);
+	assert_int_equal(seen, 0);
+	assert_int_equal(sc_list(r, &utskr, count_rows, &seen), SH_OK);
+	assert_int_equal(seen, 1);
+	/* still editable */
+	ok_set(id, "malgruppe", "2");
+	assert_int_equal(sc_reopen(r, id, &rep), SH_OK);
+	assert_int_equal(rep.status, SH_STATUS_AVSLUTTET);
+	assert_int_equal(sc_reopen(r, id, &rep), SH_ERR_RULE);
+}
+
+static void overlap(void **state)
+{
+	char a[SH_ID_LEN + 1], b[SH_ID_LEN + 1], fnr[12];
+	struct sc_report rep;
+
+	(void)state;
+	make_participant(a, 5, "2026-01-15");
+	tu_fnr(5, SH_GENDER_WOMAN, fnr);
+	assert_int_equal(sc_participant_new(r, b), SH_OK);
+	ok_set(b, "fnr", fnr);
+	refused(b, "startdato", NULL, "2026-03-01", "overlapper i tid");
+	/* the first participation ends; a later one is accepted */
+	ok_set(a, "sluttdato", "2026-02-28");
+	refused(b, "startdato", NULL, "2026-02-28", "overlapper");
+	ok_set(b, "startdato", "2026-03-01");
+	ok_set(b, "kommune", "1103");
+	assert_int_equal(sc_set(r, b, "finansiering", NULL, "2", &rep), SH_OK);
+	assert_true(rep.promoted);
+	/* the old one cannot be reopened into the new one */
+	refused(a, "sluttdato", NULL, "", "overlapper");
+	refused(a, "sluttdato", NULL, "2026-03-01", "overlapper");
+}
+
+static void tiltak_rows(void **state)
+{
+	char id[SH_ID_LEN + 1], row[SH_ID_LEN + 1], found[SH_ID_LEN + 1];
+	const char *values[SH_F_COUNT] = {0};
+	struct sc_report rep;
+	struct sh_reason why;
+
+	(void)state;
+	make_participant(id, 6, "2026-01-15");
+	values[SH_F_TILTAK_TYPE] = "1";
+	values[SH_F_TILTAK_FRA] = "2026-02-01";
+	values[SH_F_TILTAK_TIL] = "2026-01-01"; /* before fra: the whole row is refused */
+	assert_int_equal(sc_tiltak_add(r, id, values, row, &rep), SH_ERR_RULE);
+	assert_int_equal(count("SELECT count(*) FROM field_value WHERE field LIKE 'tiltak.%'"), 0);
+	values[SH_F_TILTAK_TIL] = NULL;
+	assert_int_equal(sc_tiltak_add(r, id, values, row, &rep), SH_OK);
+	assert_true(sh_id_valid(row));
+	assert_int_equal(count("SELECT count(*) FROM outbox WHERE field LIKE 'tiltak.%'"), 2);
+	assert_int_equal(sc_resolve_row(r, id, row, found, &why), SH_OK);
+	assert_string_equal(found, row);
+	assert_int_equal(sc_set(r, id, "tiltak.til", row, "2026-05-01", &rep), SH_OK);
+	assert_int_equal(sc_tiltak_remove(r, id, row, &rep), SH_OK);
+	assert_int_equal(count("SELECT count(*) FROM field_value WHERE field LIKE 'tiltak.%' AND value <> ''"), 0);
+	assert_int_equal(count("SELECT count(*) FROM outbox WHERE field LIKE 'tiltak.%' AND value = ''"), 3);
+	assert_int_equal(sc_resolve_row(r, id, row, found, &why), SH_ERR_NOT_FOUND);
+	assert_int_equal(sc_tiltak_remove(r, id, row, &rep), SH_ERR_NOT_FOUND);
+}
+
+static void lookups_follow_the_number(void **state)
+{
+	char id[SH_ID_LEN + 1], other[12], man[12];
+
+	(void)state;
+	make_participant(id, 7, "2026-01-15");
+	assert_int_equal(count("SELECT count(*) FROM lookup"), 1);
+	tu_fnr(8, SH_GENDER_WOMAN, other);
+	ok_set(id, "fnr", other);
+	assert_int_equal(count("SELECT count(*) FROM lookup"), 1);
+	{
+		char q[128];
+
+		snprintf(q, sizeof(q), "SELECT count(*) FROM lookup WHERE fnr = '%s'", other);
+		assert_int_equal(count(q), 1);
+	}
+	/* a man's number is refused (woman rule) and the lookup stays */
+	tu_fnr(9, SH_GENDER_MAN, man);
+	refused(id, "fnr", NULL, man, "kvinner");
+	/* a 2032-rule number passes the eligibility check: unknown until Folkeregisteret */
+	{
+		struct sh_rng rng = {3};
+		struct sh_fnr_spec spec = {SH_FNR_KIND_FNR, true, SH_FNR_RULE_2032, 0, 1970, 2000};
+		char n2032[12];
+
+		assert_int_equal(sh_fnr_generate(&rng, &spec, n2032), SH_OK);
+		ok_set(id, "fnr", n2032);
+		assert_int_equal(count("SELECT count(*) FROM lookup WHERE state = 'venter'"), 1);
+	}
+}
+
+static void dependents_are_changes(void **state)
+{
+	char id[SH_ID_LEN + 1];
+	struct sc_report rep;
+
+	(void)state;
+	make_participant(id, 10, "2026-01-15");
+	ok_set(id, "antall_barn", "2");
+	ok_set(id, "alder_yngste_barn", "3");
+	assert_int_equal(sc_set(r, id, "antall_barn", NULL, "0", &rep), SH_OK);
+	assert_int_equal(rep.ncleared, 1);
+	assert_int_equal(count("SELECT count(*) FROM outbox WHERE field = 'alder_yngste_barn' AND value = ''"), 1);
+	assert_int_equal(count("SELECT count(*) FROM field_value WHERE field = 'alder_yngste_barn' AND value <> ''"), 0);
+}
+
+static void resolve_and_delete(void **state)
+{
+	char a[SH_ID_LEN + 1], d[SH_ID_LEN + 1], got[SH_ID_LEN + 1], up[SH_ID_LEN + 1];
+	struct sh_reason why;
+
+	(void)state;
+	make_participant(a, 11, "2026-01-15");
+	assert_int_equal(sc_participant_new(r, d), SH_OK);
+	assert_int_equal(sc_resolve(r, a, got, &why), SH_OK);
+	assert_string_equal(got, a);
+	for (int i = 0; i <= SH_ID_LEN; i++)
+		up[i] = (char)(a[i] >= 'a' && a[i] <= 'f' ? a[i] - 32 : a[i]);
+	assert_int_equal(sc_resolve(r, up, got, &why), SH_OK);
+	memcpy(up, a, 8);
+	up[8] = 0;
+	assert_int_equal(sc_resolve(r, up, got, &why), SH_OK);
+	assert_string_equal(got, a);
+	assert_int_equal(sc_resolve(r, "abc", got, &why), SH_ERR_INVALID);
+	assert_int_equal(sc_resolve(r, "xyz!", got, &why), SH_ERR_INVALID);
+	assert_int_equal(sc_resolve(r, "' OR 1=1 --", got, &why), SH_ERR_INVALID);
+	assert_int_equal(sc_draft_delete(r, a, &why), SH_ERR_RULE);
+	assert_int_equal(sc_draft_delete(r, d, &why), SH_OK);
+	assert_int_equal(sc_resolve(r, d, got, &why), SH_ERR_NOT_FOUND);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(file_and_identity, setup, teardown),
+		cmocka_unit_test_setup_teardown(draft_to_participant, setup, teardown),
+		cmocka_unit_test_setup_teardown(outbox_coalesces, setup, teardown),
+		cmocka_unit_test_setup_teardown(bad_input_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(discharge_and_utskrevet, setup, teardown),
+		cmocka_unit_test_setup_teardown(overlap, setup, teardown),
+		cmocka_unit_test_setup_teardown(tiltak_rows, setup, teardown),
+		cmocka_unit_test_setup_teardown(lookups_follow_the_number, setup, teardown),
+		cmocka_unit_test_setup_teardown(dependents_are_changes, setup, teardown),
+		cmocka_unit_test_setup_teardown(resolve_and_delete, setup, teardown),
+	};
+	int rc;
+
+	dom = tu_domain();
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	sh_domain_free(dom);
+	return rc;
+}
