@@ -76,5 +76,6 @@ extern const struct cli_cmd cli_cmds_fnr[];
 extern const struct cli_cmd cli_cmds_catalog[];
 extern const struct cli_cmd cli_cmds_participant[];
 extern const struct cli_cmd cli_cmds_tiltak[];
+extern const struct cli_cmd cli_cmds_sync[];
 
 #endif

@@ -14,7 +14,12 @@
 #include "log.h"
 
 static const struct cli_cmd *const groups[] = {cli_cmds_participant, cli_cmds_tiltak,
-						cli_cmds_fnr, cli_cmds_catalog};
+						cli_cmds_sync, cli_cmds_fnr, cli_cmds_catalog};
+
+static const struct sh_conf_key client_keys[] = {
+	{"ca_file", SH_CONF_STRING, NULL, "PEM CA certificate for a wss:// server with a private CA"},
+	{NULL, 0, NULL, NULL},
+};
 
 static void usage(FILE *out)
 {
@@ -65,7 +70,7 @@ int main(int argc, char **argv)
 			return CLI_USAGE;
 		}
 	}
-	if (sh_config_init(NULL, config, &why) != SH_OK) {
+	if (sh_config_init(client_keys, config, &why) != SH_OK) {
 		fprintf(stderr, "jsr: %s\n", why.text);
 		return CLI_USAGE;
 	}

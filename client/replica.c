@@ -20,7 +20,7 @@
 enum st {
 	ST_LOAD, ST_DRAFT_OF, ST_VALUE_PUT, ST_OUTBOX_PUT, ST_PROMOTE_OUTBOX, ST_DERIVED,
 	ST_LOOKUP_DEL, ST_LOOKUP_PUT, ST_CLEAR_SERVER_FIELDS, ST_META_PUT, ST_META_GET,
-	ST_NEW, ST_OVERLAP, ST_RESOLVE, ST_LIST, ST_OUTBOX_ALL, ST_LOOKUPS, ST_DRAFT_DEL,
+	ST_NEW, ST_OVERLAP, ST_RESOLVE, ST_LIST, ST_OUTBOX_ALL, ST_LOOKUPS, ST_DRAFT_DEL, ST_ENSURE,
 	ST_COUNT
 };
 
@@ -67,10 +67,13 @@ static const char *const sql[ST_COUNT] = {
 	[ST_LOOKUPS] = "SELECT participant, state, reason, attempts, coalesce(next_try, 0) FROM lookup "
 		       "WHERE ?1 IS NULL OR participant = ?1 ORDER BY created",
 	[ST_DRAFT_DEL] = "DELETE FROM participant WHERE id = ?1 AND draft = 1",
+	[ST_ENSURE] = "INSERT OR IGNORE INTO participant(id, draft, status, created, updated) "
+		      "VALUES (?1, 0, 'mangler', ?2, ?2)",
 };
 
 struct sc_replica {
 	sqlite3 *db;
+	char dir[4096];
 	int wal_frames; /* WAL size after the last commit (wal hook) */
 	const struct sh_domain *d;
 	struct sh_hlc clock;
@@ -122,6 +125,7 @@ static int exec(struct sc_replica *r, const char *q)
 }
 
 sqlite3 *sc_replica_db(struct sc_replica *r) { return r->db; }
+const char *sc_replica_dir(const struct sc_replica *r) { return r->dir; }
 const struct sh_domain *sc_replica_domain(const struct sc_replica *r) { return r->d; }
 const char *sc_replica_device(const struct sc_replica *r) { return r->device; }
 uint64_t sc_replica_hlc(struct sc_replica *r) { return sh_hlc_now(&r->clock); }
@@ -242,6 +246,7 @@ int sc_replica_open(const char *dir, const struct sh_domain *d, struct sc_replic
 	if (!r)
 		return SH_ERR_NOMEM;
 	r->d = d;
+	snprintf(r->dir, sizeof(r->dir), "%s", dir);
 	r->clock.max_drift_ms = (uint64_t)sh_config_int("max_clock_drift_ms");
 	rc = sh_db_open(path, &r->db, why);
 	if (rc == SH_OK)
@@ -550,6 +555,27 @@ static int update_derived(struct sc_replica *r, const struct sh_participant *p, 
 	bind_text(s, 8, p->v[SH_F_SLUTTDATO]);
 	sqlite3_bind_int64(s, 9, (sqlite3_int64)hlc);
 	return run(r, s);
+}
+
+int sc_participant_rederive(struct sc_replica *r, const char *id, uint64_t hlc)
+{
+	struct sh_participant p;
+	sqlite3_stmt *s = stmt(r, ST_ENSURE);
+	bool draft;
+	int rc;
+
+	if (!s)
+		return SH_ERR_DB;
+	bind_text(s, 1, id);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)hlc);
+	if ((rc = run(r, s)) != SH_OK)
+		return rc;
+	sh_participant_init(&p);
+	rc = sc_participant_load(r, id, &p, &draft);
+	if (rc == SH_OK)
+		rc = update_derived(r, &p, draft, sh_status_of(r->d, &p), hlc);
+	sh_participant_clear(&p);
+	return rc;
 }
 
 static bool same(const char *cur, const char *v)

@@ -121,6 +121,15 @@ int sc_resolve_row(struct sc_replica *r, const char *id, const char *prefix,
 int sc_tiltak_remove(struct sc_replica *r, const char *id, const char *row,
 		     struct sc_report *rep) SH_MUST_USE;
 
+/*
+ * Recomputes a participant's derived columns (status, fnr ...) from its
+ * values; creates the row for a participant first seen in a pull. Inside
+ * the caller's transaction (sync_store.c).
+ */
+int sc_participant_rederive(struct sc_replica *r, const char *id, uint64_t hlc) SH_MUST_USE;
+/* The directory of the replica (keys live beside it). */
+const char *sc_replica_dir(const struct sc_replica *r);
+
 /* One line of the overview. Strings are valid only inside the callback. */
 struct sc_row {
 	const char *id, *status, *fnr, *navn, *kommune, *startdato, *sluttdato;

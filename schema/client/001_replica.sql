@@ -53,7 +53,8 @@ CREATE TABLE outbox (
 	rejected    TEXT                       -- the server's reason, when refused
 );
 CREATE UNIQUE INDEX outbox_unsent ON outbox(participant, field, row) WHERE changeset IS NULL;
-CREATE INDEX outbox_participant ON outbox(participant);
+CREATE INDEX outbox_participant ON outbox(participant, field, row);
+CREATE INDEX outbox_changeset ON outbox(changeset) WHERE changeset IS NOT NULL;
 
 -- Folkeregister lookups waiting for (or answered by) the server.
 CREATE TABLE lookup (
@@ -92,3 +93,24 @@ END;
 CREATE TRIGGER lookup_removed AFTER DELETE ON lookup BEGIN
 	UPDATE participant SET lookup = NULL WHERE id = OLD.participant;
 END;
+
+-- Conflicts from the server (field conflicts and duplicate registrations).
+CREATE TABLE conflict (
+	id             INTEGER PRIMARY KEY,        -- the server's id
+	seq            INTEGER NOT NULL,
+	kind           TEXT NOT NULL,              -- field, duplicate
+	participant    TEXT NOT NULL,
+	kommune        TEXT,
+	field          TEXT,
+	row            TEXT,
+	winner_value   TEXT,
+	loser_value    TEXT,
+	winner_author  TEXT,
+	loser_author   TEXT,
+	winner_hlc     INTEGER,
+	loser_hlc      INTEGER,
+	other          TEXT,
+	other_kommune  TEXT,
+	resolved       INTEGER NOT NULL DEFAULT 0  -- 1 resolved, 2 resolved here and not yet sent
+);
+CREATE INDEX conflict_open ON conflict(resolved, participant);

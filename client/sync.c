@@ -1,0 +1,807 @@
+/*
+ * sync.c: the client engine. One connection at a time; the protocol is a
+ * small state machine driven by the server's messages:
+ *
+ *   hello ─▶ login ─▶ login_ok                         (SC_SYNC_LOGIN)
+ *   hello ─▶ auth ─▶ auth_ok ─▶ push* ─▶ push_ack* ─▶ pull* ─▶ changes* ─▶ done
+ *                                  ▲                              │
+ *                                  └──── daemon: local change ◀───┴─ notify
+ *
+ * Up to WINDOW change-sets are in flight; each acknowledgement and each
+ * page is committed to the replica before the next step. A lost
+ * connection resumes from the replica (pending change-sets, cursor).
+ */
+#include "sync.h"
+
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "db.h"
+#include "hlc.h"
+#include "log.h"
+#include "proto.h"
+#include "sync_store.h"
+#include "text.h"
+#include "wire.h"
+
+#define FRAG (64 * 1024)
+#define WINDOW 4
+#define RX_MAX ((size_t)96 << 20)
+
+enum phase { P_CONNECTING, P_HELLO, P_AUTH, P_PUSH, P_PULL, P_IDLE, P_DONE };
+
+struct outmsg {
+	struct outmsg *next;
+	size_t len, off;
+	unsigned char *buf; /* LWS_PRE + len */
+};
+
+struct eng {
+	struct sc_replica *r;
+	const struct sc_sync_opts *o;
+	struct sc_sync_result *res;
+	struct lws_context *ctx;
+	struct lws *wsi;
+	lws_sorted_usec_list_t sul_connect, sul_tick, sul_deadline;
+	uint16_t retry_count;
+	int attempts;
+	bool ever_connected, finished;
+	char url[512], host[256], path[256];
+	int port;
+	bool tls;
+	struct sh_keys *keys;
+	struct sh_channel ch;
+	unsigned char srv_kx[SH_KX_PK], srv_sign[SH_SIGN_PK];
+	char pinned[SH_FPR_LEN + 1];
+	char device[SH_ID_LEN + 1];
+	char session[65];
+	enum phase phase;
+	struct sh_buf rx;
+	struct outmsg *head, *tail;
+	uint64_t *pending;
+	size_t npending, next_send, inflight;
+	uint64_t next_id;
+	bool pull_again;
+};
+
+static volatile sig_atomic_t stop_requested;
+static struct lws_context *running_ctx;
+
+void sc_sync_stop(void)
+{
+	stop_requested = 1;
+	if (running_ctx)
+		lws_cancel_service(running_ctx);
+}
+
+static void finish(struct eng *e, enum sc_sync_status st, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void finish(struct eng *e, enum sc_sync_status st, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e->finished)
+		return;
+	e->finished = true;
+	e->res->status = st;
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(e->res->why.text, sizeof(e->res->why.text), fmt, ap);
+		va_end(ap);
+	}
+	e->phase = P_DONE;
+	if (e->wsi)
+		lws_callback_on_writable(e->wsi); /* closes from WRITEABLE */
+	lws_cancel_service(e->ctx);
+}
+
+/* ---- meta helpers ---------------------------------------------------------- */
+
+static void meta_copy(struct eng *e, const char *key, char *out, size_t n)
+{
+	char *v = NULL;
+
+	out[0] = '\0';
+	if (sc_meta_get(e->r, key, &v) == SH_OK && v)
+		snprintf(out, n, "%s", v);
+	sh_free(v);
+}
+
+static int meta_put(struct eng *e, const char *key, const char *v)
+{
+	return sc_meta_set(e->r, key, v);
+}
+
+/* ---- sending ------------------------------------------------------------------- */
+
+static void send_text(struct eng *e, char *text)
+{
+	struct outmsg *m;
+	size_t len;
+
+	if (!text)
+		return;
+	len = strlen(text);
+	m = sh_calloc(1, sizeof(*m));
+	if (!m || !(m->buf = sh_malloc(LWS_PRE + len + 1))) {
+		sh_free(m);
+		sh_free(text);
+		finish(e, SC_SYNC_FAILED, "Ikke nok minne.");
+		return;
+	}
+	memcpy(m->buf + LWS_PRE, text, len);
+	m->len = len;
+	sh_free(text);
+	if (e->tail)
+		e->tail->next = m;
+	else
+		e->head = m;
+	e->tail = m;
+	if (e->wsi)
+		lws_callback_on_writable(e->wsi);
+}
+
+static void clear_queue(struct eng *e)
+{
+	while (e->head) {
+		struct outmsg *m = e->head;
+
+		e->head = m->next;
+		sh_free(m->buf);
+		sh_free(m);
+	}
+	e->tail = NULL;
+}
+
+/* {"t": type, "id": n, "box": sealed(header, body)} */
+static char *boxed(struct eng *e, const char *type, const char *header, const char *body, size_t len)
+{
+	cJSON *box = NULL, *msg = NULL;
+	char *text = NULL;
+
+	if (sh_box_seal(e->ch.tx, e->keys, header, body, len, &box) != SH_OK)
+		return NULL;
+	msg = cJSON_CreateObject();
+	if (msg && cJSON_AddStringToObject(msg, "t", type) &&
+	    cJSON_AddNumberToObject(msg, "id", (double)++e->next_id)) {
+		cJSON_AddItemToObject(msg, "box", box);
+		box = NULL;
+		text = sh_json_print(msg);
+	}
+	cJSON_Delete(box);
+	cJSON_Delete(msg);
+	return text;
+}
+
+/* ---- steps ---------------------------------------------------------------------- */
+
+static void start_pull(struct eng *e)
+{
+	char text[160];
+
+	e->phase = P_PULL;
+	e->pull_again = false;
+	snprintf(text, sizeof(text), "{\"t\":\"pull\",\"id\":%llu,\"since\":%llu,\"limit\":%d}",
+		 (unsigned long long)++e->next_id, (unsigned long long)sc_cursor(e->r), SH_PAGE_MAX);
+	send_text(e, sh_strdup(text));
+}
+
+static void send_changesets(struct eng *e)
+{
+	while (e->inflight < WINDOW && e->next_send < e->npending) {
+		uint64_t seq = e->pending[e->next_send++];
+		struct sh_buf body;
+		char header[200];
+		size_t count = 0;
+
+		sh_buf_init(&body, SH_BOX_MAX_BODY);
+		if (sc_changeset_body(e->r, seq, &body, &count) != SH_OK) {
+			sh_buf_free(&body);
+			finish(e, SC_SYNC_FAILED, "Kunne ikke lese endringssett nr. %llu fra replikaen.",
+			       (unsigned long long)seq);
+			return;
+		}
+		snprintf(header, sizeof(header),
+			 "{\"k\":\"changeset\",\"dev\":\"%s\",\"seq\":%llu,\"n\":%zu,\"schema\":%d}", e->device,
+			 (unsigned long long)seq, count, SH_PROTO_VERSION);
+		send_text(e, boxed(e, "push", header, body.data, body.len));
+		sh_buf_free(&body);
+		e->inflight++;
+		e->res->changesets++;
+	}
+}
+
+/* Everything unsent becomes numbered change-sets; then push what waits. */
+static void start_push(struct eng *e)
+{
+	size_t frozen;
+
+	sh_free(e->pending);
+	e->pending = NULL;
+	e->npending = e->next_send = e->inflight = 0;
+	if (sc_freeze_outbox(e->r, &frozen) != SH_OK ||
+	    sc_pending_changesets(e->r, &e->pending, &e->npending) != SH_OK) {
+		finish(e, SC_SYNC_FAILED, "Kunne ikke lese utboksen i replikaen.");
+		return;
+	}
+	if (e->npending == 0) {
+		start_pull(e);
+		return;
+	}
+	e->phase = P_PUSH;
+	send_changesets(e);
+}
+
+static bool has_unsent(struct eng *e)
+{
+	sqlite3_stmt *st;
+	bool yes = false;
+
+	if (sqlite3_prepare_v2(sc_replica_db(e->r),
+			       "SELECT 1 FROM outbox WHERE changeset IS NULL LIMIT 1", -1, &st, NULL) == SQLITE_OK) {
+		yes = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+	}
+	return yes;
+}
+
+/* After the last page: done (once) or idle (daemon). */
+static void round_done(struct eng *e)
+{
+	char now[32];
+
+	snprintf(now, sizeof(now), "%llu", (unsigned long long)sh_wall_ms());
+	(void)!meta_put(e, "last_sync", now);
+	if (e->o->mode == SC_SYNC_DAEMON) {
+		e->phase = P_IDLE;
+		sc_replica_maintain(e->r);
+		if (e->pull_again)
+			start_pull(e);
+		else if (has_unsent(e))
+			start_push(e);
+		return;
+	}
+	finish(e, e->res->rejected ? SC_SYNC_REJECTED : SC_SYNC_OK, NULL);
+}
+
+/* ---- messages from the server ----------------------------------------------------- */
+
+static int open_box(struct eng *e, const cJSON *msg, char **body, size_t *len)
+{
+	return sh_box_open(e->ch.rx, e->srv_sign, cJSON_GetObjectItemCaseSensitive(msg, "box"), body, len);
+}
+
+static void on_hello(struct eng *e, const cJSON *msg)
+{
+	const char *challenge = sh_json_str(msg, "challenge", 32);
+	char fpr[SH_FPR_LEN + 1], header[512], *kx = NULL, *sig = NULL;
+	struct sh_buf body;
+
+	if (!challenge || strlen(challenge) != 32 ||
+	    sh_b64_decode_fixed(sh_json_str(msg, "kx", 64), e->srv_kx, SH_KX_PK) != SH_OK ||
+	    sh_b64_decode_fixed(sh_json_str(msg, "sig", 64), e->srv_sign, SH_SIGN_PK) != SH_OK) {
+		finish(e, SC_SYNC_FAILED, "Serveren svarte ikke som en jobbsjanse-server.");
+		return;
+	}
+	sh_fingerprint(e->srv_kx, e->srv_sign, fpr);
+	snprintf(e->res->fingerprint, sizeof(e->res->fingerprint), "%s", fpr);
+	if (sodium_memcmp(fpr, e->pinned, SH_FPR_LEN) != 0) {
+		finish(e, SC_SYNC_FAILED, "Serverens nøkkel (%s) stemmer ikke med fingeravtrykket %s. "
+		       "Ikke fortsett; kontakt den som drifter serveren.", fpr, e->pinned);
+		return;
+	}
+	if (e->o->mode == SC_SYNC_PROBE) {
+		finish(e, SC_SYNC_OK, NULL);
+		return;
+	}
+	if (sh_channel_device(&e->ch, e->keys, e->srv_kx) != SH_OK) {
+		finish(e, SC_SYNC_FAILED, "Nøkkelutvekslingen med serveren mislyktes.");
+		return;
+	}
+	sh_buf_init(&body, 4096);
+	if (e->o->mode == SC_SYNC_LOGIN) {
+		if (sh_b64_encode(e->keys->kx_pk, SH_KX_PK, &kx) != SH_OK ||
+		    sh_b64_encode(e->keys->sign_pk, SH_SIGN_PK, &sig) != SH_OK) {
+			sh_free(kx);
+			finish(e, SC_SYNC_FAILED, "Ikke nok minne.");
+			return;
+		}
+		snprintf(header, sizeof(header),
+			 "{\"k\":\"login\",\"dev\":\"%s\",\"kx\":\"%s\",\"sig\":\"%s\",\"challenge\":\"%s\"}",
+			 e->device, kx, sig, challenge);
+		sh_free(kx);
+		sh_free(sig);
+		sh_buf_puts(&body, "{\"user\":");
+		sh_buf_json_str(&body, e->o->user);
+		sh_buf_puts(&body, ",\"password\":");
+		sh_buf_json_str(&body, e->o->password);
+		sh_buf_puts(&body, "}");
+		send_text(e, boxed(e, "login", header, body.data, body.len));
+	} else {
+		snprintf(header, sizeof(header), "{\"k\":\"auth\",\"dev\":\"%s\",\"challenge\":\"%s\"}",
+			 e->device, challenge);
+		sh_buf_printf(&body, "{\"session\":\"%s\"}", e->session);
+		send_text(e, boxed(e, "auth", header, body.data, body.len));
+	}
+	if (body.data)
+		sodium_memzero(body.data, body.len);
+	sh_buf_free(&body);
+	e->phase = P_AUTH;
+}
+
+/* user, role and kommuner of login_ok (sealed) or auth_ok (clear) */
+static void take_identity(struct eng *e, const cJSON *j)
+{
+	const cJSON *k = cJSON_GetObjectItemCaseSensitive(j, "kommuner"), *it;
+	size_t n = 0;
+
+	const char *user = sh_json_str(j, "user", 64), *role = sh_json_str(j, "role", 15);
+
+	snprintf(e->res->user, sizeof(e->res->user), "%s", user ? user : "");
+	snprintf(e->res->role, sizeof(e->res->role), "%s", role ? role : "");
+	e->res->kommuner[0] = '\0';
+	cJSON_ArrayForEach(it, k) {
+		if (cJSON_IsString(it) && strlen(it->valuestring) <= 4 && n + 6 < sizeof(e->res->kommuner))
+			n += (size_t)snprintf(e->res->kommuner + n, sizeof(e->res->kommuner) - n, "%s%s",
+					      n ? "," : "", it->valuestring);
+	}
+	(void)!meta_put(e, "role", e->res->role);
+	(void)!meta_put(e, "kommuner", e->res->kommuner);
+}
+
+static void on_login_ok(struct eng *e, const cJSON *msg)
+{
+	char *body = NULL, *kx = NULL, *sig = NULL;
+	size_t len;
+	cJSON *j;
+	const char *session;
+
+	if (open_box(e, msg, &body, &len) != SH_OK) {
+		finish(e, SC_SYNC_FAILED, "Svaret på innloggingen kunne ikke åpnes eller bekreftes.");
+		return;
+	}
+	j = cJSON_ParseWithLength(body, len);
+	session = sh_json_str(j, "session", 64);
+	if (!session || strlen(session) != 64 || sh_b64_encode(e->srv_kx, SH_KX_PK, &kx) != SH_OK ||
+	    sh_b64_encode(e->srv_sign, SH_SIGN_PK, &sig) != SH_OK) {
+		finish(e, SC_SYNC_FAILED, "Svaret på innloggingen var ugyldig.");
+	} else if (meta_put(e, "server_url", e->url) != SH_OK || meta_put(e, "server_fpr", e->pinned) != SH_OK ||
+		   meta_put(e, "server_kx", kx) != SH_OK || meta_put(e, "server_sign", sig) != SH_OK ||
+		   meta_put(e, "user", e->o->user) != SH_OK || meta_put(e, "session", session) != SH_OK) {
+		finish(e, SC_SYNC_FAILED, "Kunne ikke lagre innloggingen i replikaen.");
+	} else {
+		take_identity(e, j);
+		finish(e, SC_SYNC_OK, NULL);
+	}
+	sh_free(kx);
+	sh_free(sig);
+	cJSON_Delete(j);
+	if (body)
+		sodium_memzero(body, len);
+	sh_free(body);
+}
+
+static void on_push_ack(struct eng *e, const cJSON *msg)
+{
+	char *body = NULL;
+	size_t len, n = 0;
+	cJSON *root = NULL;
+	struct sh_result *res = NULL;
+	struct sh_reason why = {{0}};
+	struct sc_ack_stats st;
+	uint64_t seq;
+
+	if (open_box(e, msg, &body, &len) != SH_OK) {
+		finish(e, SC_SYNC_FAILED, "Kvitteringen fra serveren kunne ikke åpnes eller bekreftes.");
+		goto out;
+	}
+	if (sh_wire_ack_decode(body, len, &root, &seq, &res, &n, &why) != SH_OK ||
+	    sc_apply_ack(e->r, seq, res, n, &st, &why) != SH_OK) {
+		finish(e, SC_SYNC_FAILED, "%s", why.text[0] ? why.text : "Kunne ikke lagre kvitteringen.");
+		goto out;
+	}
+	e->res->applied += st.applied;
+	e->res->superseded += st.superseded;
+	e->res->conflicts += st.conflicts;
+	e->res->rejected += st.rejected;
+	if (e->inflight)
+		e->inflight--;
+	if (e->next_send < e->npending)
+		send_changesets(e);
+	else if (e->inflight == 0)
+		start_pull(e);
+out:
+	sh_free(res);
+	cJSON_Delete(root);
+	sh_free(body);
+}
+
+static void on_changes(struct eng *e, const cJSON *msg)
+{
+	char *body = NULL;
+	size_t len, applied, kept;
+	cJSON *root = NULL;
+	struct sh_pull_page page;
+	struct sh_reason why = {{0}};
+
+	memset(&page, 0, sizeof(page));
+	if (open_box(e, msg, &body, &len) != SH_OK) {
+		finish(e, SC_SYNC_FAILED, "En side fra serveren kunne ikke åpnes eller bekreftes.");
+		goto out;
+	}
+	if (sh_wire_page_decode(body, len, &root, &page, &why) != SH_OK ||
+	    sc_apply_page(e->r, &page, &applied, &kept) != SH_OK) {
+		finish(e, SC_SYNC_FAILED, "%s", why.text[0] ? why.text : "Kunne ikke lagre siden fra serveren.");
+		goto out;
+	}
+	e->res->pulled += applied;
+	e->res->kept += kept;
+	e->res->pages++;
+	if (page.more)
+		start_pull(e);
+	else
+		round_done(e);
+out:
+	sh_wire_page_free(&page);
+	cJSON_Delete(root);
+	sh_free(body);
+}
+
+static void on_error(struct eng *e, const cJSON *msg)
+{
+	const char *code = sh_json_str(msg, "code", 32);
+	const char *text = sh_json_str(msg, "message", 1024);
+
+	if (code && strcmp(code, "auth") == 0) {
+		if (e->o->mode != SC_SYNC_LOGIN)
+			(void)!meta_put(e, "session", "");
+		finish(e, e->o->mode == SC_SYNC_LOGIN ? SC_SYNC_FAILED : SC_SYNC_LOGIN_NEEDED, "%s",
+		       text ? text : "Logg inn på nytt.");
+		return;
+	}
+	finish(e, SC_SYNC_FAILED, "Serveren svarte: %s", text ? text : "ukjent feil");
+}
+
+static void on_message(struct eng *e, const char *text, size_t len)
+{
+	struct sh_reason why = {{0}};
+	enum sh_msg type;
+	uint64_t id;
+	cJSON *msg;
+
+	if (sh_msg_parse(text, len, &msg, &type, &id, &why) != SH_OK) {
+		finish(e, SC_SYNC_FAILED, "Ugyldig melding fra serveren: %s", why.text);
+		return;
+	}
+	switch (type) {
+	case SH_MSG_HELLO:
+		on_hello(e, msg);
+		break;
+	case SH_MSG_LOGIN_OK:
+		on_login_ok(e, msg);
+		break;
+	case SH_MSG_AUTH_OK:
+		take_identity(e, msg);
+		if (e->o->mode == SC_SYNC_LOGIN)
+			finish(e, SC_SYNC_OK, NULL);
+		else
+			start_push(e);
+		break;
+	case SH_MSG_PUSH_ACK:
+		on_push_ack(e, msg);
+		break;
+	case SH_MSG_CHANGES:
+		on_changes(e, msg);
+		break;
+	case SH_MSG_NOTIFY:
+		if (e->phase == P_IDLE)
+			start_pull(e);
+		else
+			e->pull_again = true;
+		break;
+	case SH_MSG_ERROR:
+		on_error(e, msg);
+		break;
+	default:
+		finish(e, SC_SYNC_FAILED, "Uventet melding fra serveren (%s).", sh_msg_name(type));
+		break;
+	}
+	cJSON_Delete(msg);
+}
+
+/* ---- connection -------------------------------------------------------------------- */
+
+static const uint32_t backoff_ms[] = {500, 1000, 2000, 5000, 10000, 30000};
+static const lws_retry_bo_t retry = {
+	.retry_ms_table = backoff_ms,
+	.retry_ms_table_count = LWS_ARRAY_SIZE(backoff_ms),
+	.conceal_count = LWS_RETRY_CONCEAL_ALWAYS,
+	.secs_since_valid_ping = 30,
+	.secs_since_valid_hangup = 60,
+	.jitter_percent = 20,
+};
+
+static void connect_cb(lws_sorted_usec_list_t *sul);
+
+/* A lost or failed connection: resume (daemon, or once after progress) or give up. */
+static void lost(struct eng *e, const char *what)
+{
+	e->wsi = NULL;
+	clear_queue(e);
+	sh_buf_reset(&e->rx);
+	if (e->finished)
+		return;
+	if (e->o->mode == SC_SYNC_DAEMON || (e->ever_connected && e->o->mode == SC_SYNC_ONCE) ||
+	    e->attempts < 2) {
+		sh_log_info("sync: %s; trying again", what);
+		e->phase = P_CONNECTING;
+		lws_retry_sul_schedule(e->ctx, 0, &e->sul_connect, &retry, connect_cb, &e->retry_count);
+		return;
+	}
+	finish(e, SC_SYNC_OFFLINE, "Får ikke kontakt med serveren (%s). Endringene er tatt vare på og "
+	       "sendes ved neste synkronisering.", e->url);
+}
+
+static void connect_cb(lws_sorted_usec_list_t *sul)
+{
+	struct eng *e = lws_container_of(sul, struct eng, sul_connect);
+	struct lws_client_connect_info i;
+
+	memset(&i, 0, sizeof(i));
+	i.context = e->ctx;
+	i.address = e->host;
+	i.port = e->port;
+	i.path = e->path;
+	i.host = e->host;
+	i.origin = e->host;
+	i.protocol = SH_PROTO;
+	i.local_protocol_name = SH_PROTO;
+	i.ssl_connection = e->tls ? LCCSCF_USE_SSL : 0;
+	i.pwsi = &e->wsi;
+	i.retry_and_idle_policy = &retry;
+	i.userdata = e;
+	e->attempts++;
+	e->phase = P_CONNECTING;
+	if (!lws_client_connect_via_info(&i))
+		lost(e, "connect failed");
+}
+
+static int write_one(struct eng *e, struct lws *wsi)
+{
+	struct outmsg *m = e->head;
+	size_t chunk;
+	int flags;
+
+	if (!m)
+		return 0;
+	chunk = m->len - m->off > FRAG ? FRAG : m->len - m->off;
+	flags = lws_write_ws_flags(LWS_WRITE_TEXT, m->off == 0, m->off + chunk == m->len);
+	if (lws_write(wsi, m->buf + LWS_PRE + m->off, chunk, (enum lws_write_protocol)flags) < (int)chunk)
+		return -1;
+	m->off += chunk;
+	if (m->off == m->len) {
+		e->head = m->next;
+		if (!e->head)
+			e->tail = NULL;
+		sh_free(m->buf);
+		sh_free(m);
+	}
+	if (e->head)
+		lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct eng *e = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		if (e)
+			lost(e, in ? (const char *)in : "connection error");
+		break;
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		e->retry_count = 0;
+		e->ever_connected = true;
+		e->phase = P_HELLO;
+		break;
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		if (lws_is_first_fragment(wsi))
+			sh_buf_reset(&e->rx);
+		if (sh_buf_append(&e->rx, in, len) != SH_OK) {
+			finish(e, SC_SYNC_FAILED, "For stor melding fra serveren.");
+			return -1;
+		}
+		if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi))
+			on_message(e, e->rx.data, e->rx.len);
+		if (e->finished && !e->head)
+			return -1;
+		break;
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		if (e->finished && !e->head)
+			return -1;
+		return write_one(e, wsi);
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		if (e)
+			lost(e, "connection closed");
+		break;
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		return 0;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static const struct lws_protocols protocols[] = {
+	{SH_PROTO, callback, 0, FRAG, 0, NULL, FRAG},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void deadline_cb(lws_sorted_usec_list_t *sul)
+{
+	struct eng *e = lws_container_of(sul, struct eng, sul_deadline);
+
+	finish(e, e->ever_connected ? SC_SYNC_FAILED : SC_SYNC_OFFLINE,
+	       "Synkroniseringen tok for lang tid (over %d s). Endringene er tatt vare på.",
+	       e->o->timeout_s);
+}
+
+/* Daemon: every half second, push what was saved since. */
+static void tick_cb(lws_sorted_usec_list_t *sul)
+{
+	struct eng *e = lws_container_of(sul, struct eng, sul_tick);
+
+	if (e->phase == P_IDLE && has_unsent(e))
+		start_push(e);
+	lws_sul_schedule(e->ctx, 0, &e->sul_tick, tick_cb, 500 * LWS_US_PER_MS);
+}
+
+static int parse_url(struct eng *e, const char *url)
+{
+	const char *p = url, *colon, *slash;
+
+	snprintf(e->url, sizeof(e->url), "%s", url);
+	if (strncmp(p, "wss://", 6) == 0) {
+		e->tls = true;
+		p += 6;
+	} else if (strncmp(p, "ws://", 5) == 0) {
+		p += 5;
+	} else {
+		return SH_ERR_INVALID;
+	}
+	slash = strchr(p, '/');
+	colon = strchr(p, ':');
+	if (colon && slash && colon > slash)
+		colon = NULL;
+	snprintf(e->host, sizeof(e->host), "%.*s", (int)((colon ? colon : slash ? slash : p + strlen(p)) - p), p);
+	e->port = colon ? (int)strtol(colon + 1, NULL, 10) : (e->tls ? 443 : 80);
+	snprintf(e->path, sizeof(e->path), "%s", slash ? slash : "/sync");
+	return e->host[0] && e->port > 0 && e->port < 65536 ? SH_OK : SH_ERR_INVALID;
+}
+
+static void lws_log(int level, const char *line)
+{
+	(void)level;
+	(void)line; /* client connection noise: our own messages say what matters */
+}
+
+/* Device keys beside the replica; made at the first login. */
+static int device_keys(struct eng *e, bool create)
+{
+	char path[4200];
+	struct sh_reason why = {{0}};
+
+	snprintf(path, sizeof(path), "%s/device.key", sc_replica_dir(e->r));
+	if (sh_keys_load(path, &e->keys, &why) == SH_OK)
+		return SH_OK;
+	if (!create) {
+		finish(e, SC_SYNC_LOGIN_NEEDED, "Maskinen er ikke registrert. Logg inn med «jsr login».");
+		return SH_ERR_AUTH;
+	}
+	if (sh_keys_generate(&e->keys) != SH_OK || sh_keys_save(path, e->keys, &why) != SH_OK) {
+		finish(e, SC_SYNC_FAILED, "%s", why.text[0] ? why.text : "Kunne ikke lage maskinnøkler.");
+		return SH_ERR_IO;
+	}
+	return SH_OK;
+}
+
+int sc_sync_run(struct sc_replica *r, const struct sc_sync_opts *o, struct sc_sync_result *res)
+{
+	struct lws_context_creation_info info;
+	struct eng *e = sh_calloc(1, sizeof(*e));
+	char url[512];
+
+	memset(res, 0, sizeof(*res));
+	if (!e)
+		return SH_ERR_NOMEM;
+	e->r = r;
+	e->o = o;
+	e->res = res;
+	sh_buf_init(&e->rx, RX_MAX);
+	snprintf(e->device, sizeof(e->device), "%s", sc_replica_device(r));
+	meta_copy(e, "server_url", url, sizeof(url));
+	if (o->mode == SC_SYNC_LOGIN) {
+		snprintf(url, sizeof(url), "%s", o->url);
+		if (sh_fingerprint_normalise(o->server_key, e->pinned) != SH_OK) {
+			sh_reason_set(&res->why, "Fingeravtrykket må være %d heksadesimale tegn.", SH_FPR_LEN);
+			res->status = SC_SYNC_FAILED;
+			goto out;
+		}
+	} else {
+		meta_copy(e, "server_fpr", e->pinned, sizeof(e->pinned));
+		meta_copy(e, "session", e->session, sizeof(e->session));
+		if (!url[0] || !e->pinned[0]) {
+			sh_reason_set(&res->why, "Ikke logget inn. Bruk «jsr login --server URL --server-key "
+				      "FINGERAVTRYKK --user BRUKER».");
+			res->status = SC_SYNC_LOGIN_NEEDED;
+			goto out;
+		}
+		if (o->mode != SC_SYNC_PROBE && strlen(e->session) != 64) {
+			sh_reason_set(&res->why, "Innloggingen er utløpt. Logg inn på nytt med «jsr login»; "
+				      "endringene dine er tatt vare på.");
+			res->status = SC_SYNC_LOGIN_NEEDED;
+			goto out;
+		}
+	}
+	if (parse_url(e, url) != SH_OK) {
+		sh_reason_set(&res->why, "Ugyldig serveradresse «%s» (ws://VERT:PORT eller wss://VERT:PORT).",
+			      sh_text_echo(url));
+		res->status = SC_SYNC_FAILED;
+		goto out;
+	}
+	if (o->mode != SC_SYNC_PROBE && device_keys(e, o->mode == SC_SYNC_LOGIN) != SH_OK)
+		goto out;
+	memset(&info, 0, sizeof(info));
+	lws_set_log_level(LLL_ERR, lws_log);
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = protocols;
+	info.pt_serv_buf_size = 32 * 1024;
+	if (e->tls) {
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.client_ssl_ca_filepath = o->ca_file;
+	}
+	e->ctx = lws_create_context(&info);
+	if (!e->ctx) {
+		sh_reason_set(&res->why, "Kunne ikke starte nettverket.");
+		res->status = SC_SYNC_FAILED;
+		goto out;
+	}
+	running_ctx = e->ctx;
+	if (o->mode == SC_SYNC_DAEMON)
+		lws_sul_schedule(e->ctx, 0, &e->sul_tick, tick_cb, 500 * LWS_US_PER_MS);
+	else
+		lws_sul_schedule(e->ctx, 0, &e->sul_deadline, deadline_cb,
+				 (lws_usec_t)(o->timeout_s > 0 ? o->timeout_s : 60) * LWS_US_PER_SEC);
+	lws_sul_schedule(e->ctx, 0, &e->sul_connect, connect_cb, 1);
+	while (!e->finished && !stop_requested)
+		if (lws_service(e->ctx, 0) < 0)
+			break;
+	/* let the last frames (and the close) go out */
+	for (int i = 0; i < 20 && e->wsi && e->head; i++)
+		lws_service(e->ctx, 0);
+	if (stop_requested && !e->finished) {
+		res->status = SC_SYNC_OK;
+		sh_reason_set(&res->why, "Stoppet.");
+	}
+	lws_sul_cancel(&e->sul_connect);
+	lws_sul_cancel(&e->sul_tick);
+	lws_sul_cancel(&e->sul_deadline);
+	running_ctx = NULL;
+	lws_context_destroy(e->ctx);
+out:
+	clear_queue(e);
+	sh_buf_free(&e->rx);
+	sh_free(e->pending);
+	sh_keys_free(e->keys);
+	sh_channel_wipe(&e->ch);
+	sodium_memzero(e->session, sizeof(e->session));
+	sh_free(e);
+	return SH_OK;
+}

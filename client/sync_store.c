@@ -1,0 +1,532 @@
+/* sync_store.c: change-sets, acknowledgements, pulled pages, conflicts. */
+#include "sync_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "chash.h"
+#include "db.h"
+#include "hlc.h"
+#include "log.h"
+
+#define TXT(st, i) ((const char *)sqlite3_column_text(st, i))
+
+/* A small set of prepared statements for one call. */
+struct q {
+	sqlite3 *db;
+	sqlite3_stmt *st[12];
+	int err;
+};
+
+static sqlite3_stmt *Q(struct q *q, int i, const char *sql)
+{
+	if (!q->st[i] && sqlite3_prepare_v2(q->db, sql, -1, &q->st[i], NULL) != SQLITE_OK) {
+		sh_log_error("sync: %s", sqlite3_errmsg(q->db));
+		q->err = SH_ERR_DB;
+		return NULL;
+	}
+	sqlite3_reset(q->st[i]);
+	sqlite3_clear_bindings(q->st[i]);
+	return q->st[i];
+}
+
+static void q_done(struct q *q)
+{
+	for (size_t i = 0; i < sizeof(q->st) / sizeof(*q->st); i++)
+		sqlite3_finalize(q->st[i]);
+}
+
+static void bt(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Steps a statement that returns nothing; records the first error. */
+static void run(struct q *q, sqlite3_stmt *st)
+{
+	if (!st)
+		return;
+	if (sqlite3_step(st) != SQLITE_DONE && q->err == SH_OK) {
+		sh_log_error("sync: %s", sqlite3_errmsg(q->db));
+		q->err = SH_ERR_DB;
+	}
+	sqlite3_reset(st);
+}
+
+static int64_t meta_int(sqlite3 *db, const char *key)
+{
+	sqlite3_stmt *st;
+	int64_t v = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	bt(st, 1, key);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void meta_put_int(struct q *q, const char *key, int64_t v)
+{
+	sqlite3_stmt *st = Q(q, 11, "INSERT INTO meta(key, value) VALUES (?1, ?2) "
+				    "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+	char buf[32];
+
+	if (!st)
+		return;
+	snprintf(buf, sizeof(buf), "%lld", (long long)v);
+	bt(st, 1, key);
+	sqlite3_bind_text(st, 2, buf, -1, SQLITE_TRANSIENT);
+	run(q, st);
+}
+
+uint64_t sc_cursor(struct sc_replica *r) { return (uint64_t)meta_int(sc_replica_db(r), "cursor"); }
+
+static int begin(sqlite3 *db) { return sh_db_exec(db, "BEGIN IMMEDIATE", NULL); }
+
+static int finish(struct q *q)
+{
+	if (q->err == SH_OK && sh_db_exec(q->db, "COMMIT", NULL) == SH_OK)
+		return SH_OK;
+	(void)!sh_db_exec(q->db, "ROLLBACK", NULL);
+	return q->err != SH_OK ? q->err : SH_ERR_DB;
+}
+
+int sc_freeze_outbox(struct sc_replica *r, size_t *changesets)
+{
+	struct q q = {.db = sc_replica_db(r)};
+	int64_t seq;
+	int rc;
+
+	*changesets = 0;
+	if (begin(q.db) != SH_OK)
+		return SH_ERR_DB;
+	seq = meta_int(q.db, "changeset_seq");
+	for (;;) {
+		sqlite3_stmt *st = Q(&q, 0, "UPDATE outbox SET changeset = ?1 WHERE seq IN (SELECT seq FROM outbox "
+					    "WHERE changeset IS NULL ORDER BY seq LIMIT ?2)");
+
+		if (!st)
+			break;
+		sqlite3_bind_int64(st, 1, seq + 1);
+		sqlite3_bind_int(st, 2, SC_CHANGESET_SIZE);
+		run(&q, st);
+		if (q.err != SH_OK || sqlite3_changes(q.db) == 0)
+			break;
+		seq++;
+		(*changesets)++;
+	}
+	meta_put_int(&q, "changeset_seq", seq);
+	rc = finish(&q);
+	q_done(&q);
+	return rc;
+}
+
+int sc_pending_changesets(struct sc_replica *r, uint64_t **seqs, size_t *n)
+{
+	sqlite3_stmt *st;
+	size_t cap = 0;
+
+	*seqs = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(sc_replica_db(r),
+			       "SELECT DISTINCT changeset FROM outbox WHERE changeset IS NOT NULL "
+			       "AND rejected IS NULL ORDER BY changeset", -1, &st, NULL) != SQLITE_OK)
+		return SH_ERR_DB;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (*n == cap) {
+			uint64_t *g = sh_realloc(*seqs, (cap = cap ? cap * 2 : 16) * sizeof(**seqs));
+
+			if (!g) {
+				sqlite3_finalize(st);
+				sh_free(*seqs);
+				*seqs = NULL;
+				return SH_ERR_NOMEM;
+			}
+			*seqs = g;
+		}
+		(*seqs)[(*n)++] = (uint64_t)sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	return SH_OK;
+}
+
+int sc_changeset_body(struct sc_replica *r, uint64_t seq, struct sh_buf *body, size_t *count)
+{
+	sqlite3_stmt *st;
+	bool first = true;
+
+	*count = 0;
+	if (sqlite3_prepare_v2(sc_replica_db(r),
+			       "SELECT participant, field, row, value, hlc, base FROM outbox "
+			       "WHERE changeset = ?1 ORDER BY seq", -1, &st, NULL) != SQLITE_OK)
+		return SH_ERR_DB;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+	sh_buf_puts(body, "{\"changes\":[");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct sh_change c = {TXT(st, 0), TXT(st, 1), TXT(st, 2), TXT(st, 3),
+				      (uint64_t)sqlite3_column_int64(st, 4),
+				      (uint64_t)sqlite3_column_int64(st, 5)};
+
+		sh_wire_change_put(body, first, &c);
+		first = false;
+		(*count)++;
+	}
+	sqlite3_finalize(st);
+	sh_buf_puts(body, "]}");
+	return body->err;
+}
+
+/* Participants touched by a transaction, to re-derive once each at the end. */
+struct touched {
+	char (*id)[SH_ID_LEN + 1];
+	size_t n, cap;
+};
+
+static void touch(struct touched *t, const char *id)
+{
+	if (t->n && strcmp(t->id[t->n - 1], id) == 0)
+		return;
+	if (t->n == t->cap) {
+		void *g = sh_realloc(t->id, (t->cap = t->cap ? t->cap * 2 : 64) * sizeof(*t->id));
+
+		if (!g)
+			return;
+		t->id = g;
+	}
+	snprintf(t->id[t->n++], SH_ID_LEN + 1, "%s", id);
+}
+
+static int by_id(const void *a, const void *b) { return strcmp(a, b); }
+
+static void rederive_all(struct q *q, struct sc_replica *r, struct touched *t)
+{
+	uint64_t hlc = sc_replica_hlc(r);
+
+	qsort(t->id, t->n, sizeof(*t->id), by_id);
+	for (size_t i = 0; i < t->n && q->err == SH_OK; i++)
+		if (i == 0 || strcmp(t->id[i], t->id[i - 1]) != 0)
+			q->err = sc_participant_rederive(r, t->id[i], hlc);
+	sh_free(t->id);
+}
+
+/* Does (p, f, row) have a change still in the outbox (other than seq)? */
+static bool local_change(struct q *q, const char *p, const char *f, const char *row, int64_t except)
+{
+	sqlite3_stmt *st = Q(q, 1, "SELECT 1 FROM outbox WHERE participant = ?1 AND field = ?2 "
+				   "AND row = ?3 AND seq <> ?4 LIMIT 1");
+	bool yes;
+
+	if (!st)
+		return true;
+	bt(st, 1, p);
+	bt(st, 2, f);
+	bt(st, 3, row);
+	sqlite3_bind_int64(st, 4, except);
+	yes = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_reset(st);
+	return yes;
+}
+
+/* The server's value and version for a field (the participant row first). */
+static void put_value(struct q *q, const char *p, const char *f, const char *row, const char *v,
+		      uint64_t version, uint64_t hlc, const char *author)
+{
+	sqlite3_stmt *st = Q(q, 0, "INSERT OR IGNORE INTO participant(id, draft, status, created, updated) "
+				   "VALUES (?1, 0, 'mangler', ?2, ?2)");
+
+	if (!st)
+		return;
+	bt(st, 1, p);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)hlc);
+	run(q, st);
+	st = Q(q, 2, "INSERT INTO field_value(participant, field, row, value, hlc, author, version) "
+				   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(participant, field, row) "
+				   "DO UPDATE SET value = excluded.value, hlc = excluded.hlc, "
+				   "author = excluded.author, version = excluded.version");
+
+	if (!st)
+		return;
+	bt(st, 1, p);
+	bt(st, 2, f);
+	bt(st, 3, row);
+	bt(st, 4, v);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)hlc);
+	bt(st, 6, author);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)version);
+	run(q, st);
+}
+
+/* Our own value is the server's at `version`: later edits are based on it. */
+static void set_version(struct q *q, const char *p, const char *f, const char *row, uint64_t version,
+			bool unsent_too)
+{
+	sqlite3_stmt *st = Q(q, 3, "UPDATE field_value SET version = ?4 WHERE participant = ?1 AND field = ?2 AND row = ?3");
+
+	if (!st)
+		return;
+	bt(st, 1, p);
+	bt(st, 2, f);
+	bt(st, 3, row);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)version);
+	run(q, st);
+	if (!unsent_too || !(st = Q(q, 4, "UPDATE outbox SET base = ?4 WHERE participant = ?1 AND field = ?2 "
+					  "AND row = ?3 AND changeset IS NULL")))
+		return;
+	bt(st, 1, p);
+	bt(st, 2, f);
+	bt(st, 3, row);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)version);
+	run(q, st);
+}
+
+int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res, size_t n,
+		 struct sc_ack_stats *stats, struct sh_reason *why)
+{
+	struct q q = {.db = sc_replica_db(r)};
+	struct touched t = {0};
+	sqlite3_stmt *rows;
+	size_t i = 0;
+	int rc;
+
+	memset(stats, 0, sizeof(*stats));
+	if (begin(q.db) != SH_OK)
+		return SH_ERR_DB;
+	if (sqlite3_prepare_v2(q.db, "SELECT seq, participant, field, row, value FROM outbox "
+				     "WHERE changeset = ?1 AND rejected IS NULL ORDER BY seq", -1, &rows,
+			       NULL) != SQLITE_OK) {
+		(void)!sh_db_exec(q.db, "ROLLBACK", NULL);
+		return SH_ERR_DB;
+	}
+	sqlite3_bind_int64(rows, 1, (sqlite3_int64)seq);
+	while (q.err == SH_OK && sqlite3_step(rows) == SQLITE_ROW) {
+		int64_t oseq = sqlite3_column_int64(rows, 0);
+		char p[SH_ID_LEN + 1], f[65], row[SH_ID_LEN + 1];
+		const struct sh_result *x;
+		sqlite3_stmt *st;
+		bool resolve;
+
+		if (i >= n) {
+			sh_reason_set(why, "Kvitteringen for endringssett nr. %llu har for få resultater.",
+				      (unsigned long long)seq);
+			q.err = SH_ERR_PROTO;
+			break;
+		}
+		x = &res[i++];
+		snprintf(p, sizeof(p), "%s", TXT(rows, 1));
+		snprintf(f, sizeof(f), "%s", TXT(rows, 2));
+		snprintf(row, sizeof(row), "%s", TXT(rows, 3));
+		resolve = strcmp(f, SH_RESOLVE) == 0;
+		if (strcmp(x->code, "rejected") == 0) {
+			stats->rejected++;
+			if ((st = Q(&q, 5, "UPDATE outbox SET rejected = ?2 WHERE seq = ?1"))) {
+				sqlite3_bind_int64(st, 1, oseq);
+				bt(st, 2, x->reason ? x->reason : "avvist av serveren");
+				run(&q, st);
+			}
+			continue;
+		}
+		/* acknowledged: it leaves the outbox, with older rejections of the field */
+		if ((st = Q(&q, 6, "DELETE FROM outbox WHERE participant = ?1 AND field = ?2 AND row = ?3 "
+				   "AND (seq = ?4 OR (seq < ?4 AND rejected IS NOT NULL))"))) {
+			bt(st, 1, p);
+			bt(st, 2, f);
+			bt(st, 3, row);
+			sqlite3_bind_int64(st, 4, oseq);
+			run(&q, st);
+		}
+		if (resolve)
+			continue;
+		if (strcmp(x->code, "applied") == 0)
+			stats->applied++;
+		else if (strcmp(x->code, "conflict") == 0)
+			stats->conflicts++;
+		else
+			stats->superseded++;
+		if (!x->value) {
+			/* our value stands on the server at that version */
+			set_version(&q, p, f, row, x->version, true);
+		} else if (!local_change(&q, p, f, row, oseq)) {
+			/* the server kept another value: take it (no newer local edit) */
+			put_value(&q, p, f, row, x->value, x->version, sc_replica_hlc(r), "server");
+			touch(&t, p);
+		} else {
+			/* a newer local edit waits; it was made without the winner, so
+			 * its base stays old and the server will see the conflict */
+			set_version(&q, p, f, row, x->version, false);
+		}
+	}
+	sqlite3_finalize(rows);
+	if (q.err == SH_OK && i != n) {
+		sh_reason_set(why, "Kvitteringen for endringssett nr. %llu passer ikke til det som ble sendt.",
+			      (unsigned long long)seq);
+		q.err = SH_ERR_PROTO;
+	}
+	if (q.err == SH_OK)
+		rederive_all(&q, r, &t);
+	else
+		sh_free(t.id);
+	rc = finish(&q);
+	q_done(&q);
+	return rc;
+}
+
+static void put_conflict(struct q *q, const struct sh_conflict *c)
+{
+	sqlite3_stmt *st = Q(q, 7,
+		"INSERT INTO conflict(id, seq, kind, participant, kommune, field, row, winner_value, "
+		"loser_value, winner_author, loser_author, winner_hlc, loser_hlc, other, other_kommune, "
+		"resolved) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) "
+		"ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, resolved = "
+		"CASE WHEN excluded.resolved = 1 THEN 1 ELSE max(conflict.resolved, 0) END");
+
+	if (!st)
+		return;
+	sqlite3_bind_int64(st, 1, c->id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)c->seq);
+	bt(st, 3, c->kind);
+	bt(st, 4, c->participant);
+	bt(st, 5, c->kommune);
+	bt(st, 6, c->field);
+	bt(st, 7, c->row);
+	bt(st, 8, c->winner);
+	bt(st, 9, c->loser);
+	bt(st, 10, c->winner_author);
+	bt(st, 11, c->loser_author);
+	sqlite3_bind_int64(st, 12, (sqlite3_int64)c->winner_hlc);
+	sqlite3_bind_int64(st, 13, (sqlite3_int64)c->loser_hlc);
+	bt(st, 14, c->other);
+	bt(st, 15, c->other_kommune);
+	sqlite3_bind_int(st, 16, c->resolved ? 1 : 0);
+	run(q, st);
+}
+
+int sc_apply_page(struct sc_replica *r, const struct sh_pull_page *page, size_t *applied,
+		  size_t *kept)
+{
+	struct q q = {.db = sc_replica_db(r)};
+	struct touched t = {0};
+	int rc;
+
+	*applied = *kept = 0;
+	if (begin(q.db) != SH_OK)
+		return SH_ERR_DB;
+	for (size_t i = 0; i < page->nops && q.err == SH_OK; i++) {
+		const struct sh_op *o = &page->ops[i];
+
+		if (local_change(&q, o->participant, o->field, o->row, -1)) {
+			(*kept)++; /* never over an unacknowledged local change */
+			continue;
+		}
+		put_value(&q, o->participant, o->field, o->row, o->value, o->version, o->hlc, o->author);
+		touch(&t, o->participant);
+		(*applied)++;
+	}
+	for (size_t i = 0; i < page->nconflicts && q.err == SH_OK; i++)
+		put_conflict(&q, &page->conflicts[i]);
+	if (q.err == SH_OK) {
+		rederive_all(&q, r, &t);
+		meta_put_int(&q, "cursor", (int64_t)page->next);
+		meta_put_int(&q, "last_sync", (int64_t)sh_wall_ms());
+	} else {
+		sh_free(t.id);
+	}
+	rc = finish(&q);
+	q_done(&q);
+	return rc;
+}
+
+int sc_conflict_resolve(struct sc_replica *r, int64_t id, struct sh_reason *why)
+{
+	struct q q = {.db = sc_replica_db(r)};
+	sqlite3_stmt *st;
+	char row[24], participant[SH_ID_LEN + 1] = "";
+	int rc;
+
+	if (begin(q.db) != SH_OK)
+		return SH_ERR_DB;
+	if ((st = Q(&q, 8, "SELECT participant FROM conflict WHERE id = ?1 AND resolved = 0"))) {
+		sqlite3_bind_int64(st, 1, id);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			snprintf(participant, sizeof(participant), "%s", TXT(st, 0));
+		sqlite3_reset(st);
+	}
+	if (!participant[0]) {
+		(void)!sh_db_exec(q.db, "ROLLBACK", NULL);
+		q_done(&q);
+		sh_reason_set(why, "Fant ingen åpen konflikt nr. %lld.", (long long)id);
+		return SH_ERR_NOT_FOUND;
+	}
+	snprintf(row, sizeof(row), "%lld", (long long)id);
+	if ((st = Q(&q, 9, "INSERT INTO outbox(participant, field, row, value, hlc, author, base) "
+			   "VALUES (?1, '" SH_RESOLVE "', ?2, '', ?3, coalesce((SELECT value FROM meta "
+			   "WHERE key = 'user'), 'lokal'), 0) ON CONFLICT(participant, field, row) "
+			   "WHERE changeset IS NULL DO NOTHING"))) {
+		bt(st, 1, participant);
+		bt(st, 2, row);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)sc_replica_hlc(r));
+		run(&q, st);
+	}
+	if ((st = Q(&q, 10, "UPDATE conflict SET resolved = 2 WHERE id = ?1"))) {
+		sqlite3_bind_int64(st, 1, id);
+		run(&q, st);
+	}
+	rc = finish(&q);
+	q_done(&q);
+	return rc;
+}
+
+int sc_conflicts_each(struct sc_replica *r, const char *participant, bool all,
+		      int (*cb)(const struct sc_conflict_row *c, void *arg), void *arg)
+{
+	sqlite3_stmt *st;
+	int step;
+
+	if (sqlite3_prepare_v2(sc_replica_db(r),
+			       "SELECT id, kind, participant, field, row, winner_value, loser_value, "
+			       "winner_author, loser_author, other, winner_hlc, loser_hlc, resolved "
+			       "FROM conflict WHERE (?1 IS NULL OR participant = ?1 OR other = ?1) "
+			       "AND (?2 OR resolved = 0) ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+		return SH_ERR_DB;
+	bt(st, 1, participant);
+	sqlite3_bind_int(st, 2, all);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct sc_conflict_row c = {
+			sqlite3_column_int64(st, 0), TXT(st, 1), TXT(st, 2), TXT(st, 3), TXT(st, 4),
+			TXT(st, 5), TXT(st, 6), TXT(st, 7), TXT(st, 8), TXT(st, 9),
+			(uint64_t)sqlite3_column_int64(st, 10), (uint64_t)sqlite3_column_int64(st, 11),
+			sqlite3_column_int(st, 12),
+		};
+
+		if (cb(&c, arg))
+			break;
+	}
+	sqlite3_finalize(st);
+	return (step == SQLITE_ROW || step == SQLITE_DONE) ? SH_OK : SH_ERR_DB;
+}
+
+int sc_content_hash(struct sc_replica *r, const char *kommune, char out[65])
+{
+	sqlite3_stmt *st;
+	struct sh_chash h;
+
+	if (sqlite3_prepare_v2(sc_replica_db(r),
+			       "SELECT f.participant, f.field, f.row, f.value FROM field_value f "
+			       "JOIN participant p ON p.id = f.participant WHERE p.draft = 0 "
+			       "AND p.kommune = ?1 AND f.value <> '' ORDER BY f.participant, f.field, f.row",
+			       -1, &st, NULL) != SQLITE_OK)
+		return SH_ERR_DB;
+	bt(st, 1, kommune);
+	sh_chash_init(&h);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		sh_chash_add(&h, TXT(st, 0), TXT(st, 1), TXT(st, 2), TXT(st, 3));
+	sqlite3_finalize(st);
+	sh_chash_final(&h, out);
+	return SH_OK;
+}

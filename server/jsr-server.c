@@ -1,0 +1,460 @@
+/*
+ * jsr-server.c: the central server's command line.
+ *   init   create the store, the server's keys and the first IMDi administrator
+ *   run    serve WebSocket sync (/sync), /healthz and /metrics
+ *   user add, hash, fingerprint, config
+ * User-facing text in Norwegian; logs in English on stderr.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "alloc.h"
+#include "auth.h"
+#include "catalog.h"
+#include "config.h"
+#include "log.h"
+#include "net.h"
+#include "prompt.h"
+#include "seal.h"
+#include "store.h"
+#include "text.h"
+
+enum { OK = 0, REFUSED = 1, USAGE = 2, FAILED = 3 };
+
+static const struct sh_conf_key server_keys[] = {
+	{"listen", SH_CONF_STRING, "127.0.0.1:8443", "HOST:PORT to listen on (port 0: any free port)"},
+	{"tls_cert", SH_CONF_STRING, NULL, "PEM certificate chain; with tls_key the server speaks wss://"},
+	{"tls_key", SH_CONF_STRING, NULL, "PEM private key for tls_cert"},
+	{"session_ttl_s", SH_CONF_INT, "43200", "absolute lifetime of a login session, seconds"},
+	{"session_idle_s", SH_CONF_INT, "7200", "a session unused this long expires, seconds"},
+	{"password_strength", SH_CONF_STRING, "interactive",
+	 "Argon2id cost: interactive, moderate, or min (tests only)"},
+	{"max_message_bytes", SH_CONF_INT, "16777216", "largest WebSocket message accepted, bytes"},
+	{"pull_page_limit", SH_CONF_INT, "5000", "most items in one pull page"},
+	{NULL, 0, NULL, NULL},
+};
+
+struct opts {
+	const char *data, *config, *listen, *username, *role, *admin;
+	const char *kommuner[32];
+	size_t nkommuner;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Bruk: jsr-server KOMMANDO [VALG]\n\n"
+		"Sentralserveren i jobbsjanse.\n\n"
+		"Kommandoer:\n"
+		"  init --data MAPPE [--admin NAVN]    lag lageret, nøklene og den første IMDi-administratoren\n"
+		"                                      (passord fra ledetekst eller JSR_ADMIN_PASSWORD)\n"
+		"  run --data MAPPE [--listen VERT:PORT] [--config FIL]\n"
+		"                                      start serveren\n"
+		"  user add --data MAPPE --username NAVN --role ROLLE --kommune NNNN [--kommune ...]\n"
+		"                                      legg til en bruker (passord fra ledetekst eller JSR_PASSWORD)\n"
+		"  hash --data MAPPE --kommune NNNN    innholdssjekksum for en kommunes deltakerdata\n"
+		"  fingerprint --data MAPPE            serverens nøkkelfingeravtrykk\n"
+		"  config [--config FIL]               alle innstillinger med forklaring\n\n"
+		"Roller: imdi_admin, kommune_admin, kommune_user, imdi_analyst.\n"
+		"Avslutningskoder: 0 utført, 1 avvist, 2 feil bruk, 3 feil.\n");
+}
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{"data", required_argument, 0, 'd'},   {"config", required_argument, 0, 'c'},
+		{"listen", required_argument, 0, 'l'}, {"username", required_argument, 0, 'u'},
+		{"role", required_argument, 0, 'r'},   {"kommune", required_argument, 0, 'k'},
+		{"admin", required_argument, 0, 'a'},  {"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0}};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': o->data = optarg; break;
+		case 'c': o->config = optarg; break;
+		case 'l': o->listen = optarg; break;
+		case 'u': o->username = optarg; break;
+		case 'r': o->role = optarg; break;
+		case 'a': o->admin = optarg; break;
+		case 'k':
+			if (o->nkommuner == 32)
+				return USAGE;
+			o->kommuner[o->nkommuner++] = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(OK);
+		default:
+			return USAGE;
+		}
+	}
+	return optind == argc ? OK : USAGE;
+}
+
+static void path_in(char *out, size_t n, const char *dir, const char *file)
+{
+	snprintf(out, n, "%s/%s", dir, file);
+}
+
+static int load_config(const struct opts *o)
+{
+	struct sh_reason why = {{0}};
+	char auto_conf[4096];
+	const char *file = o->config;
+	struct stat sb;
+
+	if (!file && o->data) {
+		path_in(auto_conf, sizeof(auto_conf), o->data, "jsr-server.conf");
+		if (stat(auto_conf, &sb) == 0)
+			file = auto_conf;
+	}
+	if (sh_config_init(server_keys, file, &why) != SH_OK) {
+		fprintf(stderr, "jsr-server: %s\n", why.text);
+		return USAGE;
+	}
+	sh_log_init("jsr-server");
+	return OK;
+}
+
+static int open_store(const struct opts *o, struct ss_store **s)
+{
+	char path[4096];
+	struct sh_reason why = {{0}};
+	struct stat sb;
+
+	if (!o->data) {
+		fprintf(stderr, "jsr-server: oppgi --data MAPPE.\n");
+		return USAGE;
+	}
+	path_in(path, sizeof(path), o->data, "store.db");
+	if (stat(path, &sb) != 0) {
+		fprintf(stderr, "jsr-server: %s er ikke satt opp; kjør «jsr-server init --data %s» først.\n",
+			o->data, o->data);
+		return REFUSED;
+	}
+	if (ss_store_open(path, s, &why) != SH_OK) {
+		fprintf(stderr, "jsr-server: %s\n", why.text);
+		return FAILED;
+	}
+	return OK;
+}
+
+static bool role_ok(const char *r)
+{
+	static const char *roles[] = {"imdi_admin", "kommune_admin", "kommune_user", "imdi_analyst"};
+
+	for (size_t i = 0; r && i < 4; i++)
+		if (strcmp(r, roles[i]) == 0)
+			return true;
+	return false;
+}
+
+static bool username_ok(const char *u)
+{
+	size_t n = u ? strlen(u) : 0;
+
+	if (n < 2 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((u[i] >= 'a' && u[i] <= 'z') || (u[i] >= '0' && u[i] <= '9') || u[i] == '.' ||
+		      u[i] == '-' || u[i] == '_'))
+			return false;
+	return true;
+}
+
+/* Adds a user inside its own transaction; password from env or prompt. */
+static int add_user(struct ss_store *s, const char *username, const char *role,
+		    const char *const *kommuner, size_t n, const char *env)
+{
+	struct sh_reason why = {{0}};
+	char password[513], *hash = NULL;
+	int64_t id;
+	int rc;
+
+	if (sh_read_password("Passord for den nye brukeren: ", env, true, password, sizeof(password),
+			     &why) != SH_OK ||
+	    ss_password_policy(password, username, NULL, &why) != SH_OK) {
+		sodium_memzero(password, sizeof(password));
+		fprintf(stderr, "jsr-server: %s\n", why.text);
+		return REFUSED;
+	}
+	rc = ss_password_hash(password, &hash);
+	sodium_memzero(password, sizeof(password));
+	if (rc != SH_OK)
+		return FAILED;
+	rc = ss_begin(s);
+	if (rc == SH_OK)
+		rc = ss_user_add(s, username, role, kommuner, n, hash, &id, &why);
+	if (rc == SH_OK)
+		rc = ss_commit(s);
+	else
+		ss_rollback(s);
+	sh_free(hash);
+	if (rc != SH_OK) {
+		fprintf(stderr, "jsr-server: %s\n", why.text[0] ? why.text : sh_err_user(rc));
+		return rc == SH_ERR_CONFLICT ? REFUSED : FAILED;
+	}
+	return OK;
+}
+
+static int cmd_init(struct opts *o)
+{
+	char path[4096], fpr[SH_FPR_LEN + 1];
+	struct sh_reason why = {{0}};
+	struct sh_keys *keys = NULL;
+	struct ss_store *s = NULL;
+	struct stat sb;
+	const char *admin = o->admin ? o->admin : "admin";
+	int rc;
+
+	if (!o->data)
+		return USAGE;
+	if (!username_ok(admin)) {
+		fprintf(stderr, "jsr-server: ugyldig brukernavn «%s» (a–z, 0–9, . - _).\n", sh_text_echo(admin));
+		return USAGE;
+	}
+	if (mkdir(o->data, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "jsr-server: kan ikke lage %s: %s\n", o->data, strerror(errno));
+		return FAILED;
+	}
+	path_in(path, sizeof(path), o->data, "server.key");
+	if (stat(path, &sb) == 0) {
+		fprintf(stderr, "jsr-server: %s er allerede satt opp.\n", o->data);
+		return REFUSED;
+	}
+	path_in(path, sizeof(path), o->data, "store.db");
+	if (ss_store_open(path, &s, &why) != SH_OK) {
+		fprintf(stderr, "jsr-server: %s\n", why.text);
+		return FAILED;
+	}
+	rc = add_user(s, admin, "imdi_admin", NULL, 0, "JSR_ADMIN_PASSWORD");
+	if (rc == OK && (sh_keys_generate(&keys) != SH_OK ||
+			 (path_in(path, sizeof(path), o->data, "server.key"),
+			  sh_keys_save(path, keys, &why) != SH_OK))) {
+		fprintf(stderr, "jsr-server: %s\n", why.text[0] ? why.text : "kunne ikke lage nøklene.");
+		rc = FAILED;
+	}
+	if (rc == OK) {
+		sh_fingerprint(keys->kx_pk, keys->sign_pk, fpr);
+		printf("Serveren er satt opp i %s.\nIMDi-administrator: %s\nFingeravtrykk: %s\n"
+		       "Saksbehandlere oppgir fingeravtrykket ved «jsr login --server-key».\n",
+		       o->data, admin, fpr);
+	}
+	sh_keys_free(keys);
+	ss_store_close(s);
+	return rc;
+}
+
+static int load_keys(const struct opts *o, struct sh_keys **keys)
+{
+	char path[4096];
+	struct sh_reason why = {{0}};
+
+	path_in(path, sizeof(path), o->data, "server.key");
+	if (sh_keys_load(path, keys, &why) != SH_OK) {
+		fprintf(stderr, "jsr-server: %s\n", why.text);
+		return FAILED;
+	}
+	return OK;
+}
+
+static int cmd_fingerprint(struct opts *o)
+{
+	struct sh_keys *keys;
+	char fpr[SH_FPR_LEN + 1];
+	int rc;
+
+	if (!o->data)
+		return USAGE;
+	if ((rc = load_keys(o, &keys)) != OK)
+		return rc;
+	sh_fingerprint(keys->kx_pk, keys->sign_pk, fpr);
+	printf("%s\n", fpr);
+	sh_keys_free(keys);
+	return OK;
+}
+
+static int cmd_user_add(struct opts *o)
+{
+	struct ss_store *s;
+	int rc;
+
+	if (!o->username || !o->role)
+		return USAGE;
+	if (!username_ok(o->username)) {
+		fprintf(stderr, "jsr-server: ugyldig brukernavn (2–64 tegn: a–z, 0–9, . - _).\n");
+		return REFUSED;
+	}
+	if (!role_ok(o->role)) {
+		fprintf(stderr, "jsr-server: ukjent rolle «%s».\n", sh_text_echo(o->role));
+		return REFUSED;
+	}
+	if ((strncmp(o->role, "kommune_", 8) == 0) != (o->nkommuner > 0)) {
+		fprintf(stderr, "jsr-server: %s\n", o->nkommuner ? "IMDi-roller har ingen kommune."
+								 : "oppgi minst én --kommune for kommuneroller.");
+		return REFUSED;
+	}
+	{
+		struct sh_domain *d;
+		struct sh_reason why = {{0}};
+
+		if (sh_domain_load_default(&d, &why) != SH_OK) {
+			fprintf(stderr, "jsr-server: %s\n", why.text);
+			return FAILED;
+		}
+		for (size_t i = 0; i < o->nkommuner; i++) {
+			char norm[SH_VALUE_MAX + 1];
+
+			if (sh_field_check_value(d, sh_field(SH_F_KOMMUNE), o->kommuner[i], norm, &why) != SH_OK) {
+				fprintf(stderr, "jsr-server: %s\n", why.text);
+				sh_domain_free(d);
+				return REFUSED;
+			}
+		}
+		sh_domain_free(d);
+	}
+	if ((rc = open_store(o, &s)) != OK)
+		return rc;
+	rc = add_user(s, o->username, o->role, o->kommuner, o->nkommuner, "JSR_PASSWORD");
+	if (rc == OK)
+		printf("Brukeren %s (%s) er lagt til.\n", o->username, o->role);
+	ss_store_close(s);
+	return rc;
+}
+
+static int cmd_hash(struct opts *o)
+{
+	struct ss_store *s;
+	char h[65];
+	int rc;
+
+	if (o->nkommuner != 1)
+		return USAGE;
+	if ((rc = open_store(o, &s)) != OK)
+		return rc;
+	rc = ss_content_hash(s, o->kommuner[0], h) == SH_OK ? OK : FAILED;
+	if (rc == OK)
+		printf("%s\n", h);
+	ss_store_close(s);
+	return rc;
+}
+
+static void print_line(const char *line, void *arg)
+{
+	(void)arg;
+	printf("%s\n", line);
+}
+
+static int cmd_run(struct opts *o)
+{
+	struct ss_net_cfg cfg;
+	struct sh_reason why = {{0}};
+	struct sh_domain *d = NULL;
+	struct sh_keys *keys = NULL;
+	struct ss_store *s = NULL;
+	const char *listen = o->listen ? o->listen : sh_config_str("listen");
+	char host[256];
+	const char *colon = strrchr(listen, ':');
+	char *end;
+	long port;
+	int rc;
+
+	if (!colon || (size_t)(colon - listen) >= sizeof(host) ||
+	    (port = strtol(colon + 1, &end, 10), *end || port < 0 || port > 65535)) {
+		fprintf(stderr, "jsr-server: --listen må være VERT:PORT, ikke «%s».\n", sh_text_echo(listen));
+		return USAGE;
+	}
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
+	if ((rc = load_keys(o, &keys)) != OK)
+		return rc;
+	if (sh_domain_load_default(&d, &why) != SH_OK) {
+		fprintf(stderr, "jsr-server: %s\n", why.text);
+		sh_keys_free(keys);
+		return FAILED;
+	}
+	if ((rc = open_store(o, &s)) != OK) {
+		sh_keys_free(keys);
+		sh_domain_free(d);
+		return rc;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.host = host;
+	cfg.port = (int)port;
+	cfg.tls_cert = sh_config_str("tls_cert");
+	cfg.tls_key = sh_config_str("tls_key");
+	cfg.max_message = (size_t)sh_config_int("max_message_bytes");
+	cfg.worker.store = s; /* the worker owns it from here */
+	cfg.worker.domain = d;
+	cfg.worker.keys = keys;
+	cfg.worker.session_ttl_ms = sh_config_int("session_ttl_s") * 1000;
+	cfg.worker.session_idle_ms = sh_config_int("session_idle_s") * 1000;
+	cfg.worker.page_limit = (size_t)sh_config_int("pull_page_limit");
+	if (cfg.worker.page_limit < 1 || cfg.worker.page_limit > SH_PAGE_MAX)
+		cfg.worker.page_limit = 5000;
+	if ((cfg.tls_cert == NULL) != (cfg.tls_key == NULL)) {
+		fprintf(stderr, "jsr-server: tls_cert og tls_key må settes sammen.\n");
+		rc = USAGE;
+	} else if (ss_net_run(&cfg, &why) != SH_OK) {
+		fprintf(stderr, "jsr-server: %s\n", why.text);
+		rc = FAILED;
+	}
+	sh_keys_free(keys);
+	sh_domain_free(d);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	int rc, skip;
+
+	memset(&o, 0, sizeof(o));
+	if (sodium_init() < 0) {
+		fprintf(stderr, "jsr-server: libsodium kunne ikke starte.\n");
+		return FAILED;
+	}
+	sh_alloc_hook_cjson();
+	if (argc < 2) {
+		usage(stderr);
+		return USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return OK;
+	}
+	skip = (strcmp(argv[1], "user") == 0 && argc > 2) ? 2 : 1;
+	if (parse(argc - skip, argv + skip, &o) != OK) {
+		usage(stderr);
+		return USAGE;
+	}
+	if ((rc = load_config(&o)) != OK)
+		return rc;
+	if (strcmp(argv[1], "init") == 0)
+		rc = cmd_init(&o);
+	else if (strcmp(argv[1], "run") == 0)
+		rc = o.data ? cmd_run(&o) : USAGE;
+	else if (strcmp(argv[1], "user") == 0 && argc > 2 && strcmp(argv[2], "add") == 0)
+		rc = cmd_user_add(&o);
+	else if (strcmp(argv[1], "hash") == 0)
+		rc = cmd_hash(&o);
+	else if (strcmp(argv[1], "fingerprint") == 0)
+		rc = cmd_fingerprint(&o);
+	else if (strcmp(argv[1], "config") == 0) {
+		sh_config_describe(print_line, NULL);
+		rc = OK;
+	} else {
+		fprintf(stderr, "jsr-server: ukjent kommando «%s».\n", sh_text_echo(argv[1]));
+		rc = USAGE;
+	}
+	if (rc == USAGE)
+		usage(stderr);
+	sh_config_reset();
+	return rc;
+}

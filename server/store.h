@@ -1,0 +1,135 @@
+/*
+ * store.h: the server's SQLite store (schema/server): users, devices,
+ * sessions, participants, field values with versions, change-sets,
+ * conflicts, and the server-wide sequence.
+ *
+ * Owned by one thread (the worker): not thread-safe. Writes happen inside
+ * ss_begin()/ss_commit(); the sequence counter lives in memory and is
+ * written to meta at commit, so a crash rolls it back with the data.
+ */
+#ifndef SS_STORE_H
+#define SS_STORE_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "participant.h"
+#include "seal.h"
+#include "wire.h"
+
+#define SS_MAX_KOMMUNER 32
+
+struct ss_store;
+
+struct ss_user {
+	int64_t id;
+	char username[65];
+	char role[16];
+	bool active;
+	char kommuner[SS_MAX_KOMMUNER][8];
+	size_t nkommuner;
+};
+
+struct ss_device {
+	char id[SH_ID_LEN + 1];
+	int64_t user_id;
+	unsigned char kx_pk[SH_KX_PK], sign_pk[SH_SIGN_PK];
+	uint64_t acked_seq;
+};
+
+/* The current value of one field, as the merge sees it. */
+struct ss_field {
+	bool exists;
+	char value[SH_VALUE_MAX + 1];
+	uint64_t version, hlc;
+	char device[SH_ID_LEN + 1];
+	char author[65];
+};
+
+int ss_store_open(const char *path, struct ss_store **out, struct sh_reason *why) SH_MUST_USE;
+void ss_store_close(struct ss_store *s);
+sqlite3 *ss_store_db(struct ss_store *s);
+
+int ss_begin(struct ss_store *s) SH_MUST_USE;
+int ss_commit(struct ss_store *s) SH_MUST_USE;
+void ss_rollback(struct ss_store *s);
+/* SAVEPOINT around one job inside a batch. */
+int ss_savepoint(struct ss_store *s) SH_MUST_USE;
+int ss_release(struct ss_store *s) SH_MUST_USE;
+void ss_rollback_to(struct ss_store *s);
+/* The next number of the server-wide sequence (inside a transaction). */
+uint64_t ss_next_seq(struct ss_store *s);
+uint64_t ss_seq(const struct ss_store *s);
+
+/* Users */
+int ss_user_add(struct ss_store *s, const char *username, const char *role,
+		const char *const *kommuner, size_t n, const char *pwhash, int64_t *id,
+		struct sh_reason *why) SH_MUST_USE;
+/* NOT_FOUND if no such user. *pwhash (optional) is owned by the caller. */
+int ss_user_by_name(struct ss_store *s, const char *name, struct ss_user *u, char **pwhash) SH_MUST_USE;
+int ss_user_by_id(struct ss_store *s, int64_t id, struct ss_user *u) SH_MUST_USE;
+bool ss_user_in(const struct ss_user *u, const char *kommune);
+
+/* Devices */
+int ss_device_get(struct ss_store *s, const char *id, struct ss_device *d) SH_MUST_USE;
+int ss_device_add(struct ss_store *s, const struct ss_device *d, int64_t now) SH_MUST_USE;
+int ss_device_acked(struct ss_store *s, const char *id, uint64_t seq) SH_MUST_USE;
+
+/* Sessions: *token gets 64 hex digits; only its hash is stored. */
+int ss_session_new(struct ss_store *s, int64_t user_id, const char *device, int64_t now,
+		   int64_t ttl_ms, char token[65]) SH_MUST_USE;
+/* SH_OK with *user_id if valid for device now (idle limit idle_ms); SH_ERR_AUTH otherwise. */
+int ss_session_check(struct ss_store *s, const char *token, const char *device, int64_t now,
+		     int64_t idle_ms, int64_t *user_id) SH_MUST_USE;
+int ss_session_revoke_user(struct ss_store *s, int64_t user_id) SH_MUST_USE;
+
+/* Change-sets already applied: NOT_FOUND, or their hash and ack (caller frees). */
+int ss_changeset_get(struct ss_store *s, const char *device, uint64_t seq,
+		     unsigned char hash[32], char **ack) SH_MUST_USE;
+int ss_changeset_put(struct ss_store *s, const char *device, uint64_t seq,
+		     const unsigned char hash[32], size_t changes, const char *ack,
+		     int64_t now) SH_MUST_USE;
+
+/* Participants */
+/* *exists false (SH_OK) if unknown; otherwise kommune and all values into p. */
+int ss_participant_load(struct ss_store *s, const char *id, bool *exists, char kommune[8],
+			struct sh_participant *p) SH_MUST_USE;
+int ss_participant_put(struct ss_store *s, const struct sh_participant *p, const char *kommune,
+		       const char *status, uint64_t version) SH_MUST_USE;
+int ss_field_get(struct ss_store *s, const char *participant, const char *field, const char *row,
+		 struct ss_field *out) SH_MUST_USE;
+int ss_field_put(struct ss_store *s, const char *participant, const char *field, const char *row,
+		 const char *value, uint64_t hlc, const char *device, const char *author,
+		 uint64_t version, const char *kommune) SH_MUST_USE;
+/* Moves every field row of a participant to kommune, each with a new version. */
+int ss_participant_move(struct ss_store *s, const char *id, const char *kommune) SH_MUST_USE;
+
+/* Other participations of the same person: calls cb(id, kommune, start, end). */
+int ss_same_person(struct ss_store *s, const char *fnr, const char *except,
+		   int (*cb)(const char *id, const char *kommune, const char *start,
+			     const char *end, void *arg), void *arg) SH_MUST_USE;
+
+/* Conflicts */
+int ss_conflict_add(struct ss_store *s, const struct sh_conflict *c, int64_t now) SH_MUST_USE;
+/* An open duplicate conflict between a and b (either order)? id or 0. */
+int64_t ss_duplicate_open(struct ss_store *s, const char *a, const char *b);
+/* Marks resolved with a new seq. NOT_FOUND / DENIED (not in scope) */
+int ss_conflict_resolve(struct ss_store *s, int64_t id, const struct ss_user *u,
+			const char *by) SH_MUST_USE;
+/* Open duplicate conflicts of a participant (ids into out, up to cap). */
+size_t ss_duplicates_of(struct ss_store *s, const char *participant, int64_t *ids,
+			char (*others)[SH_ID_LEN + 1], size_t cap);
+
+/*
+ * One pull page for user u after `since`, at most `limit` items, as the
+ * sealed body text (page JSON) appended to out; next, more and count set.
+ */
+int ss_pull_page(struct ss_store *s, const struct ss_user *u, uint64_t since, size_t limit,
+		 struct sh_buf *out, uint64_t *next, bool *more, size_t *count) SH_MUST_USE;
+
+/* Content hash of one municipality's participant data (hex, 64). */
+int ss_content_hash(struct ss_store *s, const char *kommune, char out[65]) SH_MUST_USE;
+
+#endif

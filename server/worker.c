@@ -1,0 +1,834 @@
+/* worker.c: jobs in, protocol handled, store written, outputs out. */
+#include "worker.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "auth.h"
+#include "buf.h"
+#include "config.h"
+#include "hlc.h"
+#include "log.h"
+#include "merge.h"
+#include "metrics.h"
+#include "proto.h"
+#include "text.h"
+#include "wire.h"
+
+/* What the worker knows of one connection. */
+struct conn {
+	uint64_t id;
+	char challenge[33];
+	bool authed;
+	char token[65];
+	struct ss_user user;
+	struct ss_device dev;
+	struct sh_channel ch;
+};
+
+struct ss_worker {
+	struct ss_worker_cfg cfg;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct ss_job *jobs, *jobs_tail;
+	struct ss_out *outs, *outs_tail;
+	bool stop;
+	/* worker thread only */
+	struct conn *conns; /* sorted by id */
+	size_t nconns, capconns;
+	struct ss_out *pending, *pending_tail; /* outputs of the batch being processed */
+	struct sh_hlc clock;
+	char fingerprint[SH_FPR_LEN + 1];
+	char *kx_b64, *sign_b64;
+};
+
+uint64_t ss_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void ss_out_free(struct ss_out *o)
+{
+	while (o) {
+		struct ss_out *next = o->next;
+
+		sh_free(o->text);
+		sh_free(o);
+		o = next;
+	}
+}
+
+/* ---- connections ------------------------------------------------------------ */
+
+static struct conn *conn_find(struct ss_worker *w, uint64_t id)
+{
+	size_t lo = 0, hi = w->nconns;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (w->conns[mid].id == id)
+			return &w->conns[mid];
+		if (w->conns[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static struct conn *conn_add(struct ss_worker *w, uint64_t id)
+{
+	if (w->nconns == w->capconns) {
+		size_t cap = w->capconns ? w->capconns * 2 : 64;
+		struct conn *c = sh_realloc(w->conns, cap * sizeof(*c));
+
+		if (!c)
+			return NULL;
+		w->conns = c;
+		w->capconns = cap;
+	}
+	/* ids only grow: appending keeps the array sorted */
+	memset(&w->conns[w->nconns], 0, sizeof(struct conn));
+	w->conns[w->nconns].id = id;
+	return &w->conns[w->nconns++];
+}
+
+static void conn_remove(struct ss_worker *w, uint64_t id)
+{
+	struct conn *c = conn_find(w, id);
+
+	if (!c)
+		return;
+	sodium_memzero(c, sizeof(*c));
+	memmove(c, c + 1, (size_t)(w->conns + w->nconns - (c + 1)) * sizeof(*c));
+	w->nconns--;
+}
+
+/* ---- outputs ------------------------------------------------------------------ */
+
+static void emit(struct ss_worker *w, uint64_t conn, char *text, bool close, uint16_t code,
+		 uint64_t t0, bool done)
+{
+	struct ss_out *o = sh_calloc(1, sizeof(*o));
+
+	if (!o) {
+		sh_free(text);
+		return;
+	}
+	o->conn = conn;
+	o->text = text;
+	o->len = text ? strlen(text) : 0;
+	o->close = close;
+	o->close_code = code;
+	o->t0_us = t0;
+	o->job_done = done;
+	if (w->pending_tail)
+		w->pending_tail->next = o;
+	else
+		w->pending = o;
+	w->pending_tail = o;
+}
+
+static void emit_error(struct ss_worker *w, uint64_t conn, uint64_t id, int err, const char *msg,
+		       const char *detail)
+{
+	atomic_fetch_add(&ss_metrics.protocol_errors, 1);
+	emit(w, conn, sh_msg_error(id, err, msg, detail), false, 0, 0, false);
+}
+
+/* Moves the batch's outputs to the shared queue and wakes the network thread. */
+static void release(struct ss_worker *w)
+{
+	if (!w->pending)
+		return;
+	pthread_mutex_lock(&w->lock);
+	if (w->outs_tail)
+		w->outs_tail->next = w->pending;
+	else
+		w->outs = w->pending;
+	w->outs_tail = w->pending_tail;
+	pthread_mutex_unlock(&w->lock);
+	w->pending = w->pending_tail = NULL;
+	w->cfg.wake(w->cfg.wake_arg);
+}
+
+/* A reply {"t": type, "id": id, "box": box}, sealed to the connection's device. */
+static char *sealed_reply(struct ss_worker *w, struct conn *c, enum sh_msg type, uint64_t id,
+			  const char *header, const char *body, size_t len)
+{
+	cJSON *box = NULL, *msg;
+	char *text = NULL;
+
+	if (sh_box_seal(c->ch.tx, w->cfg.keys, header, body, len, &box) != SH_OK)
+		return NULL;
+	msg = cJSON_CreateObject();
+	if (msg && cJSON_AddStringToObject(msg, "t", sh_msg_name(type)) &&
+	    cJSON_AddNumberToObject(msg, "id", (double)id)) {
+		cJSON_AddItemToObject(msg, "box", box);
+		box = NULL;
+		text = sh_json_print(msg);
+	}
+	cJSON_Delete(box);
+	cJSON_Delete(msg);
+	return text;
+}
+
+static int64_t now_ms(void) { return (int64_t)sh_wall_ms(); }
+
+/* ---- hello ---------------------------------------------------------------------- */
+
+static void on_open(struct ss_worker *w, uint64_t id)
+{
+	struct conn *c = conn_add(w, id);
+	unsigned char raw[16];
+	struct sh_buf b;
+
+	if (!c) {
+		emit(w, id, NULL, true, 1011, 0, false);
+		return;
+	}
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2hex(c->challenge, sizeof(c->challenge), raw, sizeof(raw));
+	sh_buf_init(&b, 4096);
+	sh_buf_printf(&b, "{\"t\":\"hello\",\"v\":%d,\"protocol\":\"%s\",\"server_time\":%lld,"
+			  "\"fingerprint\":\"%s\",\"kx\":\"%s\",\"sig\":\"%s\",\"challenge\":\"%s\"}",
+		      SH_PROTO_VERSION, SH_PROTO, (long long)now_ms(), w->fingerprint, w->kx_b64,
+		      w->sign_b64, c->challenge);
+	emit(w, id, sh_buf_take(&b, NULL), false, 0, 0, false);
+}
+
+/* ---- boxes from clients ------------------------------------------------------------ */
+
+/* The box of a message and its parsed header (caller deletes *hdr). */
+static int box_of(const cJSON *msg, const char *kind, const cJSON **box, cJSON **hdr)
+{
+	const char *h, *k;
+
+	*hdr = NULL;
+	*box = cJSON_GetObjectItemCaseSensitive(msg, "box");
+	if (sh_box_header(*box, &h) != SH_OK || strlen(h) > 4096)
+		return SH_ERR_PROTO;
+	*hdr = cJSON_Parse(h);
+	if (!cJSON_IsObject(*hdr) || !(k = sh_json_str(*hdr, "k", 16)) || strcmp(k, kind) != 0 ||
+	    !sh_id_valid(sh_json_str(*hdr, "dev", SH_ID_LEN))) {
+		cJSON_Delete(*hdr);
+		*hdr = NULL;
+		return SH_ERR_PROTO;
+	}
+	return SH_OK;
+}
+
+static bool challenge_ok(const cJSON *hdr, const struct conn *c)
+{
+	const char *ch = sh_json_str(hdr, "challenge", 32);
+
+	return ch && strlen(ch) == 32 && sodium_memcmp(ch, c->challenge, 32) == 0;
+}
+
+static void auth_reply(struct ss_worker *w, struct conn *c, uint64_t id, const char *token,
+		       int64_t expires)
+{
+	struct sh_buf b;
+
+	sh_buf_init(&b, 1 << 16);
+	if (token) {
+		sh_buf_puts(&b, "{\"session\":");
+		sh_buf_json_str(&b, token);
+		sh_buf_printf(&b, ",\"expires\":%lld,", (long long)expires);
+	} else {
+		sh_buf_printf(&b, "{\"t\":\"auth_ok\",\"id\":%llu,\"server_seq\":%llu,\"acked_seq\":%llu,",
+			      (unsigned long long)id, (unsigned long long)ss_seq(w->cfg.store),
+			      (unsigned long long)c->dev.acked_seq);
+	}
+	sh_buf_puts(&b, "\"user\":");
+	sh_buf_json_str(&b, c->user.username);
+	sh_buf_puts(&b, ",\"role\":");
+	sh_buf_json_str(&b, c->user.role);
+	sh_buf_puts(&b, ",\"kommuner\":[");
+	for (size_t i = 0; i < c->user.nkommuner; i++) {
+		if (i)
+			sh_buf_append(&b, ",", 1);
+		sh_buf_json_str(&b, c->user.kommuner[i]);
+	}
+	sh_buf_puts(&b, "]}");
+	if (token) {
+		char header[128];
+		size_t len;
+		char *body = sh_buf_take(&b, &len);
+
+		snprintf(header, sizeof(header), "{\"k\":\"login_ok\",\"dev\":\"%s\"}", c->dev.id);
+		emit(w, c->id, body ? sealed_reply(w, c, SH_MSG_LOGIN_OK, id, header, body, len) : NULL,
+		     false, 0, 0, false);
+		if (body)
+			sodium_memzero(body, len);
+		sh_free(body);
+	} else {
+		emit(w, c->id, sh_buf_take(&b, NULL), false, 0, 0, false);
+	}
+}
+
+static void login_failed(struct ss_worker *w, struct conn *c, uint64_t id, int err,
+			 const char *msg, const char *detail)
+{
+	atomic_fetch_add(&ss_metrics.login_failures, 1);
+	emit_error(w, c->id, id, err, msg, detail);
+}
+
+static int on_login(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64_t id)
+{
+	const cJSON *box;
+	cJSON *hdr = NULL, *cred = NULL;
+	struct ss_device known, dev = {0};
+	char *body = NULL, *pwhash = NULL, token[65];
+	size_t len = 0;
+	const char *user, *password;
+	struct ss_user u;
+	int rc = SH_OK, found;
+
+	if (box_of(msg, "login", &box, &hdr) != SH_OK ||
+	    sh_b64_decode_fixed(sh_json_str(hdr, "kx", 64), dev.kx_pk, SH_KX_PK) != SH_OK ||
+	    sh_b64_decode_fixed(sh_json_str(hdr, "sig", 64), dev.sign_pk, SH_SIGN_PK) != SH_OK) {
+		login_failed(w, c, id, SH_ERR_PROTO, "Innloggingsmeldingen er ugyldig.", "bad login box");
+		goto out;
+	}
+	snprintf(dev.id, sizeof(dev.id), "%s", sh_json_str(hdr, "dev", SH_ID_LEN));
+	if (sh_channel_server(&c->ch, w->cfg.keys, dev.kx_pk) != SH_OK ||
+	    sh_box_open(c->ch.rx, dev.sign_pk, box, &body, &len) != SH_OK) {
+		login_failed(w, c, id, SH_ERR_CRYPTO, NULL, "login box failed to open");
+		goto out;
+	}
+	if (!challenge_ok(hdr, c)) {
+		login_failed(w, c, id, SH_ERR_AUTH, "Innloggingen var utdatert (gjentatt melding). Prøv igjen.",
+			     "login challenge mismatch");
+		goto out;
+	}
+	cred = cJSON_ParseWithLength(body, len);
+	user = sh_json_str(cred, "user", 64);
+	password = sh_json_str(cred, "password", 512);
+	if (!user || !password) {
+		login_failed(w, c, id, SH_ERR_PROTO, "Innloggingsmeldingen er ugyldig.", "bad credentials");
+		goto out;
+	}
+	found = ss_user_by_name(w->cfg.store, user, &u, &pwhash);
+	if (found == SH_ERR_DB) {
+		rc = SH_ERR_DB;
+		goto out;
+	}
+	/* the same answer and about the same time whether the user exists or not */
+	if (!ss_password_verify(found == SH_OK ? pwhash : NULL, password) || !u.active) {
+		login_failed(w, c, id, SH_ERR_AUTH, "Feil brukernavn eller passord.", "login failed");
+		goto out;
+	}
+	rc = ss_device_get(w->cfg.store, dev.id, &known);
+	if (rc == SH_OK && (known.user_id != u.id || sodium_memcmp(known.kx_pk, dev.kx_pk, SH_KX_PK) ||
+			    sodium_memcmp(known.sign_pk, dev.sign_pk, SH_SIGN_PK))) {
+		rc = SH_OK;
+		login_failed(w, c, id, SH_ERR_DENIED,
+			     "Denne maskinen er registrert på en annen bruker eller med andre nøkler. "
+			     "Bruk en egen datamappe for hver bruker.", "device bound to another user/keys");
+		goto out;
+	}
+	if (rc == SH_ERR_NOT_FOUND) {
+		dev.user_id = u.id;
+		rc = ss_device_add(w->cfg.store, &dev, now_ms());
+		known = dev;
+	}
+	if (rc == SH_OK)
+		rc = ss_session_new(w->cfg.store, u.id, dev.id, now_ms(), w->cfg.session_ttl_ms, token);
+	if (rc != SH_OK)
+		goto out;
+	c->authed = true;
+	c->user = u;
+	c->dev = known;
+	memcpy(c->token, token, sizeof(token));
+	atomic_fetch_add(&ss_metrics.logins, 1);
+	auth_reply(w, c, id, token, now_ms() + w->cfg.session_ttl_ms);
+	sodium_memzero(token, sizeof(token));
+out:
+	if (body)
+		sodium_memzero(body, len);
+	sh_free(body);
+	sh_free(pwhash);
+	cJSON_Delete(cred);
+	cJSON_Delete(hdr);
+	return rc;
+}
+
+static int on_auth(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64_t id)
+{
+	const cJSON *box;
+	cJSON *hdr = NULL, *b = NULL;
+	char *body = NULL;
+	size_t len = 0;
+	const char *token;
+	int64_t uid;
+	int rc;
+
+	if (box_of(msg, "auth", &box, &hdr) != SH_OK) {
+		login_failed(w, c, id, SH_ERR_PROTO, "Innloggingsmeldingen er ugyldig.", "bad auth box");
+		rc = SH_OK;
+		goto out;
+	}
+	rc = ss_device_get(w->cfg.store, sh_json_str(hdr, "dev", SH_ID_LEN), &c->dev);
+	if (rc == SH_ERR_NOT_FOUND) {
+		rc = SH_OK;
+		login_failed(w, c, id, SH_ERR_AUTH, "Ukjent maskin. Logg inn med «jsr login».", "unknown device");
+		goto out;
+	}
+	if (rc != SH_OK)
+		goto out;
+	if (sh_channel_server(&c->ch, w->cfg.keys, c->dev.kx_pk) != SH_OK ||
+	    sh_box_open(c->ch.rx, c->dev.sign_pk, box, &body, &len) != SH_OK) {
+		login_failed(w, c, id, SH_ERR_CRYPTO, NULL, "auth box failed to open");
+		goto out;
+	}
+	b = cJSON_ParseWithLength(body, len);
+	token = sh_json_str(b, "session", 64);
+	if (!challenge_ok(hdr, c) || !token || strlen(token) != 64) {
+		login_failed(w, c, id, SH_ERR_AUTH, "Innloggingen var utdatert (gjentatt melding). Prøv igjen.",
+			     "auth challenge mismatch");
+		goto out;
+	}
+	rc = ss_session_check(w->cfg.store, token, c->dev.id, now_ms(), w->cfg.session_idle_ms, &uid);
+	if (rc == SH_OK)
+		rc = ss_user_by_id(w->cfg.store, uid, &c->user);
+	if (rc == SH_ERR_AUTH || rc == SH_ERR_NOT_FOUND || (rc == SH_OK && !c->user.active)) {
+		rc = SH_OK;
+		login_failed(w, c, id, SH_ERR_AUTH, "Innloggingen er utløpt eller ugyldig. Logg inn på nytt "
+			     "med «jsr login».", "session invalid");
+		goto out;
+	}
+	if (rc != SH_OK)
+		goto out;
+	c->authed = true;
+	memcpy(c->token, token, 65);
+	auth_reply(w, c, id, NULL, 0);
+out:
+	if (body)
+		sodium_memzero(body, len);
+	sh_free(body);
+	cJSON_Delete(b);
+	cJSON_Delete(hdr);
+	return rc;
+}
+
+/*
+ * Every data message re-checks the session (it may have expired or been
+ * revoked since) and reloads the user (municipalities may have changed).
+ */
+static int still_authed(struct ss_worker *w, struct conn *c, uint64_t id)
+{
+	int64_t uid;
+	int rc;
+
+	if (!c->authed) {
+		emit_error(w, c->id, id, SH_ERR_AUTH, "Logg inn først.", "not authenticated");
+		return SH_ERR_AUTH;
+	}
+	rc = ss_session_check(w->cfg.store, c->token, c->dev.id, now_ms(), w->cfg.session_idle_ms, &uid);
+	if (rc == SH_OK)
+		rc = ss_user_by_id(w->cfg.store, uid, &c->user);
+	if (rc == SH_OK && c->user.active && (strcmp(c->user.role, "kommune_user") == 0 ||
+					      strcmp(c->user.role, "kommune_admin") == 0))
+		return ss_device_get(w->cfg.store, c->dev.id, &c->dev);
+	if (rc == SH_OK && c->user.active) {
+		emit_error(w, c->id, id, SH_ERR_DENIED, "Rollen din gir ikke tilgang til deltakerdata.",
+			   "role may not sync");
+		return SH_ERR_DENIED;
+	}
+	if (rc != SH_ERR_AUTH && rc != SH_OK && rc != SH_ERR_NOT_FOUND)
+		return rc;
+	c->authed = false;
+	emit_error(w, c->id, id, SH_ERR_AUTH, "Innloggingen er utløpt. Logg inn på nytt med «jsr login»; "
+		   "endringene dine er tatt vare på.", "session expired or revoked");
+	return SH_ERR_AUTH;
+}
+
+/* ---- push ------------------------------------------------------------------------- */
+
+static void notify_kommuner(struct ss_worker *w, uint64_t except, const struct ss_merge *m)
+{
+	char text[96];
+
+	snprintf(text, sizeof(text), "{\"t\":\"notify\",\"server_seq\":%llu}",
+		 (unsigned long long)ss_seq(w->cfg.store));
+	for (size_t i = 0; i < w->nconns; i++) {
+		struct conn *c = &w->conns[i];
+		bool hit = false;
+
+		if (!c->authed || c->id == except)
+			continue;
+		for (size_t k = 0; k < m->nkommuner && !hit; k++)
+			hit = ss_user_in(&c->user, m->kommuner[k]);
+		if (hit)
+			emit(w, c->id, sh_strdup(text), false, 0, 0, false);
+	}
+}
+
+static void ack(struct ss_worker *w, struct conn *c, uint64_t id, uint64_t seq, const char *body,
+		uint64_t t0)
+{
+	char header[160];
+
+	snprintf(header, sizeof(header), "{\"k\":\"push_ack\",\"dev\":\"%s\",\"seq\":%llu}", c->dev.id,
+		 (unsigned long long)seq);
+	emit(w, c->id, sealed_reply(w, c, SH_MSG_PUSH_ACK, id, header, body, strlen(body)), false, 0,
+	     t0, false);
+}
+
+static int on_push(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64_t id, uint64_t t0)
+{
+	const cJSON *box;
+	cJSON *hdr = NULL, *root = NULL;
+	char *body = NULL, *stored = NULL, reason[400];
+	unsigned char hash[32], old[32];
+	struct sh_change *changes = NULL;
+	struct sh_reason why = {{0}};
+	size_t len = 0, n = 0;
+	uint64_t seq = 0;
+	struct sh_buf ackb;
+	int rc;
+
+	sh_buf_init(&ackb, SH_BOX_MAX_BODY);
+	if ((rc = still_authed(w, c, id)) != SH_OK)
+		goto out;
+	if (box_of(msg, "changeset", &box, &hdr) != SH_OK ||
+	    sh_json_u64(hdr, "seq", UINT32_MAX, &seq) != SH_OK || seq == 0) {
+		emit_error(w, c->id, id, SH_ERR_PROTO, "Endringssettet er ugyldig.", "bad changeset header");
+		goto out;
+	}
+	if (strcmp(sh_json_str(hdr, "dev", SH_ID_LEN), c->dev.id) != 0) {
+		emit_error(w, c->id, id, SH_ERR_DENIED,
+			   "Endringssettet kommer fra en annen maskin enn den som er logget inn.",
+			   "changeset device differs from session device");
+		goto out;
+	}
+	if (sh_box_open(c->ch.rx, c->dev.sign_pk, box, &body, &len) != SH_OK) {
+		emit_error(w, c->id, id, SH_ERR_CRYPTO,
+			   "Endringssettet kunne ikke åpnes eller bekreftes, og ble ikke lagret.",
+			   "changeset failed to open or verify");
+		goto out;
+	}
+	crypto_generichash(hash, sizeof(hash), (unsigned char *)body, len, NULL, 0);
+	if (seq <= c->dev.acked_seq) {
+		rc = ss_changeset_get(w->cfg.store, c->dev.id, seq, old, &stored);
+		if (rc == SH_OK && sodium_memcmp(old, hash, 32) == 0) {
+			ack(w, c, id, seq, stored, t0); /* a re-send: acknowledged again */
+		} else if (rc == SH_OK || rc == SH_ERR_NOT_FOUND) {
+			rc = SH_OK;
+			snprintf(reason, sizeof(reason), "Endringssett nr. %llu er allerede mottatt med annet "
+				 "innhold (gjentatt eller forfalsket), og ble ikke lagret.",
+				 (unsigned long long)seq);
+			emit_error(w, c->id, id, SH_ERR_CONFLICT, reason, "changeset replayed with other content");
+		}
+		goto out;
+	}
+	if (seq != c->dev.acked_seq + 1) {
+		snprintf(reason, sizeof(reason), "Endringssett nr. %llu kom i feil rekkefølge; forventet nr. %llu.",
+			 (unsigned long long)seq, (unsigned long long)c->dev.acked_seq + 1);
+		emit_error(w, c->id, id, SH_ERR_PROTO, reason, "changeset out of order");
+		goto out;
+	}
+	if (sh_wire_changes_decode(body, len, &root, &changes, &n, &why) != SH_OK) {
+		emit_error(w, c->id, id, SH_ERR_PROTO, why.text, "changeset body malformed");
+		goto out;
+	}
+	{
+		struct ss_merge m = {.store = w->cfg.store, .d = w->cfg.domain, .user = &c->user,
+				     .device = c->dev.id, .clock = &w->clock, .now = now_ms()};
+
+		sh_buf_printf(&ackb, "{\"seq\":%llu,\"results\":", (unsigned long long)seq);
+		rc = ss_merge_changes(&m, changes, n, &ackb);
+		sh_buf_append(&ackb, "}", 1);
+		if (rc == SH_OK)
+			rc = ackb.err;
+		if (rc == SH_OK)
+			rc = ss_changeset_put(w->cfg.store, c->dev.id, seq, hash, n, ackb.data, now_ms());
+		if (rc == SH_OK)
+			rc = ss_device_acked(w->cfg.store, c->dev.id, seq);
+		if (rc != SH_OK)
+			goto out;
+		c->dev.acked_seq = seq;
+		atomic_fetch_add(&ss_metrics.changesets, 1);
+		atomic_fetch_add(&ss_metrics.changes_applied, m.stats.applied + (m.stats.conflicts));
+		atomic_fetch_add(&ss_metrics.changes_superseded, m.stats.superseded);
+		atomic_fetch_add(&ss_metrics.conflicts, m.stats.conflicts);
+		atomic_fetch_add(&ss_metrics.duplicates, m.stats.duplicates);
+		atomic_fetch_add(&ss_metrics.rejects, m.stats.rejected);
+		ack(w, c, id, seq, ackb.data, t0);
+		notify_kommuner(w, c->id, &m);
+	}
+out:
+	sh_buf_free(&ackb);
+	sh_free(stored);
+	sh_free(changes);
+	cJSON_Delete(root);
+	cJSON_Delete(hdr);
+	sh_free(body);
+	return rc == SH_ERR_AUTH || rc == SH_ERR_DENIED ? SH_OK : rc;
+}
+
+/* ---- pull --------------------------------------------------------------------------- */
+
+static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64_t id)
+{
+	uint64_t since = 0, limit = w->cfg.page_limit, next;
+	struct sh_buf body;
+	char header[200];
+	size_t count;
+	bool more;
+	int rc;
+
+	if ((rc = still_authed(w, c, id)) != SH_OK)
+		return rc == SH_ERR_AUTH || rc == SH_ERR_DENIED ? SH_OK : rc;
+	if (sh_json_u64(msg, "since", 9007199254740991ULL, &since) != SH_OK ||
+	    (cJSON_GetObjectItemCaseSensitive(msg, "limit") &&
+	     sh_json_u64(msg, "limit", SH_PAGE_MAX, &limit) != SH_OK)) {
+		emit_error(w, c->id, id, SH_ERR_PROTO, "«since» og «limit» må være ikke-negative heltall "
+			   "(limit høyst 20000).", "bad pull arguments");
+		return SH_OK;
+	}
+	if (limit == 0 || limit > w->cfg.page_limit)
+		limit = w->cfg.page_limit;
+	sh_buf_init(&body, SH_BOX_MAX_BODY);
+	rc = ss_pull_page(w->cfg.store, &c->user, since, (size_t)limit, &body, &next, &more, &count);
+	if (rc == SH_OK) {
+		snprintf(header, sizeof(header), "{\"k\":\"changes\",\"dev\":\"%s\",\"since\":%llu,\"next\":%llu}",
+			 c->dev.id, (unsigned long long)since, (unsigned long long)next);
+		emit(w, c->id, sealed_reply(w, c, SH_MSG_CHANGES, id, header, body.data, body.len), false,
+		     0, 0, false);
+		atomic_fetch_add(&ss_metrics.pull_pages, 1);
+	}
+	sh_buf_free(&body);
+	return rc;
+}
+
+/* ---- dispatch ---------------------------------------------------------------------- */
+
+static int on_message(struct ss_worker *w, struct ss_job *j)
+{
+	struct conn *c = conn_find(w, j->conn);
+	struct sh_reason why = {{0}};
+	enum sh_msg type;
+	uint64_t id = 0;
+	cJSON *msg = NULL;
+	int rc = SH_OK, prc;
+
+	if (!c)
+		return SH_OK;
+	prc = sh_msg_parse(j->text, j->len, &msg, &type, &id, &why);
+	if (prc != SH_OK) {
+		emit_error(w, c->id, 0, prc, why.text, "message refused");
+		return SH_OK;
+	}
+	switch (type) {
+	case SH_MSG_LOGIN:
+		rc = on_login(w, c, msg, id);
+		break;
+	case SH_MSG_AUTH:
+		rc = on_auth(w, c, msg, id);
+		break;
+	case SH_MSG_PUSH:
+		rc = on_push(w, c, msg, id, j->t0_us);
+		break;
+	case SH_MSG_PULL:
+		rc = on_pull(w, c, msg, id);
+		break;
+	default:
+		emit_error(w, c->id, id, SH_ERR_PROTO, "Denne meldingstypen kan ikke sendes til serveren.",
+			   "message type not accepted from clients");
+		break;
+	}
+	cJSON_Delete(msg);
+	return rc;
+}
+
+/* Drops this batch's outputs after a failed write: nothing confirmed. */
+static void drop_pending(struct ss_worker *w, struct ss_out *from)
+{
+	struct ss_out *o = from ? from->next : w->pending;
+
+	if (from)
+		from->next = NULL;
+	else
+		w->pending = NULL;
+	w->pending_tail = from;
+	ss_out_free(o);
+}
+
+static void process(struct ss_worker *w, struct ss_job *batch)
+{
+	bool in_txn = false;
+
+	for (struct ss_job *j = batch; j; j = j->next) {
+		struct ss_out *mark;
+		int rc;
+
+		if (j->kind == SS_JOB_OPEN) {
+			on_open(w, j->conn);
+			continue;
+		}
+		if (j->kind == SS_JOB_CLOSE) {
+			conn_remove(w, j->conn);
+			continue;
+		}
+		if (!in_txn) {
+			if (ss_begin(w->cfg.store) != SH_OK) {
+				emit_error(w, j->conn, 0, SH_ERR_BUSY, NULL, "store busy");
+				emit(w, j->conn, NULL, false, 0, 0, true);
+				continue;
+			}
+			in_txn = true;
+		}
+		mark = w->pending_tail;
+		if (ss_savepoint(w->cfg.store) != SH_OK) {
+			rc = SH_ERR_DB;
+		} else {
+			rc = on_message(w, j);
+			if (rc == SH_OK)
+				rc = ss_release(w->cfg.store);
+			else
+				ss_rollback_to(w->cfg.store);
+		}
+		if (rc != SH_OK) {
+			sh_log_error("worker: a message failed: %s (%.40s)", sh_err_log(rc), j->text);
+			drop_pending(w, mark);
+			emit_error(w, j->conn, 0, SH_ERR_BUSY, "Serveren kunne ikke lagre. Prøv igjen.",
+				   sh_err_log(rc));
+		}
+		/* one marker per message: the network thread counts them for flow control */
+		emit(w, j->conn, NULL, false, 0, 0, true);
+	}
+	if (in_txn && ss_commit(w->cfg.store) != SH_OK) {
+		/* nothing of this batch is confirmed; clients re-send */
+		sh_log_error("worker: commit failed: %s", sqlite3_errmsg(ss_store_db(w->cfg.store)));
+		ss_rollback(w->cfg.store);
+		for (struct ss_out *o = w->pending; o; o = o->next) {
+			sh_free(o->text);
+			o->text = NULL;
+			o->len = 0;
+			o->close = true;
+			o->close_code = 1011;
+		}
+	}
+}
+
+static void *run(void *arg)
+{
+	struct ss_worker *w = arg;
+
+	for (;;) {
+		struct ss_job *batch;
+		bool stop;
+
+		pthread_mutex_lock(&w->lock);
+		while (!w->jobs && !w->stop)
+			pthread_cond_wait(&w->cond, &w->lock);
+		batch = w->jobs;
+		w->jobs = w->jobs_tail = NULL;
+		stop = w->stop;
+		pthread_mutex_unlock(&w->lock);
+		if (!batch && stop)
+			break;
+		process(w, batch);
+		while (batch) {
+			struct ss_job *next = batch->next;
+
+			sh_free(batch->text);
+			sh_free(batch);
+			batch = next;
+		}
+		release(w);
+	}
+	return NULL;
+}
+
+int ss_worker_start(const struct ss_worker_cfg *cfg, struct ss_worker **out)
+{
+	struct ss_worker *w = sh_calloc(1, sizeof(*w));
+	int rc;
+
+	*out = NULL;
+	if (!w)
+		return SH_ERR_NOMEM;
+	w->cfg = *cfg;
+	w->clock.max_drift_ms = (uint64_t)sh_config_int("max_clock_drift_ms");
+	sh_fingerprint(cfg->keys->kx_pk, cfg->keys->sign_pk, w->fingerprint);
+	rc = sh_b64_encode(cfg->keys->kx_pk, SH_KX_PK, &w->kx_b64);
+	if (rc == SH_OK)
+		rc = sh_b64_encode(cfg->keys->sign_pk, SH_SIGN_PK, &w->sign_b64);
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	if (rc == SH_OK && pthread_create(&w->thread, NULL, run, w) != 0)
+		rc = SH_ERR_NOMEM;
+	if (rc != SH_OK) {
+		sh_free(w->kx_b64);
+		sh_free(w->sign_b64);
+		sh_free(w);
+		return rc;
+	}
+	*out = w;
+	return SH_OK;
+}
+
+void ss_worker_post(struct ss_worker *w, struct ss_job *j)
+{
+	j->next = NULL;
+	pthread_mutex_lock(&w->lock);
+	if (w->jobs_tail)
+		w->jobs_tail->next = j;
+	else
+		w->jobs = j;
+	w->jobs_tail = j;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+struct ss_out *ss_worker_take(struct ss_worker *w)
+{
+	struct ss_out *o;
+
+	pthread_mutex_lock(&w->lock);
+	o = w->outs;
+	w->outs = w->outs_tail = NULL;
+	pthread_mutex_unlock(&w->lock);
+	return o;
+}
+
+void ss_worker_stop(struct ss_worker *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	ss_out_free(w->outs);
+	ss_out_free(w->pending);
+	for (struct ss_job *j = w->jobs; j;) {
+		struct ss_job *next = j->next;
+
+		sh_free(j->text);
+		sh_free(j);
+		j = next;
+	}
+	if (w->conns)
+		sodium_memzero(w->conns, w->capconns * sizeof(*w->conns));
+	sh_free(w->conns);
+	ss_store_close(w->cfg.store);
+	sh_free(w->kx_b64);
+	sh_free(w->sign_b64);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
+	sh_free(w);
+}

@@ -1,0 +1,33 @@
+/*
+ * buf.h: a growable byte buffer with a hard cap (curl's dynbuf idea). Used
+ * for WebSocket message reassembly and for building large JSON texts
+ * quickly. Appends after a failure are ignored and the failure sticks, so a
+ * builder checks once at the end.
+ */
+#ifndef SH_BUF_H
+#define SH_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+
+struct sh_buf {
+	char *data; /* NUL-terminated while not failed */
+	size_t len, cap, max;
+	int err;    /* SH_OK, SH_ERR_NOMEM or SH_ERR_TOO_BIG (sticky) */
+};
+
+void sh_buf_init(struct sh_buf *b, size_t max);
+void sh_buf_free(struct sh_buf *b);
+/* Empties the buffer (keeps the memory) and clears a failure. */
+void sh_buf_reset(struct sh_buf *b);
+int sh_buf_append(struct sh_buf *b, const void *p, size_t n);
+int sh_buf_puts(struct sh_buf *b, const char *s);
+int sh_buf_printf(struct sh_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s as a JSON string literal (quotes and escapes). */
+int sh_buf_json_str(struct sh_buf *b, const char *s);
+/* Hands the data to the caller (free with sh_free) and empties b. */
+char *sh_buf_take(struct sh_buf *b, size_t *len);
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * proto.h: the jsr.v1 protocol's messages (DESIGN.md §5): WebSocket text
+ * frames, each one JSON object {"t": type, "id": request id, ...}.
+ *
+ * sh_msg_parse() is the one gate every received frame passes: size cap,
+ * UTF-8, JSON, an object, a known type, a sane id. It is fuzzed
+ * (tests/fuzz/fuzz_proto.c). Typed getters refuse wrong types, so a
+ * handler never trusts a field it did not check.
+ */
+#ifndef SH_PROTO_H
+#define SH_PROTO_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define SH_PROTO "jsr.v1"
+#define SH_PROTO_VERSION 1
+#define SH_MSG_MAX (64u << 20) /* a whole reassembled message */
+
+enum sh_msg {
+	SH_MSG_HELLO,     /* s→c: version, time, fingerprint, keys, challenge */
+	SH_MSG_LOGIN,     /* c→s: box(kind login): user + password; enrols the device */
+	SH_MSG_LOGIN_OK,  /* s→c: box: session token, user, role, kommuner */
+	SH_MSG_AUTH,      /* c→s: box(kind auth): session token */
+	SH_MSG_AUTH_OK,   /* s→c: user, role, kommuner, server_seq, acked_seq */
+	SH_MSG_PUSH,      /* c→s: box(kind changeset) */
+	SH_MSG_PUSH_ACK,  /* s→c: box: seq + a result per change */
+	SH_MSG_PULL,      /* c→s: since, limit */
+	SH_MSG_CHANGES,   /* s→c: box: ops, conflicts, next, more */
+	SH_MSG_NOTIFY,    /* s→c: server_seq */
+	SH_MSG_ERROR,     /* s→c: code, message (Norwegian), detail (English) */
+	SH_MSG_COUNT
+};
+
+const char *sh_msg_name(enum sh_msg m);
+/* -1 if unknown */
+int sh_msg_from_name(const char *name);
+
+/*
+ * Parses one received frame. On success *out is the object (caller
+ * deletes), *type its type and *id its "id" (0 when absent). On failure a
+ * Norwegian reason; SH_ERR_TOO_BIG or SH_ERR_PROTO.
+ */
+int sh_msg_parse(const char *text, size_t len, cJSON **out, enum sh_msg *type, uint64_t *id,
+		 struct sh_reason *why) SH_MUST_USE;
+
+/* {"t":"error","id":id,"code":…,"message":…,"detail":…} as text (sh_free). */
+char *sh_msg_error(uint64_t id, int err, const char *message, const char *detail);
+
+/* A string member of at most maxlen bytes, valid UTF-8; NULL otherwise. */
+const char *sh_json_str(const cJSON *o, const char *key, size_t maxlen);
+/* An integral number member in [0, max]; SH_ERR_PROTO otherwise. */
+int sh_json_u64(const cJSON *o, const char *key, uint64_t max, uint64_t *out) SH_MUST_USE;
+/* Unformatted text of a cJSON value (sh_free); NULL on failure. */
+char *sh_json_print(const cJSON *j);
+
+#endif

@@ -1,0 +1,338 @@
+/* seal.c: key files, fingerprints, crypto_kx channels, sealed boxes. */
+#include "seal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc.h"
+
+int sh_keys_generate(struct sh_keys **out)
+{
+	struct sh_keys *k = sodium_malloc(sizeof(*k));
+
+	*out = NULL;
+	if (!k)
+		return SH_ERR_NOMEM;
+	if (crypto_kx_keypair(k->kx_pk, k->kx_sk) != 0 ||
+	    crypto_sign_keypair(k->sign_pk, k->sign_sk) != 0) {
+		sodium_free(k);
+		return SH_ERR_CRYPTO;
+	}
+	*out = k;
+	return SH_OK;
+}
+
+void sh_keys_free(struct sh_keys *k)
+{
+	if (k)
+		sodium_free(k); /* wipes */
+}
+
+/* File format: "jsr-keys-v1\n" then the struct in hex on one line. */
+int sh_keys_save(const char *path, const struct sh_keys *k, struct sh_reason *why)
+{
+	char tmp[4200], *hex;
+	size_t hexlen = sizeof(*k) * 2 + 1;
+	int fd, rc = SH_OK;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return SH_ERR_IO;
+	hex = sodium_malloc(hexlen);
+	if (!hex)
+		return SH_ERR_NOMEM;
+	sodium_bin2hex(hex, hexlen, (const unsigned char *)k, sizeof(*k));
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, "jsr-keys-v1\n", 12) != 12 ||
+	    write(fd, hex, hexlen - 1) != (ssize_t)(hexlen - 1) || write(fd, "\n", 1) != 1 ||
+	    fsync(fd) != 0) {
+		sh_reason_set(why, "Kan ikke skrive nøkkelfilen %s: %s.", path, strerror(errno));
+		rc = SH_ERR_IO;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (rc == SH_OK && rename(tmp, path) != 0) {
+		sh_reason_set(why, "Kan ikke lagre nøkkelfilen %s: %s.", path, strerror(errno));
+		rc = SH_ERR_IO;
+	}
+	if (rc != SH_OK)
+		unlink(tmp);
+	sodium_free(hex);
+	return rc;
+}
+
+int sh_keys_load(const char *path, struct sh_keys **out, struct sh_reason *why)
+{
+	struct stat sb;
+	char *buf;
+	size_t want = 12 + sizeof(struct sh_keys) * 2 + 1, got = 0, binlen = 0;
+	int fd, rc = SH_ERR_CONFIG;
+	struct sh_keys *k;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		sh_reason_set(why, "Kan ikke lese nøkkelfilen %s: %s.", path, strerror(errno));
+		return SH_ERR_IO;
+	}
+	if (fstat(fd, &sb) != 0 || (sb.st_mode & 077) != 0) {
+		close(fd);
+		sh_reason_set(why, "Nøkkelfilen %s kan leses av andre; den må ha tilgang 0600.", path);
+		return SH_ERR_CONFIG;
+	}
+	buf = sodium_malloc(want + 1);
+	k = sodium_malloc(sizeof(*k));
+	if (!buf || !k) {
+		close(fd);
+		sodium_free(buf);
+		sodium_free(k);
+		return SH_ERR_NOMEM;
+	}
+	while (got < want) {
+		ssize_t n = read(fd, buf + got, want - got);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	if (got == want && memcmp(buf, "jsr-keys-v1\n", 12) == 0 && buf[want - 1] == '\n' &&
+	    sodium_hex2bin((unsigned char *)k, sizeof(*k), buf + 12, want - 13, NULL, &binlen,
+			   NULL) == 0 && binlen == sizeof(*k))
+		rc = SH_OK;
+	sodium_free(buf);
+	if (rc != SH_OK) {
+		sodium_free(k);
+		sh_reason_set(why, "Nøkkelfilen %s er skadet.", path);
+		return rc;
+	}
+	*out = k;
+	return SH_OK;
+}
+
+void sh_fingerprint(const unsigned char kx_pk[SH_KX_PK], const unsigned char sign_pk[SH_SIGN_PK],
+		    char out[SH_FPR_LEN + 1])
+{
+	unsigned char both[SH_KX_PK + SH_SIGN_PK], h[SH_FPR_LEN / 2];
+
+	memcpy(both, kx_pk, SH_KX_PK);
+	memcpy(both + SH_KX_PK, sign_pk, SH_SIGN_PK);
+	crypto_generichash(h, sizeof(h), both, sizeof(both), NULL, 0);
+	sodium_bin2hex(out, SH_FPR_LEN + 1, h, sizeof(h));
+}
+
+int sh_fingerprint_normalise(const char *in, char out[SH_FPR_LEN + 1])
+{
+	size_t n = 0;
+
+	memset(out, 0, SH_FPR_LEN + 1);
+	for (; in && *in; in++) {
+		char ch = *in;
+
+		if (ch == ' ' || ch == ':' || ch == '-')
+			continue;
+		if (ch >= 'A' && ch <= 'F')
+			ch = (char)(ch - 'A' + 'a');
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')) || n == SH_FPR_LEN)
+			return SH_ERR_INVALID;
+		out[n++] = ch;
+	}
+	return n == SH_FPR_LEN ? SH_OK : SH_ERR_INVALID;
+}
+
+int sh_channel_device(struct sh_channel *ch, const struct sh_keys *dev,
+		      const unsigned char server_kx_pk[SH_KX_PK])
+{
+	return crypto_kx_client_session_keys(ch->rx, ch->tx, dev->kx_pk, dev->kx_sk,
+					     server_kx_pk) == 0 ? SH_OK : SH_ERR_CRYPTO;
+}
+
+int sh_channel_server(struct sh_channel *ch, const struct sh_keys *srv,
+		      const unsigned char device_kx_pk[SH_KX_PK])
+{
+	return crypto_kx_server_session_keys(ch->rx, ch->tx, srv->kx_pk, srv->kx_sk,
+					     device_kx_pk) == 0 ? SH_OK : SH_ERR_CRYPTO;
+}
+
+void sh_channel_wipe(struct sh_channel *ch) { sodium_memzero(ch, sizeof(*ch)); }
+
+int sh_b64_encode(const unsigned char *in, size_t len, char **out)
+{
+	size_t n = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
+
+	*out = sh_malloc(n);
+	if (!*out)
+		return SH_ERR_NOMEM;
+	sodium_bin2base64(*out, n, in, len, sodium_base64_VARIANT_ORIGINAL);
+	return SH_OK;
+}
+
+int sh_b64_decode(const char *in, unsigned char **out, size_t *len)
+{
+	size_t n = strlen(in), cap = n / 4 * 3 + 3;
+
+	*out = NULL;
+	*len = 0;
+	if (n > (size_t)SH_BOX_MAX_BODY / 3 * 4 + 4096)
+		return SH_ERR_TOO_BIG;
+	*out = sh_malloc(cap);
+	if (!*out)
+		return SH_ERR_NOMEM;
+	if (sodium_base642bin(*out, cap, in, n, NULL, len, NULL,
+			      sodium_base64_VARIANT_ORIGINAL) != 0) {
+		sh_free(*out);
+		*out = NULL;
+		*len = 0;
+		return SH_ERR_INVALID;
+	}
+	return SH_OK;
+}
+
+int sh_b64_decode_fixed(const char *in, unsigned char *out, size_t n)
+{
+	size_t len = 0;
+
+	if (!in || strlen(in) != sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL) - 1)
+		return SH_ERR_INVALID;
+	if (sodium_base642bin(out, n, in, strlen(in), NULL, &len, NULL,
+			      sodium_base64_VARIANT_ORIGINAL) != 0 || len != n)
+		return SH_ERR_INVALID;
+	return SH_OK;
+}
+
+/* header || nonce || ciphertext, the signed message (Ed25519ph not needed). */
+static int signed_part(const char *header, const unsigned char *nonce, const unsigned char *ct,
+		       size_t ctlen, unsigned char hash[crypto_generichash_BYTES])
+{
+	crypto_generichash_state st;
+
+	/* sign a BLAKE2b digest: boxes can be megabytes */
+	if (crypto_generichash_init(&st, NULL, 0, crypto_generichash_BYTES) != 0)
+		return SH_ERR_CRYPTO;
+	crypto_generichash_update(&st, (const unsigned char *)header, strlen(header));
+	crypto_generichash_update(&st, nonce, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	crypto_generichash_update(&st, ct, ctlen);
+	crypto_generichash_final(&st, hash, crypto_generichash_BYTES);
+	return SH_OK;
+}
+
+int sh_box_seal(const unsigned char key[32], const struct sh_keys *signer, const char *header,
+		const void *body, size_t len, cJSON **out)
+{
+	unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+	unsigned char sig[crypto_sign_BYTES], hash[crypto_generichash_BYTES];
+	unsigned char *ct;
+	unsigned long long ctlen = 0;
+	char *b64 = NULL;
+	cJSON *box;
+	int rc = SH_OK;
+
+	*out = NULL;
+	if (len > SH_BOX_MAX_BODY)
+		return SH_ERR_TOO_BIG;
+	ct = sh_malloc(len + crypto_aead_xchacha20poly1305_ietf_ABYTES);
+	box = cJSON_CreateObject();
+	if (!ct || !box) {
+		sh_free(ct);
+		cJSON_Delete(box);
+		return SH_ERR_NOMEM;
+	}
+	randombytes_buf(nonce, sizeof(nonce));
+	crypto_aead_xchacha20poly1305_ietf_encrypt(ct, &ctlen, body, len,
+						   (const unsigned char *)header, strlen(header),
+						   NULL, nonce, key);
+	if (signed_part(header, nonce, ct, (size_t)ctlen, hash) != SH_OK ||
+	    crypto_sign_detached(sig, NULL, hash, sizeof(hash), signer->sign_sk) != 0)
+		rc = SH_ERR_CRYPTO;
+	if (!cJSON_AddStringToObject(box, "h", header))
+		rc = SH_ERR_NOMEM;
+	if (rc == SH_OK && (rc = sh_b64_encode(nonce, sizeof(nonce), &b64)) == SH_OK) {
+		rc = cJSON_AddStringToObject(box, "n", b64) ? SH_OK : SH_ERR_NOMEM;
+		sh_free(b64);
+	}
+	if (rc == SH_OK && (rc = sh_b64_encode(ct, (size_t)ctlen, &b64)) == SH_OK) {
+		rc = cJSON_AddStringToObject(box, "c", b64) ? SH_OK : SH_ERR_NOMEM;
+		sh_free(b64);
+	}
+	if (rc == SH_OK && (rc = sh_b64_encode(sig, sizeof(sig), &b64)) == SH_OK) {
+		rc = cJSON_AddStringToObject(box, "s", b64) ? SH_OK : SH_ERR_NOMEM;
+		sh_free(b64);
+	}
+	sh_free(ct);
+	if (rc != SH_OK) {
+		cJSON_Delete(box);
+		return rc;
+	}
+	*out = box;
+	return SH_OK;
+}
+
+static const char *str_of(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int sh_box_header(const cJSON *box, const char **header)
+{
+	*header = NULL;
+	if (!cJSON_IsObject(box) || !str_of(box, "h") || !str_of(box, "n") || !str_of(box, "c") ||
+	    !str_of(box, "s"))
+		return SH_ERR_PROTO;
+	*header = str_of(box, "h");
+	return SH_OK;
+}
+
+int sh_box_open(const unsigned char key[32], const unsigned char signer_pk[SH_SIGN_PK],
+		const cJSON *box, char **body, size_t *len)
+{
+	unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+	unsigned char sig[crypto_sign_BYTES], hash[crypto_generichash_BYTES];
+	unsigned char *ct = NULL;
+	unsigned long long plen = 0;
+	const char *header;
+	char *plain;
+	size_t ctlen = 0;
+	int rc;
+
+	*body = NULL;
+	*len = 0;
+	if (sh_box_header(box, &header) != SH_OK)
+		return SH_ERR_PROTO;
+	if (sh_b64_decode_fixed(str_of(box, "n"), nonce, sizeof(nonce)) != SH_OK ||
+	    sh_b64_decode_fixed(str_of(box, "s"), sig, sizeof(sig)) != SH_OK)
+		return SH_ERR_CRYPTO;
+	rc = sh_b64_decode(str_of(box, "c"), &ct, &ctlen);
+	if (rc == SH_ERR_NOMEM || rc == SH_ERR_TOO_BIG)
+		return rc;
+	if (rc != SH_OK || ctlen < crypto_aead_xchacha20poly1305_ietf_ABYTES) {
+		sh_free(ct);
+		return SH_ERR_CRYPTO;
+	}
+	if (signed_part(header, nonce, ct, ctlen, hash) != SH_OK ||
+	    crypto_sign_verify_detached(sig, hash, sizeof(hash), signer_pk) != 0) {
+		sh_free(ct);
+		return SH_ERR_CRYPTO;
+	}
+	plain = sh_malloc(ctlen - crypto_aead_xchacha20poly1305_ietf_ABYTES + 1);
+	if (!plain) {
+		sh_free(ct);
+		return SH_ERR_NOMEM;
+	}
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt((unsigned char *)plain, &plen, NULL, ct, ctlen,
+						       (const unsigned char *)header,
+						       strlen(header), nonce, key) != 0) {
+		sh_free(ct);
+		sh_free(plain);
+		return SH_ERR_CRYPTO;
+	}
+	sh_free(ct);
+	plain[plen] = '\0';
+	*body = plain;
+	*len = (size_t)plen;
+	return SH_OK;
+}

@@ -1,0 +1,391 @@
+/* wire.c: encoders and strict decoders of the sealed bodies. */
+#include "wire.h"
+
+#include <string.h>
+
+#include "alloc.h"
+#include "catalog.h"
+#include "hlc.h"
+#include "participant.h"
+#include "proto.h"
+#include "text.h"
+
+bool sh_wire_id_ok(const char *s) { return sh_id_valid(s); }
+
+static void put_hlc(struct sh_buf *b, uint64_t h)
+{
+	char t[SH_HLC_TEXT_LEN + 1];
+
+	sh_hlc_encode(h, t);
+	sh_buf_append(b, "\"", 1);
+	sh_buf_append(b, t, SH_HLC_TEXT_LEN);
+	sh_buf_append(b, "\"", 1);
+}
+
+static void put_opt(struct sh_buf *b, const char *s)
+{
+	if (s)
+		sh_buf_json_str(b, s);
+	else
+		sh_buf_puts(b, "null");
+}
+
+void sh_wire_change_put(struct sh_buf *b, bool first, const struct sh_change *c)
+{
+	sh_buf_puts(b, first ? "[" : ",[");
+	sh_buf_json_str(b, c->participant);
+	sh_buf_append(b, ",", 1);
+	sh_buf_json_str(b, c->field);
+	sh_buf_append(b, ",", 1);
+	sh_buf_json_str(b, c->row);
+	sh_buf_append(b, ",", 1);
+	sh_buf_json_str(b, c->value);
+	sh_buf_append(b, ",", 1);
+	put_hlc(b, c->hlc);
+	sh_buf_printf(b, ",%llu]", (unsigned long long)c->base);
+}
+
+void sh_wire_result_put(struct sh_buf *b, bool first, const struct sh_result *r)
+{
+	sh_buf_puts(b, first ? "[" : ",[");
+	sh_buf_json_str(b, r->code);
+	sh_buf_printf(b, ",%llu,", (unsigned long long)r->version);
+	put_opt(b, r->value);
+	sh_buf_append(b, ",", 1);
+	put_opt(b, r->reason);
+	sh_buf_append(b, "]", 1);
+}
+
+void sh_wire_op_put(struct sh_buf *b, bool first, const struct sh_op *o)
+{
+	sh_buf_puts(b, first ? "[" : ",[");
+	sh_buf_json_str(b, o->participant);
+	sh_buf_append(b, ",", 1);
+	sh_buf_json_str(b, o->field);
+	sh_buf_append(b, ",", 1);
+	sh_buf_json_str(b, o->row);
+	sh_buf_append(b, ",", 1);
+	sh_buf_json_str(b, o->value);
+	sh_buf_printf(b, ",%llu,", (unsigned long long)o->version);
+	put_hlc(b, o->hlc);
+	sh_buf_append(b, ",", 1);
+	sh_buf_json_str(b, o->author);
+	sh_buf_append(b, "]", 1);
+}
+
+void sh_wire_conflict_put(struct sh_buf *b, bool first, const struct sh_conflict *c)
+{
+	sh_buf_printf(b, "%s{\"id\":%lld,\"seq\":%llu,\"kind\":", first ? "" : ",", (long long)c->id,
+		      (unsigned long long)c->seq);
+	sh_buf_json_str(b, c->kind);
+	sh_buf_puts(b, ",\"participant\":");
+	sh_buf_json_str(b, c->participant);
+	sh_buf_puts(b, ",\"kommune\":");
+	put_opt(b, c->kommune);
+	sh_buf_puts(b, ",\"field\":");
+	put_opt(b, c->field);
+	sh_buf_puts(b, ",\"row\":");
+	put_opt(b, c->row);
+	sh_buf_puts(b, ",\"winner\":");
+	put_opt(b, c->winner);
+	sh_buf_puts(b, ",\"loser\":");
+	put_opt(b, c->loser);
+	sh_buf_puts(b, ",\"winner_author\":");
+	put_opt(b, c->winner_author);
+	sh_buf_puts(b, ",\"loser_author\":");
+	put_opt(b, c->loser_author);
+	sh_buf_puts(b, ",\"winner_hlc\":");
+	put_hlc(b, c->winner_hlc);
+	sh_buf_puts(b, ",\"loser_hlc\":");
+	put_hlc(b, c->loser_hlc);
+	sh_buf_puts(b, ",\"other\":");
+	put_opt(b, c->other);
+	sh_buf_puts(b, ",\"other_kommune\":");
+	put_opt(b, c->other_kommune);
+	sh_buf_printf(b, ",\"resolved\":%s}", c->resolved ? "true" : "false");
+}
+
+/* ---- decoding ------------------------------------------------------------ */
+
+static const char *item_str(const cJSON *a, int i, size_t max)
+{
+	const cJSON *v = cJSON_GetArrayItem(a, i);
+	size_t n;
+
+	if (!cJSON_IsString(v))
+		return NULL;
+	n = strlen(v->valuestring);
+	return n <= max && sh_utf8_valid(v->valuestring, n) ? v->valuestring : NULL;
+}
+
+static bool item_u64(const cJSON *a, int i, uint64_t *out)
+{
+	const cJSON *v = cJSON_GetArrayItem(a, i);
+	double d;
+
+	if (!cJSON_IsNumber(v))
+		return false;
+	d = v->valuedouble;
+	if (!(d >= 0) || d > 9007199254740991.0 || d != (double)(uint64_t)d)
+		return false;
+	*out = (uint64_t)d;
+	return true;
+}
+
+static bool item_hlc(const cJSON *a, int i, uint64_t *out)
+{
+	const char *s = item_str(a, i, SH_HLC_TEXT_LEN);
+
+	return s && sh_hlc_decode(s, out) == SH_OK;
+}
+
+/* An optional string: JSON null or a string. */
+static bool item_opt(const cJSON *a, int i, size_t max, const char **out)
+{
+	const cJSON *v = cJSON_GetArrayItem(a, i);
+
+	*out = NULL;
+	if (cJSON_IsNull(v))
+		return true;
+	return (*out = item_str(a, i, max)) != NULL;
+}
+
+/* Field name and row must fit each other (repeat fields need a row id). */
+static bool field_row_ok(const char *field, const char *row)
+{
+	const struct sh_field *f;
+
+	if (strcmp(field, SH_RESOLVE) == 0) {
+		size_t n = strlen(row);
+
+		return n > 0 && n <= 18 && strspn(row, "0123456789") == n;
+	}
+	f = sh_field_by_name(field);
+	if (!f)
+		return false;
+	return f->repeat ? sh_id_valid(row) : row[0] == '\0';
+}
+
+static int parse_body(const char *body, size_t len, cJSON **root, struct sh_reason *why)
+{
+	*root = cJSON_ParseWithLength(body, len);
+	if (!*root || !cJSON_IsObject(*root)) {
+		cJSON_Delete(*root);
+		*root = NULL;
+		sh_reason_set(why, "Innholdet er ikke et gyldig JSON-objekt.");
+		return SH_ERR_PROTO;
+	}
+	return SH_OK;
+}
+
+static const cJSON *array_of(const cJSON *root, const char *key, size_t max, size_t *n)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, key);
+
+	*n = 0;
+	if (!cJSON_IsArray(a))
+		return NULL;
+	*n = (size_t)cJSON_GetArraySize(a);
+	return *n <= max ? a : NULL;
+}
+
+int sh_wire_changes_decode(const char *body, size_t len, cJSON **root, struct sh_change **out,
+			   size_t *n, struct sh_reason *why)
+{
+	const cJSON *a, *e;
+	struct sh_change *c;
+	size_t i = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (parse_body(body, len, root, why) != SH_OK)
+		return SH_ERR_PROTO;
+	a = array_of(*root, "changes", SH_CHANGESET_MAX, n);
+	if (!a || *n == 0) {
+		sh_reason_set(why, "Endringssettet må ha 1–%d endringer.", SH_CHANGESET_MAX);
+		goto bad;
+	}
+	c = sh_calloc(*n, sizeof(*c));
+	if (!c) {
+		cJSON_Delete(*root);
+		*root = NULL;
+		return SH_ERR_NOMEM;
+	}
+	*out = c;
+	cJSON_ArrayForEach(e, a) {
+		struct sh_change *x = &c[i];
+
+		if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 6 ||
+		    !(x->participant = item_str(e, 0, SH_ID_LEN)) || !sh_id_valid(x->participant) ||
+		    !(x->field = item_str(e, 1, 64)) || !(x->row = item_str(e, 2, SH_ID_LEN)) ||
+		    !field_row_ok(x->field, x->row) || !(x->value = item_str(e, 3, SH_VALUE_MAX)) ||
+		    !item_hlc(e, 4, &x->hlc) || !item_u64(e, 5, &x->base)) {
+			sh_reason_set(why, "Endring nr. %zu i endringssettet er ugyldig.", i + 1);
+			goto bad;
+		}
+		i++;
+	}
+	return SH_OK;
+bad:
+	sh_free(*out);
+	*out = NULL;
+	*n = 0;
+	cJSON_Delete(*root);
+	*root = NULL;
+	return SH_ERR_PROTO;
+}
+
+int sh_wire_ack_decode(const char *body, size_t len, cJSON **root, uint64_t *seq,
+		       struct sh_result **out, size_t *n, struct sh_reason *why)
+{
+	static const char *codes[] = {"applied", "superseded", "conflict", "rejected"};
+	const cJSON *a, *e;
+	struct sh_result *r;
+	size_t i = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (parse_body(body, len, root, why) != SH_OK)
+		return SH_ERR_PROTO;
+	a = array_of(*root, "results", SH_CHANGESET_MAX, n);
+	if (!a || sh_json_u64(*root, "seq", UINT32_MAX, seq) != SH_OK) {
+		sh_reason_set(why, "Kvitteringen er ugyldig.");
+		goto bad;
+	}
+	r = sh_calloc(*n ? *n : 1, sizeof(*r));
+	if (!r) {
+		cJSON_Delete(*root);
+		*root = NULL;
+		return SH_ERR_NOMEM;
+	}
+	*out = r;
+	cJSON_ArrayForEach(e, a) {
+		struct sh_result *x = &r[i];
+		bool known = false;
+
+		if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 4 || !(x->code = item_str(e, 0, 16)) ||
+		    !item_u64(e, 1, &x->version) || !item_opt(e, 2, SH_VALUE_MAX, &x->value) ||
+		    !item_opt(e, 3, 1024, &x->reason))
+			goto bad_item;
+		for (size_t k = 0; k < 4; k++)
+			known |= strcmp(x->code, codes[k]) == 0;
+		if (!known)
+			goto bad_item;
+		i++;
+	}
+	return SH_OK;
+bad_item:
+	sh_reason_set(why, "Resultat nr. %zu i kvitteringen er ugyldig.", i + 1);
+bad:
+	sh_free(*out);
+	*out = NULL;
+	*n = 0;
+	cJSON_Delete(*root);
+	*root = NULL;
+	return SH_ERR_PROTO;
+}
+
+static bool conflict_decode(const cJSON *o, struct sh_conflict *c)
+{
+	const cJSON *res = cJSON_GetObjectItemCaseSensitive(o, "resolved");
+	uint64_t id;
+	const char *wh, *lh;
+
+#define OPT(key, dst)                                                                      \
+	do {                                                                               \
+		const cJSON *v_ = cJSON_GetObjectItemCaseSensitive(o, key);                \
+		if (cJSON_IsNull(v_))                                                      \
+			(dst) = NULL;                                                      \
+		else if (!((dst) = sh_json_str(o, key, SH_VALUE_MAX)))                     \
+			return false;                                                      \
+	} while (0)
+	if (!cJSON_IsObject(o) || sh_json_u64(o, "id", INT64_MAX, &id) != SH_OK ||
+	    sh_json_u64(o, "seq", 9007199254740991ULL, &c->seq) != SH_OK || !cJSON_IsBool(res))
+		return false;
+	c->id = (int64_t)id;
+	c->resolved = cJSON_IsTrue(res);
+	if (!(c->kind = sh_json_str(o, "kind", 16)) ||
+	    (strcmp(c->kind, "field") != 0 && strcmp(c->kind, "duplicate") != 0) ||
+	    !(c->participant = sh_json_str(o, "participant", SH_ID_LEN)) ||
+	    !sh_id_valid(c->participant))
+		return false;
+	OPT("kommune", c->kommune);
+	OPT("field", c->field);
+	OPT("row", c->row);
+	OPT("winner", c->winner);
+	OPT("loser", c->loser);
+	OPT("winner_author", c->winner_author);
+	OPT("loser_author", c->loser_author);
+	OPT("other", c->other);
+	OPT("other_kommune", c->other_kommune);
+#undef OPT
+	wh = sh_json_str(o, "winner_hlc", SH_HLC_TEXT_LEN);
+	lh = sh_json_str(o, "loser_hlc", SH_HLC_TEXT_LEN);
+	return wh && lh && sh_hlc_decode(wh, &c->winner_hlc) == SH_OK &&
+	       sh_hlc_decode(lh, &c->loser_hlc) == SH_OK &&
+	       (!c->other || sh_id_valid(c->other));
+}
+
+void sh_wire_page_free(struct sh_pull_page *page)
+{
+	sh_free(page->ops);
+	sh_free(page->conflicts);
+	memset(page, 0, sizeof(*page));
+}
+
+int sh_wire_page_decode(const char *body, size_t len, cJSON **root, struct sh_pull_page *page,
+			struct sh_reason *why)
+{
+	const cJSON *ops, *cf, *e, *more;
+	size_t i = 0;
+
+	memset(page, 0, sizeof(*page));
+	if (parse_body(body, len, root, why) != SH_OK)
+		return SH_ERR_PROTO;
+	ops = array_of(*root, "ops", SH_PAGE_MAX, &page->nops);
+	cf = array_of(*root, "conflicts", SH_PAGE_MAX, &page->nconflicts);
+	more = cJSON_GetObjectItemCaseSensitive(*root, "more");
+	if (!ops || !cf || !cJSON_IsBool(more) ||
+	    sh_json_u64(*root, "next", 9007199254740991ULL, &page->next) != SH_OK ||
+	    sh_json_u64(*root, "server_seq", 9007199254740991ULL, &page->server_seq) != SH_OK) {
+		sh_reason_set(why, "Siden fra serveren er ugyldig.");
+		goto bad;
+	}
+	page->more = cJSON_IsTrue(more);
+	page->ops = sh_calloc(page->nops ? page->nops : 1, sizeof(*page->ops));
+	page->conflicts = sh_calloc(page->nconflicts ? page->nconflicts : 1, sizeof(*page->conflicts));
+	if (!page->ops || !page->conflicts) {
+		sh_wire_page_free(page);
+		cJSON_Delete(*root);
+		*root = NULL;
+		return SH_ERR_NOMEM;
+	}
+	cJSON_ArrayForEach(e, ops) {
+		struct sh_op *o = &page->ops[i];
+
+		if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 7 ||
+		    !(o->participant = item_str(e, 0, SH_ID_LEN)) || !sh_id_valid(o->participant) ||
+		    !(o->field = item_str(e, 1, 64)) || !(o->row = item_str(e, 2, SH_ID_LEN)) ||
+		    !field_row_ok(o->field, o->row) || !(o->value = item_str(e, 3, SH_VALUE_MAX)) ||
+		    !item_u64(e, 4, &o->version) || !item_hlc(e, 5, &o->hlc) ||
+		    !(o->author = item_str(e, 6, 256))) {
+			sh_reason_set(why, "Endring nr. %zu fra serveren er ugyldig.", i + 1);
+			goto bad;
+		}
+		i++;
+	}
+	i = 0;
+	cJSON_ArrayForEach(e, cf) {
+		if (!conflict_decode(e, &page->conflicts[i])) {
+			sh_reason_set(why, "Konflikt nr. %zu fra serveren er ugyldig.", i + 1);
+			goto bad;
+		}
+		i++;
+	}
+	return SH_OK;
+bad:
+	sh_wire_page_free(page);
+	cJSON_Delete(*root);
+	*root = NULL;
+	return SH_ERR_PROTO;
+}

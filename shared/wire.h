@@ -1,0 +1,81 @@
+/*
+ * wire.h: the bodies inside sealed boxes, encoded and decoded in one place
+ * so client and server cannot disagree.
+ *
+ *  change-set  {"changes":[[participant, field, row, value, hlc, base], ...]}
+ *  ack         {"seq":N,"results":[[code, version, value|null, reason|null], ...]}
+ *  page        {"ops":[[participant, field, row, value, version, hlc, author], ...],
+ *               "conflicts":[{...}], "next":N, "more":bool, "server_seq":S}
+ *
+ * hlc travels as 16 hex digits (64 bits do not fit a JSON number); field
+ * "#resolve" with row = a conflict id resolves that conflict. Decoders
+ * check every element's type and size; strings in the decoded structs
+ * point into the returned cJSON root (delete it last).
+ */
+#ifndef SH_WIRE_H
+#define SH_WIRE_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "err.h"
+
+#define SH_CHANGESET_MAX 10000 /* changes in one change-set */
+#define SH_PAGE_MAX 20000      /* ops in one pull page */
+#define SH_RESOLVE "#resolve"
+
+struct sh_change {
+	const char *participant, *field, *row, *value;
+	uint64_t hlc, base;
+};
+
+struct sh_result {
+	const char *code;   /* applied, superseded, conflict, rejected */
+	uint64_t version;   /* the field's version on the server afterwards */
+	const char *value;  /* the server's value when it is not the sender's, else NULL */
+	const char *reason; /* rejected: Norwegian reason */
+};
+
+struct sh_op {
+	const char *participant, *field, *row, *value, *author;
+	uint64_t version, hlc;
+};
+
+struct sh_conflict {
+	int64_t id;
+	uint64_t seq, winner_hlc, loser_hlc;
+	const char *kind, *participant, *kommune, *field, *row, *winner, *loser;
+	const char *winner_author, *loser_author, *other, *other_kommune;
+	bool resolved;
+};
+
+/* Encoders append one element (with a leading comma unless first). */
+void sh_wire_change_put(struct sh_buf *b, bool first, const struct sh_change *c);
+void sh_wire_result_put(struct sh_buf *b, bool first, const struct sh_result *r);
+void sh_wire_op_put(struct sh_buf *b, bool first, const struct sh_op *o);
+void sh_wire_conflict_put(struct sh_buf *b, bool first, const struct sh_conflict *c);
+
+int sh_wire_changes_decode(const char *body, size_t len, cJSON **root, struct sh_change **out,
+			   size_t *n, struct sh_reason *why) SH_MUST_USE;
+int sh_wire_ack_decode(const char *body, size_t len, cJSON **root, uint64_t *seq,
+		       struct sh_result **out, size_t *n, struct sh_reason *why) SH_MUST_USE;
+
+struct sh_pull_page {
+	struct sh_op *ops;
+	size_t nops;
+	struct sh_conflict *conflicts;
+	size_t nconflicts;
+	uint64_t next, server_seq;
+	bool more;
+};
+int sh_wire_page_decode(const char *body, size_t len, cJSON **root, struct sh_pull_page *page,
+			struct sh_reason *why) SH_MUST_USE;
+void sh_wire_page_free(struct sh_pull_page *page);
+
+/* 32 lowercase hex digits (participant, device and row ids). */
+bool sh_wire_id_ok(const char *s);
+
+#endif
