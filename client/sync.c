@@ -192,6 +192,8 @@ static void start_pull(struct eng *e)
 	send_text(e, sh_strdup(text));
 }
 
+static bool has_unsent(struct eng *e);
+
 static void send_changesets(struct eng *e)
 {
 	while (e->inflight < WINDOW && e->next_send < e->npending) {
@@ -267,7 +269,17 @@ static void round_done(struct eng *e)
 			start_push(e);
 		return;
 	}
-	finish(e, e->res->rejected ? SC_SYNC_REJECTED : SC_SYNC_OK, NULL);
+	{
+		long still = 0;
+		sqlite3_stmt *st;
+
+		if (sqlite3_prepare_v2(sc_replica_db(e->r), "SELECT count(*) FROM outbox WHERE rejected IS NOT NULL",
+				       -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+			still = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		e->res->rejected = (size_t)still;
+		finish(e, still ? SC_SYNC_REJECTED : SC_SYNC_OK, NULL);
+	}
 }
 
 /* ---- messages from the server ----------------------------------------------------- */
@@ -414,6 +426,8 @@ static void on_push_ack(struct eng *e, const cJSON *msg)
 		e->inflight--;
 	if (e->next_send < e->npending)
 		send_changesets(e);
+	else if (e->inflight == 0 && has_unsent(e))
+		start_push(e); /* rejected changes given another chance */
 	else if (e->inflight == 0)
 		start_pull(e);
 out:

@@ -290,7 +290,7 @@ int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res
 		 struct sc_ack_stats *stats, struct sh_reason *why)
 {
 	struct q q = {.db = sc_replica_db(r)};
-	struct touched t = {0};
+	struct touched t = {0}, ok = {0};
 	sqlite3_stmt *rows;
 	size_t i = 0;
 	int rc;
@@ -343,6 +343,7 @@ int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res
 		}
 		if (resolve)
 			continue;
+		touch(&ok, p);
 		if (strcmp(x->code, "applied") == 0)
 			stats->applied++;
 		else if (strcmp(x->code, "conflict") == 0)
@@ -368,6 +369,27 @@ int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res
 			      (unsigned long long)seq);
 		q.err = SH_ERR_PROTO;
 	}
+	/*
+	 * Something of these participants went through: their earlier
+	 * rejected changes get another chance (the reason may be gone, e.g.
+	 * the municipality was corrected), unless a newer edit replaces them.
+	 */
+	for (size_t k = 0; q.err == SH_OK && k < ok.n; k++) {
+		sqlite3_stmt *st;
+
+		if ((st = Q(&q, 8, "DELETE FROM outbox WHERE participant = ?1 AND rejected IS NOT NULL AND "
+				   "EXISTS (SELECT 1 FROM outbox o WHERE o.participant = outbox.participant AND "
+				   "o.field = outbox.field AND o.row = outbox.row AND o.changeset IS NULL)"))) {
+			bt(st, 1, ok.id[k]);
+			run(&q, st);
+		}
+		if ((st = Q(&q, 9, "UPDATE outbox SET changeset = NULL, rejected = NULL "
+				   "WHERE participant = ?1 AND rejected IS NOT NULL"))) {
+			bt(st, 1, ok.id[k]);
+			run(&q, st);
+		}
+	}
+	sh_free(ok.id);
 	if (q.err == SH_OK)
 		rederive_all(&q, r, &t);
 	else

@@ -1,0 +1,123 @@
+"""Real jsr-server processes and jsr clients for the integration tests:
+temporary directories, ephemeral ports on 127.0.0.1, kill -9 and restart."""
+import os
+import re
+import signal
+import subprocess
+import time
+
+from jsrtest import BIN, env, jsr
+
+SERVER = os.path.join(BIN, "jsr-server")
+PASSWORD = "et-langt-passord-for-test"
+
+
+def server_env(**extra):
+    return env(JSR_PASSWORD_STRENGTH="min", JSR_LOG_LEVEL="warn", **extra)
+
+
+class Server:
+    def __init__(self, tmp, users=(("kari", "kommune_user", ["0301"]),), config=None, name="srv"):
+        self.dir = os.path.join(tmp, name)
+        self.proc = None
+        self.url = None
+        self.port = 0
+        self.log = os.path.join(tmp, name + ".log")
+        p = subprocess.run([SERVER, "init", "--data", self.dir], capture_output=True, text=True,
+                           env=server_env(JSR_ADMIN_PASSWORD=PASSWORD), timeout=60)
+        assert p.returncode == 0, p.stderr
+        self.fingerprint = re.search(r"Fingeravtrykk: ([0-9a-f]{40})", p.stdout).group(1)
+        if config:
+            with open(os.path.join(self.dir, "jsr-server.conf"), "w") as f:
+                for k, v in config.items():
+                    f.write(f"{k} = {v}\n")
+        for name_, role, kommuner in users:
+            self.add_user(name_, role, kommuner)
+
+    def add_user(self, name, role, kommuner, password=PASSWORD):
+        args = [SERVER, "user", "add", "--data", self.dir, "--username", name, "--role", role]
+        for k in kommuner:
+            args += ["--kommune", k]
+        p = subprocess.run(args, capture_output=True, text=True,
+                           env=server_env(JSR_PASSWORD=password), timeout=60)
+        assert p.returncode == 0, p.stderr
+
+    def start(self, port=None):
+        """Starts (on the same port as before when restarting)."""
+        port = self.port if port is None else port
+        logf = open(self.log, "a")
+        self.proc = subprocess.Popen(
+            [SERVER, "run", "--data", self.dir, "--listen", f"127.0.0.1:{port}"],
+            stdout=subprocess.PIPE, stderr=logf, text=True, env=server_env())
+        logf.close()
+        line = self.proc.stdout.readline()
+        m = re.search(r"(wss?://127\.0\.0\.1:(\d+)/sync)", line)
+        assert m, f"server did not start: {line!r}\n{open(self.log).read()[-2000:]}"
+        self.url, self.port = m.group(1), int(m.group(2))
+        return self.url
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+        if self.proc and self.proc.stdout:
+            self.proc.stdout.close()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill()
+
+    def restart(self):
+        self.kill()
+        for _ in range(50):  # the port may linger for a moment
+            try:
+                return self.start()
+            except AssertionError:
+                time.sleep(0.1)
+        return self.start()
+
+    def hash(self, kommune):
+        p = subprocess.run([SERVER, "hash", "--data", self.dir, "--kommune", kommune],
+                           capture_output=True, text=True, env=server_env(), timeout=60)
+        assert p.returncode == 0, p.stderr
+        return p.stdout.strip()
+
+    def sql(self, query):
+        import sqlite3
+        db = sqlite3.connect(os.path.join(self.dir, "store.db"), timeout=30)
+        try:
+            return db.execute(query).fetchall()
+        finally:
+            db.close()
+
+
+class Client:
+    def __init__(self, tmp, name, server, user="kari", password=PASSWORD, url=None):
+        self.dir = os.path.join(tmp, name)
+        self.server, self.user, self.password = server, user, password
+        self.url = url
+
+    def env(self, **extra):
+        return env(JSR_DATA=self.dir, JSR_PASSWORD=self.password, **extra)
+
+    def jsr(self, *args, check=None, input=None, timeout=120):
+        return jsr(*args, check=check, environ=self.env(), input=input, timeout=timeout)
+
+    def json(self, *args, check=0):
+        import json
+        return json.loads(self.jsr(*args, "--json", check=check).stdout)
+
+    def login(self, check=0):
+        return self.jsr("login", "--server", self.url or self.server.url, "--server-key",
+                        self.server.fingerprint, "--user", self.user, check=check)
+
+    def sync(self, check=0, timeout_s=60):
+        return self.jsr("sync", "--timeout", str(timeout_s), check=check)
+
+    def hash(self, kommune):
+        return self.jsr("hash", kommune, check=0).stdout.strip()

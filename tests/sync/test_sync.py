@@ -1,0 +1,318 @@
+"""Synchronisation with real processes: jsr-server on 127.0.0.1 (ephemeral
+port) and several jsr replicas (issue 4, must-show 1, 2, 3, 7, plus
+rejections and the daemon)."""
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "pylib"))
+from jsrserver import Client, Server  # noqa: E402
+from jsrtest import TempDirCase, generate  # noqa: E402
+
+BAKGRUNN = ["malgruppe=1", "fodeland=SYR", "statsborgerskap=SYR", "ankomstar=2016",
+            "innvandringsgrunn=3", "sivilstand=2", "antall_barn=2", "alder_yngste_barn=4",
+            "hovedinntekt=4", "skolear=6", "utdanning=1", "arbeidserfaring=0",
+            "leser_morsmal=j", "norskniva_start=A1"]
+
+
+class SyncCase(TempDirCase):
+    users = (("kari", "kommune_user", ["0301"]), ("ola", "kommune_user", ["0301"]),
+             ("per", "kommune_user", ["1103"]))
+    config = None
+
+    def setUp(self):
+        super().setUp()
+        self.server = Server(self.tmp, users=self.users, config=self.config)
+        self.server.start()
+        self.numbers = iter(generate(40, seed=7, gender="kvinne"))
+
+    def tearDown(self):
+        self.server.kill()
+        super().tearDown()
+
+    def client(self, name, user="kari"):
+        c = Client(self.tmp, name, self.server, user=user)
+        c.login()
+        return c
+
+    def register(self, c, kommune="0301", start="2026-01-15", fnr=None):
+        j = c.json("new", "--fnr", fnr or next(self.numbers), "--start", start, "--kommune",
+                   kommune, "--finansiering", "1")
+        self.assertEqual(j["status"], "mangler", j)
+        return j["id"]
+
+    def assert_converged(self, clients, kommune="0301"):
+        want = self.server.hash(kommune)
+        for c in clients:
+            self.assertEqual(c.hash(kommune), want, f"{c.dir} differs from the server")
+
+
+class Convergence(SyncCase):
+    def test_three_clients_different_fields(self):
+        a, b, c = self.client("a"), self.client("b"), self.client("c", user="ola")
+        pid = self.register(a)
+        a.sync()
+        b.sync()
+        c.sync()
+        self.assertEqual([p["id"] for p in b.json("list")], [pid])
+        # offline: each edits other fields of the same participant
+        a.jsr("set", pid, "malgruppe=1", "fodeland=SYR", check=0)
+        b.jsr("set", pid, "statsborgerskap=ERI", "ankomstar=2015", check=0)
+        c.jsr("set", pid, "sivilstand=2", "antall_barn=3", "alder_yngste_barn=1", check=0)
+        c.jsr("tiltak", "add", pid, "--type", "1", "--fra", "2026-02-01", check=0)
+        for x in (a, b, c, a, b):
+            x.sync()
+        self.assert_converged([a, b, c])
+        shown = a.json("show", pid)
+        self.assertEqual((shown["fields"]["fodeland"], shown["fields"]["statsborgerskap"],
+                          shown["fields"]["antall_barn"]), ("SYR", "ERI", "3"))
+        self.assertEqual(len(shown["tiltak"]), 1)
+        self.assertEqual(a.json("conflicts"), [])
+        self.assertEqual(shown["sync"], "synkronisert")
+        self.assertEqual(a.json("outbox")["changes"], [])
+
+    def test_fresh_device_pulls_everything(self):
+        a = self.client("a")
+        ids = [self.register(a) for _ in range(12)]
+        for pid in ids[:6]:
+            a.jsr("set", pid, *BAKGRUNN, check=0)
+        a.sync()
+        fresh = self.client("fresh")
+        fresh.jsr("sync", check=0)
+        self.assertEqual(sorted(p["id"] for p in fresh.json("list")), sorted(ids))
+        self.assertEqual(fresh.json("show", ids[0])["status"], "aktiv")
+        self.assert_converged([a, fresh])
+        # a second round pulls nothing new
+        j = fresh.json("sync")
+        self.assertEqual((j["status"], j["pulled"]), ("ok", 0))
+
+    def test_idempotent_resend_after_lost_ack(self):
+        """A change-set whose ack was lost is sent again and not applied twice."""
+        a = self.client("a")
+        pid = self.register(a)
+        a.sync()
+        a.jsr("set", pid, "malgruppe=2", check=0)
+        # freeze and send, then forget the ack: put the change back as unacknowledged
+        a.sync()
+        import sqlite3
+        db = sqlite3.connect(os.path.join(a.dir, "replica.db"))
+        seq = int(db.execute("SELECT value FROM meta WHERE key = 'changeset_seq'").fetchone()[0])
+        db.execute("INSERT INTO outbox(participant, field, row, value, hlc, author, base, changeset) "
+                   "SELECT participant, field, row, value, hlc, author, 0, ?1 FROM field_value "
+                   "WHERE participant = ?2 AND field = 'malgruppe'", (seq, pid))
+        db.commit()
+        db.close()
+        before = self.server.sql("SELECT count(*) FROM changeset")[0][0]
+        versions = self.server.sql("SELECT version FROM field_value WHERE field = 'malgruppe'")
+        j = a.json("sync")
+        self.assertEqual(j["status"], "ok")
+        self.assertEqual(self.server.sql("SELECT count(*) FROM changeset")[0][0], before)
+        self.assertEqual(self.server.sql("SELECT version FROM field_value WHERE field = 'malgruppe'"),
+                         versions)
+        self.assertEqual(a.json("outbox")["changes"], [])
+
+
+class Conflicts(SyncCase):
+    def test_same_field_two_clients(self):
+        a, b = self.client("a"), self.client("b", user="ola")
+        pid = self.register(a)
+        a.sync()
+        b.sync()
+        a.jsr("set", pid, "malgruppe=1", check=0)
+        time.sleep(0.01)
+        b.jsr("set", pid, "malgruppe=3", check=0)  # later hlc: this one wins
+        a.sync()
+        j = b.json("sync")
+        self.assertEqual(j["conflicts"], 1)
+        a.sync()
+        for c in (a, b):
+            self.assertEqual(c.json("show", pid)["fields"]["malgruppe"], "3")
+            conflicts = c.json("conflicts")
+            self.assertEqual(len(conflicts), 1)
+            k = conflicts[0]
+            self.assertEqual((k["kind"], k["field"], k["winner"], k["loser"]),
+                             ("field", "malgruppe", "3", "1"))
+            self.assertEqual((k["winner_author"], k["loser_author"]), ("ola", "kari"))
+        self.assert_converged([a, b])
+        # resolving is a change that syncs
+        p = a.jsr("resolve", pid, "malgruppe", "--value", "2", check=0)
+        self.assertIn("Konflikten er løst", p.stdout)
+        a.sync()
+        b.sync()
+        for c in (a, b):
+            self.assertEqual(c.json("conflicts"), [])
+            self.assertEqual(c.json("show", pid)["fields"]["malgruppe"], "2")
+        self.assert_converged([a, b])
+        self.assertEqual(self.server.sql("SELECT resolved, resolved_by FROM conflict"), [(1, "kari")])
+
+    def test_keep_resolution(self):
+        a, b = self.client("a"), self.client("b")
+        pid = self.register(a)
+        a.sync()
+        b.sync()
+        a.jsr("set", pid, "sivilstand=1", check=0)
+        b.jsr("set", pid, "sivilstand=4", check=0)
+        a.sync()
+        b.sync()
+        winner = b.json("show", pid)["fields"]["sivilstand"]
+        b.jsr("resolve", pid[:8], "sivilstand", "--keep", check=0)
+        b.jsr("resolve", pid[:8], "sivilstand", "--keep", check=1)  # nothing open any more
+        b.sync()
+        a.sync()
+        self.assertEqual(a.json("conflicts"), [])
+        self.assertEqual(a.json("show", pid)["fields"]["sivilstand"], winner)
+
+    def test_duplicate_registration_offline(self):
+        """The same person registered offline on two laptops: a conflict, not a merge."""
+        a, b = self.client("a"), self.client("b", user="per")
+        fnr = next(self.numbers)
+        pa = self.register(a, kommune="0301", start="2026-01-10", fnr=fnr)
+        pb = self.register(b, kommune="1103", start="2026-03-01", fnr=fnr)
+        a.sync()
+        b.sync()
+        a.sync()
+        for c, mine, other in ((a, pa, pb), (b, pb, pa)):
+            conflicts = c.json("conflicts")
+            self.assertEqual(len(conflicts), 1, c.dir)
+            k = conflicts[0]
+            self.assertEqual(k["kind"], "duplicate")
+            self.assertEqual({k["participant"], k["other"]}, {pa, pb})
+            # both registrations exist, nothing merged
+            self.assertEqual([p["id"] for p in c.json("list")], [mine])
+        self.assertEqual(len(self.server.sql("SELECT id FROM participant")), 2)
+        # ending the first participation before the second starts closes it by itself
+        a.jsr("set", pa, "sluttdato=2026-02-28", "hovedarsak=50", "underarsak=51", check=0)
+        a.sync()
+        b.sync()
+        self.assertEqual(b.json("conflicts"), [])
+        self.assertEqual(a.json("conflicts"), [])
+
+
+class Rejections(SyncCase):
+    def test_out_of_scope_is_kept_and_marked(self):
+        a = self.client("a")  # kari: 0301 only
+        pid = self.register(a, kommune="1103")
+        j = a.json("sync", check=1)
+        self.assertEqual(j["status"], "rejected")
+        self.assertEqual(j["rejected"], 4)
+        shown = a.json("show", pid)
+        self.assertEqual(shown["fields"]["kommune"], "1103")  # the value is kept
+        self.assertIn("kommune", shown["rejected"])
+        self.assertIn("kommune du ikke har tilgang til", shown["rejected"]["kommune"])
+        self.assertTrue(a.json("list")[0]["sync"].startswith("feil: "))
+        self.assertEqual(self.server.sql("SELECT count(*) FROM participant"), [(0,)])
+        # fixing it: the new kommune goes through, and the participant's other
+        # rejected changes get another chance in the same round
+        a.jsr("set", pid, "kommune=0301", check=0)
+        a.jsr("sync", check=0)
+        shown = a.json("show", pid)
+        self.assertEqual((shown["fields"]["kommune"], shown["rejected"], shown["sync"]),
+                         ("0301", {}, "synkronisert"))
+        self.assertEqual(self.server.sql("SELECT count(*) FROM field_value"), [(4,)])
+        self.assert_converged([a])
+
+    def test_server_rules(self):
+        """A rule broken only by the combination of two devices' edits is rejected."""
+        a, b = self.client("a"), self.client("b")
+        pid = self.register(a, start="2026-01-15")
+        a.sync()
+        b.sync()
+        a.jsr("set", pid, "startdato=2026-06-01", check=0)
+        b.jsr("set", pid, "sluttdato=2026-03-01", "hovedarsak=60", check=0)
+        a.sync()
+        j = b.json("sync", check=1)
+        self.assertEqual(j["rejected"], 1)
+        self.assertIn("sluttdato", b.json("show", pid)["rejected"])
+
+
+class Sessions(SyncCase):
+    config = {"session_ttl_s": 3}
+
+    def test_expiry_keeps_outbox_and_resumes(self):
+        a = self.client("a")
+        pid = self.register(a)
+        a.sync()
+        a.jsr("set", pid, "malgruppe=5", "fodeland=AFG", check=0)
+        time.sleep(3.5)
+        p = a.sync(check=4)
+        self.assertIn("jsr login", p.stderr)
+        self.assertEqual(len(a.json("outbox")["changes"]), 2)  # kept
+        st = a.json("status", "--offline")
+        self.assertFalse(st["logged_in"])
+        self.assertEqual(st["pending"], 2)
+        a.login()
+        a.sync()
+        self.assertEqual(a.json("outbox")["changes"], [])
+        self.assertEqual(self.server.sql("SELECT value FROM field_value WHERE field = 'malgruppe'"),
+                         [("5",)])
+
+
+class Daemon(SyncCase):
+    def wait_for(self, fn, timeout=15):
+        end = time.time() + timeout
+        while time.time() < end:
+            if fn():
+                return True
+            time.sleep(0.2)
+        return False
+
+    def test_daemon_pushes_and_pulls(self):
+        a, b = self.client("a"), self.client("b")
+        pid = self.register(a)
+        a.sync()
+        b.sync()
+        d = subprocess.Popen([os.path.join(os.environ.get("JSR_BIN", ""), "jsr"), "daemon"],
+                             env=b.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            # a change elsewhere arrives by notify, without any command on b
+            a.jsr("set", pid, "malgruppe=4", check=0)
+            a.sync()
+            self.assertTrue(self.wait_for(lambda: b.json("show", pid)["fields"]["malgruppe"] == "4"))
+            # a change saved on b goes out by itself
+            b.jsr("set", pid, "fodeland=IRQ", check=0)
+            self.assertTrue(self.wait_for(lambda: self.server.sql(
+                "SELECT value FROM field_value WHERE field = 'fodeland'") == [("IRQ",)]))
+            # the server goes away and comes back: the daemon reconnects
+            self.server.restart()
+            b.jsr("set", pid, "sivilstand=3", check=0)
+            self.assertTrue(self.wait_for(lambda: self.server.sql(
+                "SELECT value FROM field_value WHERE field = 'sivilstand'") == [("3",)], 30))
+        finally:
+            d.terminate()
+            d.wait(10)
+        self.assertEqual(d.returncode, 0)
+
+
+class Offline(SyncCase):
+    def test_no_server(self):
+        a = self.client("a")
+        self.register(a)
+        self.server.kill()
+        p = a.sync(check=3)
+        self.assertIn("Får ikke kontakt", p.stderr)
+        self.assertEqual(len(a.json("outbox")["changes"]), 4)
+        st = a.json("status")
+        self.assertFalse(st["online"])
+
+    def test_wrong_server_key(self):
+        c = Client(self.tmp, "x", self.server)
+        p = c.jsr("login", "--server", self.server.url, "--server-key", "0" * 40, "--user",
+                  "kari", check=1)
+        self.assertIn("stemmer ikke med fingeravtrykket", p.stderr)
+        p = c.jsr("login", "--server", self.server.url, "--server-key", "xyz", "--user", "kari",
+                  check=1)
+        self.assertIn("Fingeravtrykket", p.stderr)
+
+    def test_wrong_password(self):
+        c = Client(self.tmp, "x", self.server, password="feil-passord-123")
+        p = c.login(check=1)
+        self.assertIn("Feil brukernavn eller passord", p.stderr)
+        c = Client(self.tmp, "y", self.server, user="finnes_ikke")
+        p = c.login(check=1)
+        self.assertIn("Feil brukernavn eller passord", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
