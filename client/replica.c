@@ -41,7 +41,7 @@ static const char *const sql[ST_COUNT] = {
 	[ST_PROMOTE_OUTBOX] =
 		"INSERT INTO outbox(participant, field, row, value, hlc, author, base) "
 		"SELECT participant, field, row, value, hlc, author, version FROM field_value "
-		"WHERE participant = ?1 AND value <> ''",
+		"WHERE participant = ?1 AND value <> '' ORDER BY hlc",  /* as typed: the server checks in order */
 	[ST_DERIVED] =
 		"UPDATE participant SET draft = ?2, status = ?3, fnr = ?4, navn = ?5, kommune = ?6, "
 		"startdato = ?7, sluttdato = ?8, updated = ?9 WHERE id = ?1",
@@ -223,7 +223,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 
 void sc_replica_maintain(struct sc_replica *r)
 {
-	if (r->wal_frames < 1000)
+	if (r->wal_frames < 8192) /* 32 MiB of WAL */
 		return;
 	if (sqlite3_wal_checkpoint_v2(r->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) == SQLITE_OK)
 		r->wal_frames = 0;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "alloc.h"
 #include "buf.h"
@@ -67,7 +68,16 @@ struct eng {
 	size_t npending, next_send, inflight;
 	uint64_t next_id;
 	bool pull_again;
+	uint64_t t_push, t_pull; /* monotonic us when the phase began */
 };
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 static volatile sig_atomic_t stop_requested;
 static struct lws_context *running_ctx;
@@ -185,6 +195,10 @@ static void start_pull(struct eng *e)
 {
 	char text[160];
 
+	if (e->phase == P_PUSH)
+		e->res->push_ms += (double)(mono_us() - e->t_push) / 1000.0;
+	if (e->phase != P_PULL)
+		e->t_pull = mono_us();
 	e->phase = P_PULL;
 	e->pull_again = false;
 	snprintf(text, sizeof(text), "{\"t\":\"pull\",\"id\":%llu,\"since\":%llu,\"limit\":%d}",
@@ -201,6 +215,7 @@ static void send_changesets(struct eng *e)
 		struct sh_buf body;
 		char header[200];
 		size_t count = 0;
+		uint64_t t0 = mono_us();
 
 		sh_buf_init(&body, SH_BOX_MAX_BODY);
 		if (sc_changeset_body(e->r, seq, &body, &count) != SH_OK) {
@@ -214,6 +229,7 @@ static void send_changesets(struct eng *e)
 			 (unsigned long long)seq, count, SH_PROTO_VERSION);
 		send_text(e, boxed(e, "push", header, body.data, body.len));
 		sh_buf_free(&body);
+		e->res->t_build += (double)(mono_us() - t0) / 1000.0;
 		e->inflight++;
 		e->res->changesets++;
 	}
@@ -236,6 +252,8 @@ static void start_push(struct eng *e)
 		start_pull(e);
 		return;
 	}
+	if (e->phase != P_PUSH)
+		e->t_push = mono_us();
 	e->phase = P_PUSH;
 	send_changesets(e);
 }
@@ -258,6 +276,7 @@ static void round_done(struct eng *e)
 {
 	char now[32];
 
+	e->res->pull_ms += (double)(mono_us() - e->t_pull) / 1000.0;
 	snprintf(now, sizeof(now), "%llu", (unsigned long long)sh_wall_ms());
 	(void)!meta_put(e, "last_sync", now);
 	if (e->o->mode == SC_SYNC_DAEMON) {
@@ -407,7 +426,7 @@ static void on_push_ack(struct eng *e, const cJSON *msg)
 	struct sh_result *res = NULL;
 	struct sh_reason why = {{0}};
 	struct sc_ack_stats st;
-	uint64_t seq;
+	uint64_t seq, t0 = mono_us();
 
 	if (open_box(e, msg, &body, &len) != SH_OK) {
 		finish(e, SC_SYNC_FAILED, "Kvitteringen fra serveren kunne ikke åpnes eller bekreftes.");
@@ -418,6 +437,8 @@ static void on_push_ack(struct eng *e, const cJSON *msg)
 		finish(e, SC_SYNC_FAILED, "%s", why.text[0] ? why.text : "Kunne ikke lagre kvitteringen.");
 		goto out;
 	}
+	sc_replica_maintain(e->r);
+	e->res->t_ack += (double)(mono_us() - t0) / 1000.0;
 	e->res->applied += st.applied;
 	e->res->superseded += st.superseded;
 	e->res->conflicts += st.conflicts;
@@ -443,14 +464,22 @@ static void on_changes(struct eng *e, const cJSON *msg)
 	cJSON *root = NULL;
 	struct sh_pull_page page;
 	struct sh_reason why = {{0}};
+	uint64_t t0 = mono_us(), t1;
+	int rc;
 
 	memset(&page, 0, sizeof(page));
 	if (open_box(e, msg, &body, &len) != SH_OK) {
 		finish(e, SC_SYNC_FAILED, "En side fra serveren kunne ikke åpnes eller bekreftes.");
 		goto out;
 	}
-	if (sh_wire_page_decode(body, len, &root, &page, &why) != SH_OK ||
-	    sc_apply_page(e->r, &page, &applied, &kept) != SH_OK) {
+	rc = sh_wire_page_decode(body, len, &root, &page, &why);
+	t1 = mono_us();
+	e->res->t_decode += (double)(t1 - t0) / 1000.0;
+	if (rc == SH_OK)
+		rc = sc_apply_page(e->r, &page, &applied, &kept);
+	sc_replica_maintain(e->r);
+	e->res->t_apply += (double)(mono_us() - t1) / 1000.0;
+	if (rc != SH_OK) {
 		finish(e, SC_SYNC_FAILED, "%s", why.text[0] ? why.text : "Kunne ikke lagre siden fra serveren.");
 		goto out;
 	}
@@ -531,15 +560,30 @@ static void on_message(struct eng *e, const char *text, size_t len)
 
 /* ---- connection -------------------------------------------------------------------- */
 
-static const uint32_t backoff_ms[] = {500, 1000, 2000, 5000, 10000, 30000};
-static const lws_retry_bo_t retry = {
-	.retry_ms_table = backoff_ms,
-	.retry_ms_table_count = LWS_ARRAY_SIZE(backoff_ms),
+/* the daemon backs off to half a minute; a one-off sync someone waits for, to 3 s */
+static const uint32_t backoff_daemon_ms[] = {500, 1000, 2000, 5000, 10000, 30000};
+static const uint32_t backoff_once_ms[] = {200, 400, 800, 1600, 3000};
+static const lws_retry_bo_t retry_daemon = {
+	.retry_ms_table = backoff_daemon_ms,
+	.retry_ms_table_count = LWS_ARRAY_SIZE(backoff_daemon_ms),
 	.conceal_count = LWS_RETRY_CONCEAL_ALWAYS,
 	.secs_since_valid_ping = 30,
 	.secs_since_valid_hangup = 60,
 	.jitter_percent = 20,
 };
+static const lws_retry_bo_t retry_once = {
+	.retry_ms_table = backoff_once_ms,
+	.retry_ms_table_count = LWS_ARRAY_SIZE(backoff_once_ms),
+	.conceal_count = LWS_RETRY_CONCEAL_ALWAYS,
+	.secs_since_valid_ping = 30,
+	.secs_since_valid_hangup = 60,
+	.jitter_percent = 20,
+};
+
+static const lws_retry_bo_t *retry_of(const struct eng *e)
+{
+	return e->o->mode == SC_SYNC_DAEMON ? &retry_daemon : &retry_once;
+}
 
 static void connect_cb(lws_sorted_usec_list_t *sul);
 
@@ -555,7 +599,8 @@ static void lost(struct eng *e, const char *what)
 	    e->attempts < 2) {
 		sh_log_info("sync: %s; trying again", what);
 		e->phase = P_CONNECTING;
-		lws_retry_sul_schedule(e->ctx, 0, &e->sul_connect, &retry, connect_cb, &e->retry_count);
+		lws_retry_sul_schedule(e->ctx, 0, &e->sul_connect, retry_of(e), connect_cb,
+				       &e->retry_count);
 		return;
 	}
 	finish(e, SC_SYNC_OFFLINE, "Får ikke kontakt med serveren (%s). Endringene er tatt vare på og "
@@ -578,7 +623,7 @@ static void connect_cb(lws_sorted_usec_list_t *sul)
 	i.local_protocol_name = SH_PROTO;
 	i.ssl_connection = e->tls ? LCCSCF_USE_SSL : 0;
 	i.pwsi = &e->wsi;
-	i.retry_and_idle_policy = &retry;
+	i.retry_and_idle_policy = retry_of(e);
 	i.userdata = e;
 	e->attempts++;
 	e->phase = P_CONNECTING;

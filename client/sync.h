@@ -40,6 +40,10 @@ struct sc_sync_result {
 	enum sc_sync_status status;
 	struct sh_reason why;
 	size_t changesets, applied, superseded, conflicts, rejected, pulled, kept, pages;
+	double push_ms, pull_ms; /* time from auth_ok to the last ack; pulling */
+	/* where the client's own time went (ms): building and sealing change-sets,
+	 * applying acknowledgements, opening and decoding pages, applying them */
+	double t_build, t_ack, t_decode, t_apply;
 	char fingerprint[SH_FPR_LEN + 1];
 	char user[65], role[16], kommuner[256];
 };

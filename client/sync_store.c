@@ -13,11 +13,20 @@
 
 #define TXT(st, i) ((const char *)sqlite3_column_text(st, i))
 
+/*
+ * The order of the changes inside a change-set (and so of the results in
+ * its acknowledgement): by participant, and as made within one. The server
+ * checks each participant's changes in the order they were made, and this
+ * lets it take each participant once per change-set.
+ */
+#define CHANGESET_ORDER "participant, seq"
+
 /* A small set of prepared statements for one call. */
 struct q {
 	sqlite3 *db;
 	sqlite3_stmt *st[12];
 	int err;
+	char last_participant[SH_ID_LEN + 1]; /* put_value: its row exists */
 };
 
 static sqlite3_stmt *Q(struct q *q, int i, const char *sql)
@@ -67,6 +76,17 @@ static int64_t meta_int(sqlite3 *db, const char *key)
 		return 0;
 	bt(st, 1, key);
 	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int64_t meta_count(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return v;
@@ -165,7 +185,7 @@ int sc_changeset_body(struct sc_replica *r, uint64_t seq, struct sh_buf *body, s
 	*count = 0;
 	if (sqlite3_prepare_v2(sc_replica_db(r),
 			       "SELECT participant, field, row, value, hlc, base FROM outbox "
-			       "WHERE changeset = ?1 ORDER BY seq", -1, &st, NULL) != SQLITE_OK)
+			       "WHERE changeset = ?1 ORDER BY " CHANGESET_ORDER, -1, &st, NULL) != SQLITE_OK)
 		return SH_ERR_DB;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
 	sh_buf_puts(body, "{\"changes\":[");
@@ -209,7 +229,8 @@ static void rederive_all(struct q *q, struct sc_replica *r, struct touched *t)
 {
 	uint64_t hlc = sc_replica_hlc(r);
 
-	qsort(t->id, t->n, sizeof(*t->id), by_id);
+	if (t->n)
+		qsort(t->id, t->n, sizeof(*t->id), by_id);
 	for (size_t i = 0; i < t->n && q->err == SH_OK; i++)
 		if (i == 0 || strcmp(t->id[i], t->id[i - 1]) != 0)
 			q->err = sc_participant_rederive(r, t->id[i], hlc);
@@ -238,14 +259,17 @@ static bool local_change(struct q *q, const char *p, const char *f, const char *
 static void put_value(struct q *q, const char *p, const char *f, const char *row, const char *v,
 		      uint64_t version, uint64_t hlc, const char *author)
 {
-	sqlite3_stmt *st = Q(q, 0, "INSERT OR IGNORE INTO participant(id, draft, status, created, updated) "
-				   "VALUES (?1, 0, 'mangler', ?2, ?2)");
+	sqlite3_stmt *st;
 
-	if (!st)
-		return;
-	bt(st, 1, p);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)hlc);
-	run(q, st);
+	if (strcmp(q->last_participant, p) != 0) {
+		if (!(st = Q(q, 0, "INSERT OR IGNORE INTO participant(id, draft, status, created, updated) "
+				   "VALUES (?1, 0, 'mangler', ?2, ?2)")))
+			return;
+		bt(st, 1, p);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)hlc);
+		run(q, st);
+		snprintf(q->last_participant, sizeof(q->last_participant), "%s", p);
+	}
 	st = Q(q, 2, "INSERT INTO field_value(participant, field, row, value, hlc, author, version) "
 				   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(participant, field, row) "
 				   "DO UPDATE SET value = excluded.value, hlc = excluded.hlc, "
@@ -286,31 +310,69 @@ static void set_version(struct q *q, const char *p, const char *f, const char *r
 	run(q, st);
 }
 
+/*
+ * Set-based: the results are paired with the change-set's rows in a
+ * temporary table, and each kind of outcome is one statement. Only a
+ * result carrying the server's own value is handled row by row (rare).
+ */
 int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res, size_t n,
 		 struct sc_ack_stats *stats, struct sh_reason *why)
 {
+	static const char *const steps[] = {
+		/* new rejections: marked, the value stays */
+		"UPDATE outbox SET rejected = a.reason FROM temp.ack a WHERE outbox.seq = a.oseq "
+		"AND a.code = 'rejected'",
+		/* our value stands on the server at that version ... */
+		"UPDATE field_value SET version = a.version FROM temp.ack a WHERE a.code <> 'rejected' "
+		"AND a.value IS NULL AND field_value.participant = a.participant "
+		"AND field_value.field = a.field AND field_value.row = a.row",
+		/* ... and a newer unsent edit of the field is based on it */
+		"UPDATE outbox SET base = a.version FROM temp.ack a WHERE a.code <> 'rejected' "
+		"AND a.value IS NULL AND outbox.changeset IS NULL AND outbox.participant = a.participant "
+		"AND outbox.field = a.field AND outbox.row = a.row",
+		/* an older rejected change of a field now acknowledged is replaced by it */
+		"DELETE FROM outbox WHERE seq IN (SELECT o.seq FROM temp.ack a JOIN outbox o INDEXED BY "
+		"outbox_rejected ON o.participant = a.participant AND o.field = a.field AND o.row = a.row "
+		"AND o.rejected IS NOT NULL WHERE a.code <> 'rejected' AND o.changeset <> ?1)",
+		/*
+		 * something of these participants went through: their earlier
+		 * rejected changes get another chance (the reason may be gone,
+		 * e.g. the municipality was corrected), unless a newer edit
+		 * replaces them
+		 */
+		"DELETE FROM outbox WHERE rejected IS NOT NULL AND changeset <> ?1 AND participant IN "
+		"(SELECT participant FROM temp.ack WHERE code <> 'rejected') AND EXISTS (SELECT 1 FROM "
+		"outbox o WHERE o.participant = outbox.participant AND o.field = outbox.field "
+		"AND o.row = outbox.row AND o.changeset IS NULL)",
+		"UPDATE outbox SET changeset = NULL, rejected = NULL WHERE rejected IS NOT NULL "
+		"AND changeset <> ?1 AND participant IN (SELECT participant FROM temp.ack "
+		"WHERE code <> 'rejected')",
+		/* acknowledged: out of the outbox */
+		"DELETE FROM outbox WHERE seq IN (SELECT oseq FROM temp.ack WHERE code <> 'rejected')",
+	};
 	struct q q = {.db = sc_replica_db(r)};
-	struct touched t = {0}, ok = {0};
-	sqlite3_stmt *rows;
+	struct touched t = {0};
+	sqlite3_stmt *rows, *ins, *st;
 	size_t i = 0;
 	int rc;
 
 	memset(stats, 0, sizeof(*stats));
 	if (begin(q.db) != SH_OK)
 		return SH_ERR_DB;
-	if (sqlite3_prepare_v2(q.db, "SELECT seq, participant, field, row, value FROM outbox "
-				     "WHERE changeset = ?1 AND rejected IS NULL ORDER BY seq", -1, &rows,
+	if (sh_db_exec(q.db, "CREATE TEMP TABLE IF NOT EXISTS ack(oseq INTEGER PRIMARY KEY, code TEXT, "
+			     "version INTEGER, value TEXT, reason TEXT, participant TEXT, field TEXT, row TEXT);"
+			     "CREATE INDEX IF NOT EXISTS temp.ack_field ON ack(participant, field, row);"
+			     "DELETE FROM temp.ack", NULL) != SH_OK ||
+	    sqlite3_prepare_v2(q.db, "SELECT seq, participant, field, row FROM outbox "
+				     "WHERE changeset = ?1 AND rejected IS NULL ORDER BY " CHANGESET_ORDER, -1, &rows,
 			       NULL) != SQLITE_OK) {
 		(void)!sh_db_exec(q.db, "ROLLBACK", NULL);
 		return SH_ERR_DB;
 	}
+	ins = Q(&q, 5, "INSERT INTO temp.ack VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
 	sqlite3_bind_int64(rows, 1, (sqlite3_int64)seq);
-	while (q.err == SH_OK && sqlite3_step(rows) == SQLITE_ROW) {
-		int64_t oseq = sqlite3_column_int64(rows, 0);
-		char p[SH_ID_LEN + 1], f[65], row[SH_ID_LEN + 1];
+	while (q.err == SH_OK && ins && sqlite3_step(rows) == SQLITE_ROW) {
 		const struct sh_result *x;
-		sqlite3_stmt *st;
-		bool resolve;
 
 		if (i >= n) {
 			sh_reason_set(why, "Kvitteringen for endringssett nr. %llu har for få resultater.",
@@ -319,49 +381,26 @@ int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res
 			break;
 		}
 		x = &res[i++];
-		snprintf(p, sizeof(p), "%s", TXT(rows, 1));
-		snprintf(f, sizeof(f), "%s", TXT(rows, 2));
-		snprintf(row, sizeof(row), "%s", TXT(rows, 3));
-		resolve = strcmp(f, SH_RESOLVE) == 0;
-		if (strcmp(x->code, "rejected") == 0) {
+		sqlite3_bind_int64(ins, 1, sqlite3_column_int64(rows, 0));
+		bt(ins, 2, x->code);
+		sqlite3_bind_int64(ins, 3, (sqlite3_int64)x->version);
+		bt(ins, 4, x->value);
+		bt(ins, 5, strcmp(x->code, "rejected") == 0 ? (x->reason ? x->reason : "avvist av serveren")
+							   : NULL);
+		bt(ins, 6, TXT(rows, 1));
+		bt(ins, 7, TXT(rows, 2));
+		bt(ins, 8, TXT(rows, 3));
+		run(&q, ins);
+		if (strcmp(x->code, "rejected") == 0)
 			stats->rejected++;
-			if ((st = Q(&q, 5, "UPDATE outbox SET rejected = ?2 WHERE seq = ?1"))) {
-				sqlite3_bind_int64(st, 1, oseq);
-				bt(st, 2, x->reason ? x->reason : "avvist av serveren");
-				run(&q, st);
-			}
+		else if (strcmp(TXT(rows, 2), SH_RESOLVE) == 0)
 			continue;
-		}
-		/* acknowledged: it leaves the outbox, with older rejections of the field */
-		if ((st = Q(&q, 6, "DELETE FROM outbox WHERE participant = ?1 AND field = ?2 AND row = ?3 "
-				   "AND (seq = ?4 OR (seq < ?4 AND rejected IS NOT NULL))"))) {
-			bt(st, 1, p);
-			bt(st, 2, f);
-			bt(st, 3, row);
-			sqlite3_bind_int64(st, 4, oseq);
-			run(&q, st);
-		}
-		if (resolve)
-			continue;
-		touch(&ok, p);
-		if (strcmp(x->code, "applied") == 0)
+		else if (strcmp(x->code, "applied") == 0)
 			stats->applied++;
 		else if (strcmp(x->code, "conflict") == 0)
 			stats->conflicts++;
 		else
 			stats->superseded++;
-		if (!x->value) {
-			/* our value stands on the server at that version */
-			set_version(&q, p, f, row, x->version, true);
-		} else if (!local_change(&q, p, f, row, oseq)) {
-			/* the server kept another value: take it (no newer local edit) */
-			put_value(&q, p, f, row, x->value, x->version, sc_replica_hlc(r), "server");
-			touch(&t, p);
-		} else {
-			/* a newer local edit waits; it was made without the winner, so
-			 * its base stays old and the server will see the conflict */
-			set_version(&q, p, f, row, x->version, false);
-		}
 	}
 	sqlite3_finalize(rows);
 	if (q.err == SH_OK && i != n) {
@@ -369,27 +408,35 @@ int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res
 			      (unsigned long long)seq);
 		q.err = SH_ERR_PROTO;
 	}
-	/*
-	 * Something of these participants went through: their earlier
-	 * rejected changes get another chance (the reason may be gone, e.g.
-	 * the municipality was corrected), unless a newer edit replaces them.
-	 */
-	for (size_t k = 0; q.err == SH_OK && k < ok.n; k++) {
-		sqlite3_stmt *st;
+	/* the server kept another value: take it, unless a newer local edit waits */
+	if (q.err == SH_OK && sqlite3_prepare_v2(q.db, "SELECT oseq, participant, field, row, value, version "
+						       "FROM temp.ack WHERE code <> 'rejected' AND value IS NOT NULL "
+						       "AND field <> '" SH_RESOLVE "'", -1, &rows, NULL) == SQLITE_OK) {
+		while (q.err == SH_OK && sqlite3_step(rows) == SQLITE_ROW) {
+			const char *p = TXT(rows, 1), *f = TXT(rows, 2), *row = TXT(rows, 3);
+			uint64_t v = (uint64_t)sqlite3_column_int64(rows, 5);
 
-		if ((st = Q(&q, 8, "DELETE FROM outbox WHERE participant = ?1 AND rejected IS NOT NULL AND "
-				   "EXISTS (SELECT 1 FROM outbox o WHERE o.participant = outbox.participant AND "
-				   "o.field = outbox.field AND o.row = outbox.row AND o.changeset IS NULL)"))) {
-			bt(st, 1, ok.id[k]);
-			run(&q, st);
+			if (!local_change(&q, p, f, row, sqlite3_column_int64(rows, 0))) {
+				put_value(&q, p, f, row, TXT(rows, 4), v, sc_replica_hlc(r), "server");
+				touch(&t, p);
+			} else {
+				/* made without the winner: its base stays old, so the
+				 * server will see the conflict */
+				set_version(&q, p, f, row, v, false);
+			}
 		}
-		if ((st = Q(&q, 9, "UPDATE outbox SET changeset = NULL, rejected = NULL "
-				   "WHERE participant = ?1 AND rejected IS NOT NULL"))) {
-			bt(st, 1, ok.id[k]);
-			run(&q, st);
-		}
+		sqlite3_finalize(rows);
 	}
-	sh_free(ok.id);
+	for (size_t k = 0; q.err == SH_OK && k < sizeof(steps) / sizeof(*steps); k++) {
+		if (sqlite3_prepare_v2(q.db, steps[k], -1, &st, NULL) != SQLITE_OK) {
+			q.err = SH_ERR_DB;
+			break;
+		}
+		if (sqlite3_bind_parameter_count(st) > 0)
+			sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+		run(&q, st);
+		sqlite3_finalize(st);
+	}
 	if (q.err == SH_OK)
 		rederive_all(&q, r, &t);
 	else
@@ -434,15 +481,17 @@ int sc_apply_page(struct sc_replica *r, const struct sh_pull_page *page, size_t 
 {
 	struct q q = {.db = sc_replica_db(r)};
 	struct touched t = {0};
+	bool any_local;
 	int rc;
 
 	*applied = *kept = 0;
 	if (begin(q.db) != SH_OK)
 		return SH_ERR_DB;
+	any_local = meta_count(q.db, "SELECT count(*) FROM outbox") > 0;
 	for (size_t i = 0; i < page->nops && q.err == SH_OK; i++) {
 		const struct sh_op *o = &page->ops[i];
 
-		if (local_change(&q, o->participant, o->field, o->row, -1)) {
+		if (any_local && local_change(&q, o->participant, o->field, o->row, -1)) {
 			(*kept)++; /* never over an unacknowledged local change */
 			continue;
 		}

@@ -315,6 +315,8 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 	struct http_pss *h = user;
 	struct sh_buf b;
 
+	if (!h && reason != LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION)
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return 1; /* a WebSocket without the jsr.v1 subprotocol */

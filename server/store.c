@@ -67,8 +67,10 @@ static const char *const sql[ST_COUNT] = {
 	[ST_CONFLICT_RESOLVE] = "UPDATE conflict SET resolved = 1, resolved_by = ?2, seq = ?3 WHERE id = ?1",
 	[ST_DUPS_OF] = "SELECT id, CASE WHEN participant = ?1 THEN other ELSE participant END FROM conflict "
 		       "WHERE kind = 'duplicate' AND resolved = 0 AND (participant = ?1 OR other = ?1)",
+	/* a device's own writes are not sent back: it has them, and their
+	 * versions came with the acknowledgement */
 	[ST_PULL_OPS] = "SELECT participant, field, row, value, version, hlc, author FROM field_value "
-			"WHERE kommune = ?1 AND version > ?2 ORDER BY version LIMIT ?3",
+			"WHERE kommune = ?1 AND version > ?2 AND device <> ?4 ORDER BY version LIMIT ?3",
 	[ST_PULL_CONFLICTS] =
 		"SELECT id, seq, kind, participant, kommune, field, row, winner_value, loser_value, "
 		"winner_author, loser_author, winner_hlc, loser_hlc, other, other_kommune, resolved "
@@ -735,8 +737,8 @@ static int by_seq(const void *a, const void *b)
  * takes the first `limit`: per-municipality queries keep each one an index
  * range scan even for users of several municipalities.
  */
-int ss_pull_page(struct ss_store *s, const struct ss_user *u, uint64_t since, size_t limit,
-		 struct sh_buf *out, uint64_t *next, bool *more, size_t *count)
+int ss_pull_page(struct ss_store *s, const struct ss_user *u, const char *device, uint64_t since,
+		 size_t limit, struct sh_buf *out, uint64_t *next, bool *more, size_t *count)
 {
 	struct sh_buf scratch;
 	struct item *items = NULL;
@@ -768,6 +770,7 @@ int ss_pull_page(struct ss_store *s, const struct ss_user *u, uint64_t since, si
 		bt(st, 1, u->kommuner[k]);
 		bi(st, 2, (int64_t)since);
 		bi(st, 3, (int64_t)limit + 1);
+		bt(st, 4, device);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			size_t at = scratch.len;
 			struct sh_op o = {TXT(st, 0), TXT(st, 1), TXT(st, 2), TXT(st, 3), TXT(st, 6),
@@ -809,7 +812,8 @@ int ss_pull_page(struct ss_store *s, const struct ss_user *u, uint64_t since, si
 		rc = scratch.err;
 		goto out;
 	}
-	qsort(items, n, sizeof(*items), by_seq);
+	if (n)
+		qsort(items, n, sizeof(*items), by_seq);
 	take = n < limit ? n : limit;
 	*more = n > limit;
 	/* ops */

@@ -123,11 +123,11 @@ size_t ss_duplicates_of(struct ss_store *s, const char *participant, int64_t *id
 			char (*others)[SH_ID_LEN + 1], size_t cap);
 
 /*
- * One pull page for user u after `since`, at most `limit` items, as the
+ * One pull page for user u (on device, whose own writes are left out) after `since`, at most `limit` items, as the
  * sealed body text (page JSON) appended to out; next, more and count set.
  */
-int ss_pull_page(struct ss_store *s, const struct ss_user *u, uint64_t since, size_t limit,
-		 struct sh_buf *out, uint64_t *next, bool *more, size_t *count) SH_MUST_USE;
+int ss_pull_page(struct ss_store *s, const struct ss_user *u, const char *device, uint64_t since,
+		 size_t limit, struct sh_buf *out, uint64_t *next, bool *more, size_t *count) SH_MUST_USE;
 
 /* Content hash of one municipality's participant data (hex, 64). */
 int ss_content_hash(struct ss_store *s, const char *kommune, char out[65]) SH_MUST_USE;

@@ -546,8 +546,14 @@ static int on_push(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 		struct ss_merge m = {.store = w->cfg.store, .d = w->cfg.domain, .user = &c->user,
 				     .device = c->dev.id, .clock = &w->clock, .now = now_ms()};
 
+		uint64_t t1 = ss_now_us();
+
 		sh_buf_printf(&ackb, "{\"seq\":%llu,\"results\":", (unsigned long long)seq);
 		rc = ss_merge_changes(&m, changes, n, &ackb);
+		sh_log_debug("push: device %.8s change-set %llu: %zu changes, %zu applied, merged in %.1f ms "
+			     "(%.1f ms since received)", c->dev.id, (unsigned long long)seq, n,
+			     m.stats.applied, (double)(ss_now_us() - t1) / 1000.0,
+			     (double)(ss_now_us() - t0) / 1000.0);
 		sh_buf_append(&ackb, "}", 1);
 		if (rc == SH_OK)
 			rc = ackb.err;
@@ -600,7 +606,8 @@ static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 	if (limit == 0 || limit > w->cfg.page_limit)
 		limit = w->cfg.page_limit;
 	sh_buf_init(&body, SH_BOX_MAX_BODY);
-	rc = ss_pull_page(w->cfg.store, &c->user, since, (size_t)limit, &body, &next, &more, &count);
+	rc = ss_pull_page(w->cfg.store, &c->user, c->dev.id, since, (size_t)limit, &body, &next, &more,
+			  &count);
 	if (rc == SH_OK) {
 		snprintf(header, sizeof(header), "{\"k\":\"changes\",\"dev\":\"%s\",\"since\":%llu,\"next\":%llu}",
 			 c->dev.id, (unsigned long long)since, (unsigned long long)next);

@@ -55,6 +55,7 @@ CREATE TABLE outbox (
 CREATE UNIQUE INDEX outbox_unsent ON outbox(participant, field, row) WHERE changeset IS NULL;
 CREATE INDEX outbox_participant ON outbox(participant, field, row);
 CREATE INDEX outbox_changeset ON outbox(changeset) WHERE changeset IS NOT NULL;
+CREATE INDEX outbox_rejected ON outbox(participant, field, row) WHERE rejected IS NOT NULL;
 
 -- Folkeregister lookups waiting for (or answered by) the server.
 CREATE TABLE lookup (
@@ -73,7 +74,10 @@ CREATE TRIGGER outbox_added AFTER INSERT ON outbox BEGIN
 	UPDATE participant SET pending = pending + 1 WHERE id = NEW.participant;
 END;
 CREATE TRIGGER outbox_removed AFTER DELETE ON outbox BEGIN
-	UPDATE participant SET pending = pending - 1,
+	UPDATE participant SET pending = pending - 1 WHERE id = OLD.participant;
+END;
+CREATE TRIGGER outbox_rejected_removed AFTER DELETE ON outbox WHEN OLD.rejected IS NOT NULL BEGIN
+	UPDATE participant SET
 		rejected = (SELECT rejected FROM outbox WHERE participant = OLD.participant
 			    AND rejected IS NOT NULL ORDER BY seq DESC LIMIT 1)
 	WHERE id = OLD.participant;

@@ -3,7 +3,7 @@
 set -eu
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
-export JSR_CODES_DIR="$here/../../schema/codes" JSR_TEST_MODE=1
+export JSR_CODES_DIR="$here/../../schema/codes" JSR_TEST_MODE=1 JSR_BIN="$build/bin"
 printf '%-56s | %12s | %s\n' "benchmark" "value" "unit"
 printf '%-56s-+-%12s-+-%s\n' "--------------------------------------------------------" "------------" "-----"
 for b in "$build"/tests/bench_*; do

@@ -1,0 +1,114 @@
+/* bench_util.h: timing, percentiles and a jsr-server child for the benchmarks. */
+#ifndef BENCH_UTIL_H
+#define BENCH_UTIL_H
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static inline double bench_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static inline int bench_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static inline double bench_pct(double *v, size_t n, double p)
+{
+	qsort(v, n, sizeof(double), bench_cmp_double);
+	return n ? v[(size_t)((double)(n - 1) * p)] : 0;
+}
+
+struct bench_server {
+	pid_t pid;
+	char dir[256], url[256], fpr[64];
+};
+
+/* init + a user "kari" (0301) + run on an ephemeral port; 0 on success. */
+static inline int bench_server_start(struct bench_server *s, const char *bin)
+{
+	char cmd[2048], line[512];
+	int fds[2];
+	FILE *f;
+
+	snprintf(s->dir, sizeof(s->dir), "/tmp/jsr-bench-srv-XXXXXX");
+	if (!mkdtemp(s->dir))
+		return -1;
+	snprintf(cmd, sizeof(cmd),
+		 "JSR_ADMIN_PASSWORD=bench-passord-123 %s/jsr-server init --data %s/srv | "
+		 "sed -n 's/^Fingeravtrykk: //p' > %s/fpr && JSR_PASSWORD=bench-passord-123 "
+		 "%s/jsr-server user add --data %s/srv --username kari --role kommune_user "
+		 "--kommune 0301 > /dev/null", bin, s->dir, s->dir, bin, s->dir);
+	if (system(cmd) != 0)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "%s/fpr", s->dir);
+	if (!(f = fopen(cmd, "r")) || !fgets(s->fpr, sizeof(s->fpr), f))
+		return -1;
+	fclose(f);
+	s->fpr[strcspn(s->fpr, "\n")] = '\0';
+	if (pipe(fds) != 0)
+		return -1;
+	s->pid = fork();
+	if (s->pid == 0) {
+		char data[300], exe[600];
+
+		snprintf(data, sizeof(data), "%s/srv", s->dir);
+		snprintf(exe, sizeof(exe), "%s/jsr-server", bin);
+		dup2(fds[1], 1);
+		close(fds[0]);
+		execl(exe, exe, "run", "--data", data, "--listen", "127.0.0.1:0", (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	f = fdopen(fds[0], "r");
+	if (!f || !fgets(line, sizeof(line), f))
+		return -1;
+	/* "jsr-server: lytter på ws://127.0.0.1:PORT/sync" */
+	snprintf(s->url, sizeof(s->url), "%s", strstr(line, "ws://") ? strstr(line, "ws://") : "");
+	s->url[strcspn(s->url, "\n")] = '\0';
+	return s->url[0] ? 0 : -1;
+}
+
+/* Peak resident memory of the server, in MiB (VmHWM). */
+static inline double bench_server_peak_mib(const struct bench_server *s)
+{
+	char path[64], line[256];
+	FILE *f;
+	double kb = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)s->pid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "VmHWM:", 6) == 0)
+			kb = strtod(line + 6, NULL);
+	fclose(f);
+	return kb / 1024.0;
+}
+
+static inline void bench_server_stop(struct bench_server *s)
+{
+	char cmd[300];
+
+	if (s->pid > 0) {
+		kill(s->pid, SIGKILL);
+		waitpid(s->pid, NULL, 0);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", s->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench: could not remove %s\n", s->dir);
+}
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * fuzz_proto.c: libFuzzer target for everything a peer's bytes reach before
+ * any cryptography: the frame gate (sh_msg_parse), the box shape check, and
+ * the decoders of the bodies (change-set, acknowledgement, pull page).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "proto.h"
+#include "seal.h"
+#include "wire.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *text = (const char *)data;
+	struct sh_reason why;
+	enum sh_msg type;
+	uint64_t id, seq;
+	cJSON *msg = NULL, *root = NULL;
+	struct sh_change *ch = NULL;
+	struct sh_result *res = NULL;
+	struct sh_pull_page page;
+	size_t n = 0;
+
+	if (sh_msg_parse(text, size, &msg, &type, &id, &why) == SH_OK) {
+		const char *h;
+
+		if ((unsigned)type >= SH_MSG_COUNT || !msg)
+			abort();
+		if (sh_box_header(cJSON_GetObjectItemCaseSensitive(msg, "box"), &h) == SH_OK && !h)
+			abort();
+		cJSON_Delete(msg);
+	} else if (msg || !why.text[0]) {
+		abort();
+	}
+	if (sh_wire_changes_decode(text, size, &root, &ch, &n, &why) == SH_OK) {
+		for (size_t i = 0; i < n; i++)
+			if (!ch[i].participant || !ch[i].field || !ch[i].row || !ch[i].value)
+				abort();
+		cJSON_Delete(root);
+		sh_free(ch);
+	}
+	if (sh_wire_ack_decode(text, size, &root, &seq, &res, &n, &why) == SH_OK) {
+		for (size_t i = 0; i < n; i++)
+			if (!res[i].code)
+				abort();
+		cJSON_Delete(root);
+		sh_free(res);
+	}
+	if (sh_wire_page_decode(text, size, &root, &page, &why) == SH_OK) {
+		for (size_t i = 0; i < page.nops; i++)
+			if (!page.ops[i].participant || !page.ops[i].value)
+				abort();
+		sh_wire_page_free(&page);
+		cJSON_Delete(root);
+	}
+	return 0;
+}

@@ -1,0 +1,89 @@
+"""A TCP proxy for tests: forwards 127.0.0.1:port to an upstream port,
+delays traffic and cuts connections at random byte offsets. `offline`
+refuses everything (a laptop without network)."""
+import random
+import select
+import socket
+import threading
+import time
+
+
+class ChaosProxy:
+    def __init__(self, upstream_port, seed=1, cut_probability=0.5, max_cut=96 * 1024,
+                 max_delay=0.02):
+        self.upstream_port = upstream_port
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+        self.cut_probability, self.max_cut, self.max_delay = cut_probability, max_cut, max_delay
+        self.chaos = True
+        self.offline = False
+        self.cuts = 0
+        self.connections = 0
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.stopping = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self):
+        return f"ws://127.0.0.1:{self.port}/sync"
+
+    def _draw(self):
+        with self.lock:
+            cut = self.chaos and self.rng.random() < self.cut_probability
+            return (self.rng.randint(1, self.max_cut) if cut else None,
+                    self.rng.random() * self.max_delay if self.chaos else 0.0)
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.offline:
+                client.close()
+                continue
+            self.connections += 1
+            threading.Thread(target=self._pipe, args=(client,), daemon=True).start()
+
+    def _pipe(self, client):
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=5)
+        except OSError:
+            client.close()
+            return
+        budget, delay = self._draw()
+        socks = [client, upstream]
+        sent = 0
+        try:
+            while not self.offline:
+                r, _, _ = select.select(socks, [], [], 0.5)
+                for s in r:
+                    data = s.recv(16384)
+                    if not data:
+                        return
+                    if delay:
+                        time.sleep(delay * self.rng.random())
+                    if budget is not None and sent + len(data) >= budget:
+                        # deliver part of it, then cut: a connection dying mid-message
+                        (upstream if s is client else client).sendall(data[: budget - sent])
+                        with self.lock:
+                            self.cuts += 1
+                        return
+                    (upstream if s is client else client).sendall(data)
+                    sent += len(data)
+        except OSError:
+            pass
+        finally:
+            for s in socks:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+
+    def close(self):
+        self.stopping = True
+        self.listener.close()
