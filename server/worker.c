@@ -28,6 +28,7 @@ struct conn {
 	struct ss_user user;
 	struct ss_device dev;
 	struct sh_channel ch;
+	bool notified; /* told there is more, and has not pulled since */
 };
 
 struct ss_worker {
@@ -465,12 +466,15 @@ static void notify_kommuner(struct ss_worker *w, uint64_t except, const struct s
 		struct conn *c = &w->conns[i];
 		bool hit = false;
 
-		if (!c->authed || c->id == except)
+		/* one notify until the connection pulls: no storm of them */
+		if (!c->authed || c->id == except || c->notified)
 			continue;
 		for (size_t k = 0; k < m->nkommuner && !hit; k++)
 			hit = ss_user_in(&c->user, m->kommuner[k]);
-		if (hit)
+		if (hit) {
 			emit(w, c->id, sh_strdup(text), false, 0, 0, false);
+			c->notified = true;
+		}
 	}
 }
 
@@ -596,6 +600,7 @@ static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 
 	if ((rc = still_authed(w, c, id)) != SH_OK)
 		return rc == SH_ERR_AUTH || rc == SH_ERR_DENIED ? SH_OK : rc;
+	c->notified = false;
 	if (sh_json_u64(msg, "since", 9007199254740991ULL, &since) != SH_OK ||
 	    (cJSON_GetObjectItemCaseSensitive(msg, "limit") &&
 	     sh_json_u64(msg, "limit", SH_PAGE_MAX, &limit) != SH_OK)) {

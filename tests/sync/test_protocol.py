@@ -78,12 +78,13 @@ class Scope(ProtocolCase):
         pid_a, changes = new_participant(next(self.numbers), "0301")
         m, ack = kari.push(changes)
         self.assertEqual([r[0] for r in ack["results"]], ["applied"] * 4)
-        # kari pulls nothing of 1103
-        ops, conflicts, _ = kari.pull_all(0)
+        # kari (on another device: a device's own writes are not sent back)
+        # pulls nothing of 1103, and per nothing of 0301
+        ops, conflicts, _ = self.peer("kari").pull_all(0)
         self.assertEqual({o[0] for o in ops}, {pid_a})
-        # and per nothing of 0301
-        ops, _, _ = per.pull_all(0)
+        ops, _, _ = self.peer("per").pull_all(0)
         self.assertEqual({o[0] for o in ops}, {pid_b})
+        self.assertEqual(kari.pull_all(0)[0], [])
         before = self.stored()
         h = hlc_now(1)
         _, ack = kari.push([[pid_b, "malgruppe", "", "1", h, 0],        # 1103's participant
