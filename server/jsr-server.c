@@ -12,17 +12,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
+#include "access.h"
 #include "alloc.h"
+#include "audit.h"
 #include "auth.h"
 #include "catalog.h"
 #include "config.h"
+#include "hlc.h"
 #include "log.h"
+#include "mail.h"
 #include "net.h"
 #include "prompt.h"
 #include "seal.h"
 #include "store.h"
 #include "text.h"
+#include "totp.h"
 
 enum { OK = 0, REFUSED = 1, USAGE = 2, FAILED = 3 };
 
@@ -36,11 +42,22 @@ static const struct sh_conf_key server_keys[] = {
 	 "Argon2id cost: interactive, moderate, or min (tests only)"},
 	{"max_message_bytes", SH_CONF_INT, "16777216", "largest WebSocket message accepted, bytes"},
 	{"pull_page_limit", SH_CONF_INT, "5000", "most items in one pull page"},
+	{"public_url", SH_CONF_STRING, NULL,
+	 "base of the links in e-mails (default: http://LISTEN-HOST:PORT)"},
+	{"require_totp", SH_CONF_BOOL, "1", "a second factor (TOTP) at every login, for every role"},
+	{"lockout_threshold", SH_CONF_INT, "5", "failed logins before an account is locked for a while"},
+	{"lockout_base_s", SH_CONF_INT, "60", "first lockout, seconds; doubles with each further failure"},
+	{"address_threshold", SH_CONF_INT, "20", "failed logins from one address before it is locked"},
+	{"invite_ttl_s", SH_CONF_INT, "259200", "how long an invitation link works, seconds (72 h)"},
+	{"mail_spool", SH_CONF_STRING, NULL, "folder for .eml files (default: DATA/mail-spool)"},
+	{"sendmail", SH_CONF_STRING, NULL, "deliver with this sendmail command (-t -i) instead of the spool"},
+	{"mail_from", SH_CONF_STRING, "Jobbsjansen <ikke-svar@jobbsjansen.invalid>", "From: of e-mails"},
 	{NULL, 0, NULL, NULL},
 };
 
 struct opts {
 	const char *data, *config, *listen, *username, *role, *admin;
+	const char *name, *email, *phone, *user, *participant;
 	const char *kommuner[32];
 	size_t nkommuner;
 };
@@ -59,6 +76,13 @@ static void usage(FILE *out)
 		"                                      legg til en bruker (passord fra ledetekst eller JSR_PASSWORD)\n"
 		"  hash --data MAPPE --kommune NNNN    innholdssjekksum for en kommunes deltakerdata\n"
 		"  fingerprint --data MAPPE            serverens nøkkelfingeravtrykk\n"
+		"  admin invite --data MAPPE --name NAVN --email E --phone TLF --role ROLLE [--kommune NNNN]\n"
+		"  admin resend|deactivate --data MAPPE --user BRUKER\n"
+		"  admin users --data MAPPE           brukere og invitasjoner\n"
+		"  audit verify --data MAPPE           kontroller at revisjonsloggen er urørt\n"
+		"  audit show --data MAPPE --participant ID\n"
+		"                                      hvem har sett eller endret denne deltakeren\n"
+		"  mail flush --data MAPPE             send e-post som venter\n"
 		"  config [--config FIL]               alle innstillinger med forklaring\n\n"
 		"Roller: imdi_admin, kommune_admin, kommune_user, imdi_analyst.\n"
 		"Avslutningskoder: 0 utført, 1 avvist, 2 feil bruk, 3 feil.\n");
@@ -71,6 +95,9 @@ static int parse(int argc, char **argv, struct opts *o)
 		{"listen", required_argument, 0, 'l'}, {"username", required_argument, 0, 'u'},
 		{"role", required_argument, 0, 'r'},   {"kommune", required_argument, 0, 'k'},
 		{"admin", required_argument, 0, 'a'},  {"help", no_argument, 0, 'h'},
+		{"name", required_argument, 0, 'N'},   {"email", required_argument, 0, 'E'},
+		{"phone", required_argument, 0, 'P'},  {"user", required_argument, 0, 'U'},
+		{"participant", required_argument, 0, 'I'},
 		{0, 0, 0, 0}};
 	int c;
 
@@ -83,6 +110,11 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'u': o->username = optarg; break;
 		case 'r': o->role = optarg; break;
 		case 'a': o->admin = optarg; break;
+		case 'N': o->name = optarg; break;
+		case 'E': o->email = optarg; break;
+		case 'P': o->phone = optarg; break;
+		case 'U': o->user = optarg; break;
+		case 'I': o->participant = optarg; break;
 		case 'k':
 			if (o->nkommuner == 32)
 				return USAGE;
@@ -174,7 +206,7 @@ static int add_user(struct ss_store *s, const char *username, const char *role,
 		    const char *const *kommuner, size_t n, const char *env)
 {
 	struct sh_reason why = {{0}};
-	char password[513], *hash = NULL;
+	char password[513], *hash = NULL, secret[40];
 	int64_t id;
 	int rc;
 
@@ -193,10 +225,20 @@ static int add_user(struct ss_store *s, const char *username, const char *role,
 	if (rc == SH_OK)
 		rc = ss_user_add(s, username, role, kommuner, n, hash, &id, &why);
 	if (rc == SH_OK)
+		rc = ss_user_set_totp(s, id, secret);
+	if (rc == SH_OK)
 		rc = ss_commit(s);
 	else
 		ss_rollback(s);
 	sh_free(hash);
+	if (rc == SH_OK) {
+		char *uri = sh_totp_uri("Jobbsjansen", username, secret);
+
+		printf("Engangskoder (tofaktor) for %s: legg inn nøkkelen %s i kodeappen,\n"
+		       "eller åpne %s\n", username, secret, uri ? uri : "");
+		sh_free(uri);
+	}
+	sodium_memzero(secret, sizeof(secret));
 	if (rc != SH_OK) {
 		fprintf(stderr, "jsr-server: %s\n", why.text[0] ? why.text : sh_err_user(rc));
 		return rc == SH_ERR_CONFLICT ? REFUSED : FAILED;
@@ -346,6 +388,163 @@ static int cmd_hash(struct opts *o)
 	return rc;
 }
 
+static void access_cfg(struct ss_access_cfg *a, const struct sh_domain *d)
+{
+	memset(a, 0, sizeof(*a));
+	a->domain = d;
+	a->require_totp = sh_config_bool("require_totp");
+	a->lockout_threshold = (int)sh_config_int("lockout_threshold");
+	a->lockout_base_ms = sh_config_int("lockout_base_s") * 1000;
+	a->address_threshold = (int)sh_config_int("address_threshold");
+	a->invite_ttl_ms = sh_config_int("invite_ttl_s") * 1000;
+	a->base_url = sh_config_str("public_url");
+}
+
+static void spool_dir(const struct opts *o, char *out, size_t n)
+{
+	const char *c = sh_config_str("mail_spool");
+
+	if (c && *c)
+		snprintf(out, n, "%s", c);
+	else
+		path_in(out, n, o->data, "mail-spool");
+}
+
+/* Delivers due mail now (commands that queue some). */
+static void flush_mail(const struct opts *o)
+{
+	char db[4096], spool[4096];
+	int sent = 0, failed = 0;
+
+	path_in(db, sizeof(db), o->data, "store.db");
+	spool_dir(o, spool, sizeof(spool));
+	if (ss_mail_deliver(db, spool, sh_config_str("sendmail"), sh_config_str("mail_from"), &sent,
+			    &failed) == SH_OK && (sent || failed))
+		printf("E-post: %d sendt%s%d venter på nytt forsøk.\n", sent, failed ? ", " : ", ", failed);
+}
+
+static int cmd_admin(struct opts *o, const char *op)
+{
+	struct ss_access_cfg a;
+	struct ss_user by;
+	struct sh_domain *d = NULL;
+	struct sh_keys *keys = NULL;
+	struct ss_store *s = NULL;
+	struct sh_reason why = {{0}};
+	struct sh_buf out;
+	int64_t uid = 0;
+	int rc;
+
+	if (!o->data)
+		return USAGE;
+	if (strcmp(op, "invite") == 0 ? (!o->name || !o->email || !o->phone || !o->role || o->nkommuner > 1)
+				      : strcmp(op, "users") != 0 && !o->user)
+		return USAGE;
+	if ((rc = load_keys(o, &keys)) != OK)
+		return rc;
+	ss_audit_key(keys->sign_sk);
+	sh_keys_free(keys);
+	if (sh_domain_load_default(&d, &why) != SH_OK) {
+		fprintf(stderr, "jsr-server: %s\n", why.text);
+		return FAILED;
+	}
+	if ((rc = open_store(o, &s)) != OK) {
+		sh_domain_free(d);
+		return rc;
+	}
+	access_cfg(&a, d);
+	if (!a.base_url)
+		a.base_url = "http://127.0.0.1:8443";
+	ss_system_admin(&by);
+	sh_buf_init(&out, (size_t)1 << 24);
+	rc = ss_begin(s);
+	if (rc == SH_OK && strcmp(op, "invite") == 0)
+		rc = ss_invite(s, &a, &by, o->name, o->email, o->phone, o->nkommuner ? o->kommuner[0] : NULL,
+			       o->role, &uid, &why);
+	else if (rc == SH_OK && strcmp(op, "resend") == 0)
+		rc = ss_resend(s, &a, &by, o->user, &why);
+	else if (rc == SH_OK && strcmp(op, "deactivate") == 0)
+		rc = ss_deactivate(s, &by, o->user, &uid, &why);
+	else if (rc == SH_OK && strcmp(op, "users") == 0)
+		rc = ss_users_json(s, &by, &out);
+	else if (rc == SH_OK)
+		rc = SH_ERR_USAGE;
+	if (rc == SH_OK)
+		rc = ss_commit(s);
+	else
+		ss_rollback(s);
+	if (rc == SH_OK) {
+		if (strcmp(op, "users") == 0)
+			printf("%s\n", out.data);
+		else if (strcmp(op, "invite") == 0)
+			printf("Invitasjonen er laget (bruker nr. %lld).\n", (long long)uid);
+		else
+			printf("Utført.\n");
+		if (strcmp(op, "deactivate") == 0)
+			printf("Øktene er trukket tilbake. Maskinene får beskjed om å slette replikaen når de "
+			       "kobler til.\n");
+		flush_mail(o);
+	} else if (rc != SH_ERR_USAGE) {
+		fprintf(stderr, "jsr-server: %s\n", why.text[0] ? why.text : sh_err_user(rc));
+	}
+	sh_buf_free(&out);
+	ss_store_close(s);
+	sh_domain_free(d);
+	return rc == SH_OK ? OK : rc == SH_ERR_USAGE ? USAGE : (rc == SH_ERR_DB ? FAILED : REFUSED);
+}
+
+static int audit_row(const struct ss_audit_row *r, void *arg)
+{
+	char when[40];
+	time_t t = (time_t)(r->at / 1000);
+	struct tm tm;
+
+	(void)arg;
+	localtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	printf("%6lld  %s  %-16s %-10s %.8s  %s\n", (long long)r->id, when, r->actor, r->action,
+	       r->device, r->detail);
+	return 0;
+}
+
+static int cmd_audit(struct opts *o, const char *op)
+{
+	struct sh_keys *keys = NULL;
+	struct ss_store *s = NULL;
+	struct sh_reason why = {{0}};
+	int64_t count, bad;
+	int rc;
+
+	if (!o->data || (strcmp(op, "show") == 0 && !o->participant))
+		return USAGE;
+	if ((rc = load_keys(o, &keys)) != OK)
+		return rc;
+	ss_audit_key(keys->sign_sk);
+	sh_keys_free(keys);
+	if ((rc = open_store(o, &s)) != OK)
+		return rc;
+	if (strcmp(op, "verify") == 0) {
+		rc = ss_audit_verify(s, &count, &bad, &why);
+		if (rc == SH_OK)
+			printf("Revisjonsloggen er hel: %lld innslag, kjeden stemmer.\n", (long long)count);
+		else
+			printf("Revisjonsloggen er BRUTT ved innslag nr. %lld: %s\n", (long long)bad, why.text);
+		rc = rc == SH_OK ? OK : rc == SH_ERR_CONFLICT ? REFUSED : FAILED;
+	} else if (strcmp(op, "show") == 0) {
+		if (!sh_id_valid(o->participant)) {
+			fprintf(stderr, "jsr-server: oppgi deltakerens id (32 tegn).\n");
+			rc = USAGE;
+		} else {
+			printf("Hvem har sett eller endret deltaker %s:\n", o->participant);
+			rc = ss_audit_about(s, o->participant, audit_row, NULL) == SH_OK ? OK : FAILED;
+		}
+	} else {
+		rc = USAGE;
+	}
+	ss_store_close(s);
+	return rc;
+}
+
 static void print_line(const char *line, void *arg)
 {
 	(void)arg;
@@ -396,6 +595,17 @@ static int cmd_run(struct opts *o)
 	cfg.worker.session_ttl_ms = sh_config_int("session_ttl_s") * 1000;
 	cfg.worker.session_idle_ms = sh_config_int("session_idle_s") * 1000;
 	cfg.worker.page_limit = (size_t)sh_config_int("pull_page_limit");
+	access_cfg(&cfg.worker.access, d);
+	ss_audit_key(keys->sign_sk);
+	{
+		char db[4096], spool[4096];
+
+		path_in(db, sizeof(db), o->data, "store.db");
+		spool_dir(o, spool, sizeof(spool));
+		if (ss_mailer_start(db, spool, sh_config_str("sendmail"), sh_config_str("mail_from"),
+				    &cfg.worker.mailer) != SH_OK)
+			sh_log_error("mail: could not start the mailer");
+	}
 	if (cfg.worker.page_limit < 1 || cfg.worker.page_limit > SH_PAGE_MAX)
 		cfg.worker.page_limit = 5000;
 	if ((cfg.tls_cert == NULL) != (cfg.tls_key == NULL)) {
@@ -405,6 +615,7 @@ static int cmd_run(struct opts *o)
 		fprintf(stderr, "jsr-server: %s\n", why.text);
 		rc = FAILED;
 	}
+	ss_mailer_stop(cfg.worker.mailer);
 	sh_keys_free(keys);
 	sh_domain_free(d);
 	return rc;
@@ -429,7 +640,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return OK;
 	}
-	skip = (strcmp(argv[1], "user") == 0 && argc > 2) ? 2 : 1;
+	skip = ((strcmp(argv[1], "user") == 0 || strcmp(argv[1], "admin") == 0 ||
+		 strcmp(argv[1], "audit") == 0 || strcmp(argv[1], "mail") == 0) && argc > 2) ? 2 : 1;
 	if (parse(argc - skip, argv + skip, &o) != OK) {
 		usage(stderr);
 		return USAGE;
@@ -442,6 +654,12 @@ int main(int argc, char **argv)
 		rc = o.data ? cmd_run(&o) : USAGE;
 	else if (strcmp(argv[1], "user") == 0 && argc > 2 && strcmp(argv[2], "add") == 0)
 		rc = cmd_user_add(&o);
+	else if (strcmp(argv[1], "admin") == 0 && argc > 2)
+		rc = cmd_admin(&o, argv[2]);
+	else if (strcmp(argv[1], "audit") == 0 && argc > 2)
+		rc = cmd_audit(&o, argv[2]);
+	else if (strcmp(argv[1], "mail") == 0 && argc > 2 && strcmp(argv[2], "flush") == 0)
+		rc = o.data ? (flush_mail(&o), OK) : USAGE;
 	else if (strcmp(argv[1], "hash") == 0)
 		rc = cmd_hash(&o);
 	else if (strcmp(argv[1], "fingerprint") == 0)

@@ -122,6 +122,11 @@ static int flush(struct ss_merge *m, struct pstate *ps)
 				rc = ss_same_person(m->store, ps->p.v[SH_F_FNR], ps->id, dup_found, &x);
 		}
 		touch_kommune(m, ps->kommune);
+		if (m->written) {
+			if (m->written->len)
+				sh_buf_append(m->written, " ", 1);
+			sh_buf_puts(m->written, ps->id);
+		}
 	}
 	sh_participant_clear(&ps->p);
 	memset(ps, 0, sizeof(*ps));
@@ -219,6 +224,10 @@ static int one_change(struct ss_merge *m, struct pstate *ps, const struct sh_cha
 	if (f->writer == SH_WRITER_SERVER) {
 		sh_reason_set(&why, "%s skrives bare av serveren (Folkeregisteret).", f->label);
 		reject(m, b, first, why.text);
+		return SH_OK;
+	}
+	if (m->hlc_limit && c->hlc > m->hlc_limit) {
+		reject(m, b, first, "Endringen er gjort etter at brukeren ble deaktivert, og blir ikke lagret.");
 		return SH_OK;
 	}
 	if (sh_hlc_recv(m->clock, c->hlc, &merged) != SH_OK) {

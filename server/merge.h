@@ -39,6 +39,8 @@ struct ss_merge {
 	const char *device;
 	struct sh_hlc *clock;
 	int64_t now;
+	uint64_t hlc_limit;  /* non-zero: later changes are refused (a deactivated user's last push) */
+	struct sh_buf *written; /* optional: ids of the participants written, space-separated */
 	struct ss_merge_stats stats;
 	/* municipalities whose data changed (for notify) */
 	char kommuner[64][8];

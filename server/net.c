@@ -18,6 +18,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "proto.h"
+#include "web.h"
 
 #define FRAG (64 * 1024)
 #define MAX_INFLIGHT 8
@@ -46,14 +47,22 @@ struct pss {
 };
 
 struct http_pss {
+	struct http_pss *next; /* waiting for the worker */
+	struct lws *wsi;
+	uint64_t conn;
 	char *body;
 	size_t len;
+	struct ss_job *job;    /* a POST being received */
+	struct sh_buf post;
 };
+
+#define FORM_CAP 16384
 
 static struct {
 	struct lws_context *ctx;
 	struct ss_worker *worker;
 	struct pss *list;
+	struct http_pss *http;
 	uint64_t next_conn;
 	size_t max_message;
 	volatile sig_atomic_t stop;
@@ -74,21 +83,50 @@ static void on_signal(int sig)
 		lws_cancel_service(net.ctx);
 }
 
-static void post(enum ss_job_kind kind, uint64_t conn, char *text, size_t len)
+static struct ss_job *job(enum ss_job_kind kind, uint64_t conn, char *text, size_t len)
 {
 	struct ss_job *j = sh_calloc(1, sizeof(*j));
 
 	if (!j) {
 		sh_free(text);
-		return;
+		return NULL;
 	}
 	j->kind = kind;
 	j->conn = conn;
 	j->text = text;
 	j->len = len;
 	j->t0_us = ss_now_us();
-	ss_worker_post(net.worker, j);
+	return j;
 }
+
+static void post(enum ss_job_kind kind, uint64_t conn, char *text, size_t len)
+{
+	struct ss_job *j = job(kind, conn, text, len);
+
+	if (j)
+		ss_worker_post(net.worker, j);
+}
+
+static struct http_pss *find_http(uint64_t conn)
+{
+	for (struct http_pss *h = net.http; h; h = h->next)
+		if (h->conn == conn)
+			return h;
+	return NULL;
+}
+
+static void unlink_http(struct http_pss *h)
+{
+	for (struct http_pss **pp = &net.http; *pp; pp = &(*pp)->next) {
+		if (*pp == h) {
+			*pp = h->next;
+			break;
+		}
+	}
+}
+
+static int http_reply(struct lws *wsi, struct http_pss *h, unsigned int status, const char *type,
+		      char *body);
 
 static struct pss *find(uint64_t conn)
 {
@@ -141,8 +179,21 @@ static void drain_outputs(void)
 	struct ss_out *outs = ss_worker_take(net.worker);
 
 	for (struct ss_out *o = outs; o; o = o->next) {
-		struct pss *p = find(o->conn);
+		struct pss *p;
 
+		if (o->http_status) {
+			struct http_pss *h = find_http(o->conn);
+
+			if (h) {
+				unlink_http(h);
+				if (http_reply(h->wsi, h, (unsigned)o->http_status, o->http_type, o->text) == 0)
+					o->text = NULL; /* the reply owns it now */
+				else
+					lws_callback_on_writable(h->wsi);
+			}
+			continue;
+		}
+		p = find(o->conn);
 		if (!p)
 			continue;
 		if ((o->text || o->close) &&
@@ -217,7 +268,9 @@ static int callback_sync(struct lws *wsi, enum lws_callback_reasons reason, void
 		if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/sync") != 0)
 			return 1;
 		break;
-	case LWS_CALLBACK_ESTABLISHED:
+	case LWS_CALLBACK_ESTABLISHED: {
+		struct ss_job *j;
+
 		memset(p, 0, sizeof(*p));
 		p->wsi = wsi;
 		p->conn = ++net.next_conn;
@@ -225,8 +278,12 @@ static int callback_sync(struct lws *wsi, enum lws_callback_reasons reason, void
 		p->next = net.list;
 		net.list = p;
 		atomic_fetch_add(&ss_metrics.connections, 1);
-		post(SS_JOB_OPEN, p->conn, NULL, 0);
+		if ((j = job(SS_JOB_OPEN, p->conn, NULL, 0))) {
+			lws_get_peer_simple(wsi, j->address, sizeof(j->address));
+			ss_worker_post(net.worker, j);
+		}
 		break;
+	}
 	case LWS_CALLBACK_RECEIVE:
 		if (lws_is_first_fragment(wsi)) {
 			sh_buf_reset(&p->rx);
@@ -298,11 +355,21 @@ static int http_reply(struct lws *wsi, struct http_pss *h, unsigned int status, 
 	unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start,
 					       *end = buf + sizeof(buf) - 1;
 
+	static const char csp[] = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+				  "frame-ancestors 'none'; base-uri 'none'";
+
 	h->body = body;
 	h->len = body ? strlen(body) : 0;
 	if (lws_add_http_common_headers(wsi, status, type, h->len, &p, end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
 					 (const unsigned char *)"no-store", 8, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"content-security-policy:",
+					(const unsigned char *)csp, (int)strlen(csp), &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
+					(const unsigned char *)"nosniff", 7, &p, end) ||
+	    /* the token is in the address: never send it on */
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"referrer-policy:",
+					(const unsigned char *)"no-referrer", 11, &p, end) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return 1;
 	lws_callback_on_writable(wsi);
@@ -333,8 +400,54 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 					  sh_buf_take(&b, NULL));
 		}
 		sh_buf_free(&b);
+		if (ss_web_path((const char *)in)) {
+			struct ss_job *j = job(SS_JOB_HTTP, ++net.next_conn, NULL, 0);
+			bool is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+
+			if (!j)
+				return -1;
+			memset(h, 0, sizeof(*h));
+			h->wsi = wsi;
+			h->conn = j->conn;
+			snprintf(j->method, sizeof(j->method), "%s", is_post ? "POST" : "GET");
+			snprintf(j->path, sizeof(j->path), "%s", (const char *)in);
+			lws_get_peer_simple(wsi, j->address, sizeof(j->address));
+			if (!is_post) {
+				const char *v = lws_get_urlarg_by_name(wsi, "token=", j->token, (int)sizeof(j->token));
+
+				if (v && v != j->token)
+					memmove(j->token, v, strlen(v) + 1);
+				h->next = net.http;
+				net.http = h;
+				ss_worker_post(net.worker, j);
+				return 0;
+			}
+			if (lws_hdr_copy(wsi, j->ctype, sizeof(j->ctype), WSI_TOKEN_HTTP_CONTENT_TYPE) < 0)
+				j->ctype[0] = '\0';
+			h->job = j;
+			sh_buf_init(&h->post, FORM_CAP);
+			return 0; /* the body follows */
+		}
 		return http_reply(wsi, h, HTTP_STATUS_NOT_FOUND, "text/plain; charset=utf-8",
 				  sh_strdup("Finnes ikke.\n"));
+	case LWS_CALLBACK_HTTP_BODY:
+		if (h->job && !h->job->too_big && sh_buf_append(&h->post, in, len) != SH_OK) {
+			h->job->too_big = true; /* keep reading, drop the rest */
+			sh_buf_free(&h->post);
+		}
+		return 0;
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (h->job) {
+			struct ss_job *j = h->job;
+
+			h->job = NULL;
+			if (!j->too_big)
+				j->text = sh_buf_take(&h->post, &j->len);
+			h->next = net.http;
+			net.http = h;
+			ss_worker_post(net.worker, j);
+		}
+		return 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		if (h->body && lws_write(wsi, (unsigned char *)h->body, h->len, LWS_WRITE_HTTP_FINAL) !=
 				       (int)h->len)
@@ -343,8 +456,15 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 		h->body = NULL;
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	case LWS_CALLBACK_CLOSED_HTTP:
+		unlink_http(h);
 		sh_free(h->body);
 		h->body = NULL;
+		if (h->job) {
+			sh_free(h->job->text);
+			sh_free(h->job);
+			h->job = NULL;
+		}
+		sh_buf_free(&h->post);
 		break;
 	default:
 		break;
@@ -372,7 +492,8 @@ int ss_net_run(struct ss_net_cfg *cfg, struct sh_reason *why)
 	static const lws_retry_bo_t idle = {.secs_since_valid_ping = 30, .secs_since_valid_hangup = 60};
 	struct lws_context_creation_info info;
 	struct lws_vhost *vh;
-	int rc = SH_OK;
+	static char base[300];
+	int rc = SH_OK, port;
 
 	memset(&info, 0, sizeof(info));
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
@@ -389,23 +510,29 @@ int ss_net_run(struct ss_net_cfg *cfg, struct sh_reason *why)
 	}
 	net.max_message = cfg->max_message;
 	cfg->worker.wake = wake;
-	if (ss_worker_start(&cfg->worker, &net.worker) != SH_OK) {
-		sh_reason_set(why, "Kunne ikke starte arbeidstråden.");
-		return SH_ERR_NOMEM;
-	}
 	net.ctx = lws_create_context(&info);
 	if (!net.ctx) {
 		sh_reason_set(why, "Kunne ikke lytte på %s:%d (opptatt, eller feil i TLS-oppsettet).",
 			      cfg->host, cfg->port);
-		ss_worker_stop(net.worker);
 		return SH_ERR_IO;
 	}
 	vh = lws_get_vhost_by_name(net.ctx, "default");
+	port = vh ? lws_get_vhost_listen_port(vh) : cfg->port;
+	/* links in e-mails point here unless public_url says otherwise */
+	if (!cfg->worker.access.base_url || !cfg->worker.access.base_url[0]) {
+		snprintf(base, sizeof(base), "%s://%s:%d", cfg->tls_cert ? "https" : "http", cfg->host, port);
+		cfg->worker.access.base_url = base;
+	}
+	if (ss_worker_start(&cfg->worker, &net.worker) != SH_OK) {
+		sh_reason_set(why, "Kunne ikke starte arbeidstråden.");
+		lws_context_destroy(net.ctx);
+		net.ctx = NULL;
+		return SH_ERR_NOMEM;
+	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	printf("jsr-server: lytter på %s://%s:%d/sync\n", cfg->tls_cert ? "wss" : "ws", cfg->host,
-	       vh ? lws_get_vhost_listen_port(vh) : cfg->port);
+	printf("jsr-server: lytter på %s://%s:%d/sync\n", cfg->tls_cert ? "wss" : "ws", cfg->host, port);
 	fflush(stdout);
 	sh_log_info("serving (pid %d)", (int)getpid());
 	while (!net.stop)

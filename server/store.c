@@ -722,7 +722,34 @@ struct item {
 	uint64_t seq;
 	bool conflict;
 	size_t at, len; /* its encoded text in the scratch buffer */
+	char pid[SH_ID_LEN + 1];
 };
+
+static int by_pid(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The distinct participant ids of the first n items, space-separated. */
+static void page_ids(const struct item *items, size_t n, struct sh_buf *ids)
+{
+	const char **p = sh_calloc(n ? n : 1, sizeof(*p));
+
+	if (!p)
+		return;
+	for (size_t i = 0; i < n; i++)
+		p[i] = items[i].pid;
+	if (n)
+		qsort(p, n, sizeof(*p), by_pid);
+	for (size_t i = 0; i < n; i++) {
+		if (i && strcmp(p[i], p[i - 1]) == 0)
+			continue;
+		if (ids->len)
+			sh_buf_append(ids, " ", 1);
+		sh_buf_puts(ids, p[i]);
+	}
+	sh_free(p);
+}
 
 static int by_seq(const void *a, const void *b)
 {
@@ -738,7 +765,8 @@ static int by_seq(const void *a, const void *b)
  * range scan even for users of several municipalities.
  */
 int ss_pull_page(struct ss_store *s, const struct ss_user *u, const char *device, uint64_t since,
-		 size_t limit, struct sh_buf *out, uint64_t *next, bool *more, size_t *count)
+		 size_t limit, struct sh_buf *out, uint64_t *next, bool *more, size_t *count,
+		 struct sh_buf *ids)
 {
 	struct sh_buf scratch;
 	struct item *items = NULL;
@@ -760,7 +788,8 @@ int ss_pull_page(struct ss_store *s, const struct ss_user *u, const char *device
 			}                                                                  \
 			items = r_;                                                        \
 		}                                                                          \
-		items[n++] = (struct item){(sq), (isc), at, scratch.len - at};             \
+		items[n] = (struct item){(sq), (isc), at, scratch.len - at, ""};           \
+		copy(items[n++].pid, SH_ID_LEN + 1, pid_);                                  \
 	} while (0)
 	for (size_t k = 0; k < u->nkommuner; k++) {
 		if (!(st = stmt(s, ST_PULL_OPS))) {
@@ -776,6 +805,8 @@ int ss_pull_page(struct ss_store *s, const struct ss_user *u, const char *device
 			struct sh_op o = {TXT(st, 0), TXT(st, 1), TXT(st, 2), TXT(st, 3), TXT(st, 6),
 					  (uint64_t)sqlite3_column_int64(st, 4),
 					  (uint64_t)sqlite3_column_int64(st, 5)};
+
+			const char *pid_ = o.participant;
 
 			sh_wire_op_put(&scratch, true, &o);
 			ADD_ITEM(o.version, false);
@@ -802,8 +833,12 @@ int ss_pull_page(struct ss_store *s, const struct ss_user *u, const char *device
 
 		if (!ss_user_in(u, c.kommune) && !ss_user_in(u, c.other_kommune))
 			continue;
-		sh_wire_conflict_put(&scratch, true, &c);
-		ADD_ITEM(c.seq, true);
+		{
+			const char *pid_ = c.participant;
+
+			sh_wire_conflict_put(&scratch, true, &c);
+			ADD_ITEM(c.seq, true);
+		}
 		if (n > limit * (u->nkommuner + 1) + 1)
 			break;
 	}
@@ -839,6 +874,8 @@ int ss_pull_page(struct ss_store *s, const struct ss_user *u, const char *device
 	if (!*more && s->seq > *next)
 		*next = s->seq;
 	*count = take;
+	if (ids)
+		page_ids(items, take, ids);
 	sh_buf_printf(out, "],\"next\":%llu,\"more\":%s,\"server_seq\":%llu}",
 		      (unsigned long long)*next, *more ? "true" : "false",
 		      (unsigned long long)s->seq);

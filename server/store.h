@@ -124,10 +124,12 @@ size_t ss_duplicates_of(struct ss_store *s, const char *participant, int64_t *id
 
 /*
  * One pull page for user u (on device, whose own writes are left out) after `since`, at most `limit` items, as the
- * sealed body text (page JSON) appended to out; next, more and count set.
+ * sealed body text (page JSON) appended to out; next, more and count set;
+ * the ids of the participants it carries, space-separated, to ids (audit).
  */
 int ss_pull_page(struct ss_store *s, const struct ss_user *u, const char *device, uint64_t since,
-		 size_t limit, struct sh_buf *out, uint64_t *next, bool *more, size_t *count) SH_MUST_USE;
+		 size_t limit, struct sh_buf *out, uint64_t *next, bool *more, size_t *count,
+		 struct sh_buf *ids) SH_MUST_USE;
 
 /* Content hash of one municipality's participant data (hex, 64). */
 int ss_content_hash(struct ss_store *s, const char *kommune, char out[65]) SH_MUST_USE;

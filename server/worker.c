@@ -7,7 +7,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "access.h"
 #include "alloc.h"
+#include "audit.h"
 #include "auth.h"
 #include "buf.h"
 #include "config.h"
@@ -17,6 +19,7 @@
 #include "metrics.h"
 #include "proto.h"
 #include "text.h"
+#include "web.h"
 #include "wire.h"
 
 /* What the worker knows of one connection. */
@@ -29,6 +32,11 @@ struct conn {
 	struct ss_device dev;
 	struct sh_channel ch;
 	bool notified; /* told there is more, and has not pulled since */
+	char address[64];
+	/* a deactivated user's device, let in only to deliver what it made
+	 * before the deactivation; then told to wipe its replica */
+	bool final;
+	int64_t deactivated_at;
 };
 
 struct ss_worker {
@@ -187,7 +195,7 @@ static int64_t now_ms(void) { return (int64_t)sh_wall_ms(); }
 
 /* ---- hello ---------------------------------------------------------------------- */
 
-static void on_open(struct ss_worker *w, uint64_t id)
+static void on_open(struct ss_worker *w, uint64_t id, const char *address)
 {
 	struct conn *c = conn_add(w, id);
 	unsigned char raw[16];
@@ -197,6 +205,7 @@ static void on_open(struct ss_worker *w, uint64_t id)
 		emit(w, id, NULL, true, 1011, 0, false);
 		return;
 	}
+	snprintf(c->address, sizeof(c->address), "%s", address);
 	randombytes_buf(raw, sizeof(raw));
 	sodium_bin2hex(c->challenge, sizeof(c->challenge), raw, sizeof(raw));
 	sh_buf_init(&b, 4096);
@@ -277,6 +286,17 @@ static void auth_reply(struct ss_worker *w, struct conn *c, uint64_t id, const c
 	}
 }
 
+/* A username as typed, for the audit log, unless it could be personal data. */
+static const char *loggable(const char *user)
+{
+	size_t n = strlen(user);
+
+	if (n < 2 || n > 64 || strspn(user, "abcdefghijklmnopqrstuvwxyz0123456789._-") != n ||
+	    strspn(user, "0123456789") == n)
+		return "(ugyldig brukernavn)";
+	return user;
+}
+
 static void login_failed(struct ss_worker *w, struct conn *c, uint64_t id, int err,
 			 const char *msg, const char *detail)
 {
@@ -289,11 +309,12 @@ static int on_login(struct ss_worker *w, struct conn *c, const cJSON *msg, uint6
 	const cJSON *box;
 	cJSON *hdr = NULL, *cred = NULL;
 	struct ss_device known, dev = {0};
-	char *body = NULL, *pwhash = NULL, token[65];
+	char *body = NULL, token[65];
 	size_t len = 0;
-	const char *user, *password;
+	const char *user, *password, *totp;
 	struct ss_user u;
-	int rc = SH_OK, found;
+	bool ok = false;
+	int rc = SH_OK;
 
 	if (box_of(msg, "login", &box, &hdr) != SH_OK ||
 	    sh_b64_decode_fixed(sh_json_str(hdr, "kx", 64), dev.kx_pk, SH_KX_PK) != SH_OK ||
@@ -315,18 +336,21 @@ static int on_login(struct ss_worker *w, struct conn *c, const cJSON *msg, uint6
 	cred = cJSON_ParseWithLength(body, len);
 	user = sh_json_str(cred, "user", 64);
 	password = sh_json_str(cred, "password", 512);
+	totp = sh_json_str(cred, "totp", 16);
 	if (!user || !password) {
 		login_failed(w, c, id, SH_ERR_PROTO, "Innloggingsmeldingen er ugyldig.", "bad credentials");
 		goto out;
 	}
-	found = ss_user_by_name(w->cfg.store, user, &u, &pwhash);
-	if (found == SH_ERR_DB) {
-		rc = SH_ERR_DB;
+	rc = ss_login_attempt(w->cfg.store, &w->cfg.access, user, password, totp, c->address, now_ms(),
+			      &u, &ok);
+	if (rc != SH_OK)
 		goto out;
-	}
-	/* the same answer and about the same time whether the user exists or not */
-	if (!ss_password_verify(found == SH_OK ? pwhash : NULL, password) || !u.active) {
-		login_failed(w, c, id, SH_ERR_AUTH, "Feil brukernavn eller passord.", "login failed");
+	if (!ok) {
+		/* the same answer whatever failed: user, password, code, lockout */
+		rc = ss_audit(w->cfg.store, loggable(user), dev.id, "login_failed", c->address, "");
+		login_failed(w, c, id, SH_ERR_AUTH, "Innloggingen mislyktes. Sjekk brukernavn, passord og "
+			     "engangskode. Etter flere feil må du vente en stund før du prøver igjen.",
+			     "login failed");
 		goto out;
 	}
 	rc = ss_device_get(w->cfg.store, dev.id, &known);
@@ -347,6 +371,10 @@ static int on_login(struct ss_worker *w, struct conn *c, const cJSON *msg, uint6
 		rc = ss_session_new(w->cfg.store, u.id, dev.id, now_ms(), w->cfg.session_ttl_ms, token);
 	if (rc != SH_OK)
 		goto out;
+	if (rc == SH_OK)
+		rc = ss_audit(w->cfg.store, u.username, dev.id, "login", c->address, "");
+	if (rc != SH_OK)
+		goto out;
 	c->authed = true;
 	c->user = u;
 	c->dev = known;
@@ -358,10 +386,38 @@ out:
 	if (body)
 		sodium_memzero(body, len);
 	sh_free(body);
-	sh_free(pwhash);
 	cJSON_Delete(cred);
 	cJSON_Delete(hdr);
 	return rc;
+}
+
+/*
+ * A deactivated user's device: its session was revoked with the
+ * deactivation, but it may still deliver what it made before; then it is
+ * told to wipe. True if token is that device's revoked session.
+ */
+static bool final_mode(struct ss_worker *w, struct conn *c, const char *token)
+{
+	unsigned char h[32];
+	sqlite3_stmt *st;
+	bool yes = false;
+
+	crypto_generichash(h, 32, (const unsigned char *)token, strlen(token), NULL, 0);
+	if (sqlite3_prepare_v2(ss_store_db(w->cfg.store),
+			       "SELECT u.id, u.deactivated_at FROM session s JOIN device d ON d.id = s.device_id "
+			       "JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1 AND s.device_id = ?2 "
+			       "AND s.revoked = 1 AND d.wipe = 1 AND u.state = 'deactivated'", -1, &st,
+			       NULL) != SQLITE_OK)
+		return false;
+	sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, c->dev.id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW && ss_user_by_id(w->cfg.store, sqlite3_column_int64(st, 0),
+							    &c->user) == SH_OK) {
+		c->deactivated_at = sqlite3_column_int64(st, 1);
+		c->final = yes = true;
+	}
+	sqlite3_finalize(st);
+	return yes;
 }
 
 static int on_auth(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64_t id)
@@ -402,6 +458,13 @@ static int on_auth(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 	rc = ss_session_check(w->cfg.store, token, c->dev.id, now_ms(), w->cfg.session_idle_ms, &uid);
 	if (rc == SH_OK)
 		rc = ss_user_by_id(w->cfg.store, uid, &c->user);
+	if (rc == SH_ERR_AUTH && final_mode(w, c, token)) {
+		rc = SH_OK;
+		c->authed = true;
+		memcpy(c->token, token, 65);
+		auth_reply(w, c, id, NULL, 0);
+		goto out;
+	}
 	if (rc == SH_ERR_AUTH || rc == SH_ERR_NOT_FOUND || (rc == SH_OK && !c->user.active)) {
 		rc = SH_OK;
 		login_failed(w, c, id, SH_ERR_AUTH, "Innloggingen er utløpt eller ugyldig. Logg inn på nytt "
@@ -423,10 +486,10 @@ out:
 }
 
 /*
- * Every data message re-checks the session (it may have expired or been
- * revoked since) and reloads the user (municipalities may have changed).
+ * Every message after login re-checks the session (it may have expired or
+ * been revoked since) and reloads the user (municipalities may have changed).
  */
-static int still_authed(struct ss_worker *w, struct conn *c, uint64_t id)
+static int session_ok(struct ss_worker *w, struct conn *c, uint64_t id)
 {
 	int64_t uid;
 	int rc;
@@ -435,23 +498,32 @@ static int still_authed(struct ss_worker *w, struct conn *c, uint64_t id)
 		emit_error(w, c->id, id, SH_ERR_AUTH, "Logg inn først.", "not authenticated");
 		return SH_ERR_AUTH;
 	}
+	if (c->final)
+		return ss_device_get(w->cfg.store, c->dev.id, &c->dev);
 	rc = ss_session_check(w->cfg.store, c->token, c->dev.id, now_ms(), w->cfg.session_idle_ms, &uid);
 	if (rc == SH_OK)
 		rc = ss_user_by_id(w->cfg.store, uid, &c->user);
-	if (rc == SH_OK && c->user.active && (strcmp(c->user.role, "kommune_user") == 0 ||
-					      strcmp(c->user.role, "kommune_admin") == 0))
+	if (rc == SH_OK && c->user.active)
 		return ss_device_get(w->cfg.store, c->dev.id, &c->dev);
-	if (rc == SH_OK && c->user.active) {
-		emit_error(w, c->id, id, SH_ERR_DENIED, "Rollen din gir ikke tilgang til deltakerdata.",
-			   "role may not sync");
-		return SH_ERR_DENIED;
-	}
 	if (rc != SH_ERR_AUTH && rc != SH_OK && rc != SH_ERR_NOT_FOUND)
 		return rc;
 	c->authed = false;
 	emit_error(w, c->id, id, SH_ERR_AUTH, "Innloggingen er utløpt. Logg inn på nytt med «jsr login»; "
 		   "endringene dine er tatt vare på.", "session expired or revoked");
 	return SH_ERR_AUTH;
+}
+
+/* session_ok, and a role that reads and writes participant data. */
+static int still_authed(struct ss_worker *w, struct conn *c, uint64_t id)
+{
+	int rc = session_ok(w, c, id);
+
+	if (rc == SH_OK && !ss_role_syncs(c->user.role)) {
+		emit_error(w, c->id, id, SH_ERR_DENIED, "Rollen din gir ikke tilgang til deltakerdata.",
+			   "role may not sync");
+		return SH_ERR_DENIED;
+	}
+	return rc;
 }
 
 /* ---- push ------------------------------------------------------------------------- */
@@ -547,10 +619,15 @@ static int on_push(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 		goto out;
 	}
 	{
+		struct sh_buf written;
 		struct ss_merge m = {.store = w->cfg.store, .d = w->cfg.domain, .user = &c->user,
-				     .device = c->dev.id, .clock = &w->clock, .now = now_ms()};
-
+				     .device = c->dev.id, .clock = &w->clock, .now = now_ms(),
+				     .written = &written,
+				     .hlc_limit = c->final ? (uint64_t)c->deactivated_at << 16 | 0xffff : 0};
 		uint64_t t1 = ss_now_us();
+		char detail[64];
+
+		sh_buf_init(&written, (size_t)1 << 26);
 
 		sh_buf_printf(&ackb, "{\"seq\":%llu,\"results\":", (unsigned long long)seq);
 		rc = ss_merge_changes(&m, changes, n, &ackb);
@@ -565,6 +642,10 @@ static int on_push(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 			rc = ss_changeset_put(w->cfg.store, c->dev.id, seq, hash, n, ackb.data, now_ms());
 		if (rc == SH_OK)
 			rc = ss_device_acked(w->cfg.store, c->dev.id, seq);
+		snprintf(detail, sizeof(detail), "change-set %llu: %zu changes", (unsigned long long)seq, n);
+		if (rc == SH_OK && written.len)
+			rc = ss_audit(w->cfg.store, c->user.username, c->dev.id, "write", detail, written.data);
+		sh_buf_free(&written);
 		if (rc != SH_OK)
 			goto out;
 		c->dev.acked_seq = seq;
@@ -589,10 +670,23 @@ out:
 
 /* ---- pull --------------------------------------------------------------------------- */
 
+/* Tells a deactivated user's device to delete its replica (sealed: only we can). */
+static int send_wipe(struct ss_worker *w, struct conn *c, uint64_t id)
+{
+	char header[128], detail[64];
+	const char *body = "{\"reason\":\"deactivated\"}";
+
+	snprintf(header, sizeof(header), "{\"k\":\"wipe\",\"dev\":\"%s\"}", c->dev.id);
+	emit(w, c->id, sealed_reply(w, c, SH_MSG_WIPE, id, header, body, strlen(body)), false, 0, 0,
+	     false);
+	snprintf(detail, sizeof(detail), "device told to wipe its replica");
+	return ss_audit(w->cfg.store, c->user.username, c->dev.id, "wipe", detail, "");
+}
+
 static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64_t id)
 {
 	uint64_t since = 0, limit = w->cfg.page_limit, next;
-	struct sh_buf body;
+	struct sh_buf body, ids;
 	char header[200];
 	size_t count;
 	bool more;
@@ -600,6 +694,8 @@ static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 
 	if ((rc = still_authed(w, c, id)) != SH_OK)
 		return rc == SH_ERR_AUTH || rc == SH_ERR_DENIED ? SH_OK : rc;
+	if (c->final)
+		return send_wipe(w, c, id);
 	c->notified = false;
 	if (sh_json_u64(msg, "since", 9007199254740991ULL, &since) != SH_OK ||
 	    (cJSON_GetObjectItemCaseSensitive(msg, "limit") &&
@@ -611,8 +707,17 @@ static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 	if (limit == 0 || limit > w->cfg.page_limit)
 		limit = w->cfg.page_limit;
 	sh_buf_init(&body, SH_BOX_MAX_BODY);
+	sh_buf_init(&ids, (size_t)1 << 26);
 	rc = ss_pull_page(w->cfg.store, &c->user, c->dev.id, since, (size_t)limit, &body, &next, &more,
-			  &count);
+			  &count, &ids);
+	if (rc == SH_OK && ids.len) {
+		char detail[64];
+
+		snprintf(detail, sizeof(detail), "pull page after %llu: %zu items", (unsigned long long)since,
+			 count);
+		rc = ss_audit(w->cfg.store, c->user.username, c->dev.id, "read", detail, ids.data);
+	}
+	sh_buf_free(&ids);
 	if (rc == SH_OK) {
 		snprintf(header, sizeof(header), "{\"k\":\"changes\",\"dev\":\"%s\",\"since\":%llu,\"next\":%llu}",
 			 c->dev.id, (unsigned long long)since, (unsigned long long)next);
@@ -622,6 +727,119 @@ static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 	}
 	sh_buf_free(&body);
 	return rc;
+}
+
+/* ---- administration ------------------------------------------------------------- */
+
+/* Closes every connection of a user (deactivated): they come back in final mode. */
+static void disconnect_user(struct ss_worker *w, int64_t uid)
+{
+	for (size_t i = 0; i < w->nconns; i++) {
+		if (w->conns[i].authed && w->conns[i].user.id == uid) {
+			w->conns[i].authed = false;
+			emit(w, w->conns[i].id, NULL, true, 4001, 0, false);
+		}
+	}
+}
+
+static const char *jstr(const cJSON *o, const char *k, size_t max)
+{
+	return sh_json_str(o, k, max);
+}
+
+static int on_admin(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64_t id)
+{
+	const cJSON *box;
+	cJSON *hdr = NULL, *req = NULL;
+	char *body = NULL, header[128];
+	size_t len = 0;
+	struct sh_reason why = {{0}};
+	struct sh_buf out;
+	const char *op;
+	int rc;
+
+	sh_buf_init(&out, (size_t)1 << 24);
+	if ((rc = session_ok(w, c, id)) != SH_OK || c->final) {
+		rc = rc == SH_ERR_AUTH || rc == SH_OK ? SH_OK : rc;
+		goto out;
+	}
+	if (box_of(msg, "admin", &box, &hdr) != SH_OK || strcmp(sh_json_str(hdr, "dev", SH_ID_LEN), c->dev.id) ||
+	    sh_box_open(c->ch.rx, c->dev.sign_pk, box, &body, &len) != SH_OK ||
+	    !(req = cJSON_ParseWithLength(body, len)) || !(op = jstr(req, "op", 16))) {
+		emit_error(w, c->id, id, SH_ERR_PROTO, "Administrasjonsmeldingen er ugyldig.", "bad admin box");
+		goto out;
+	}
+	if (strcmp(op, "invite") == 0) {
+		int64_t uid;
+
+		rc = ss_invite(w->cfg.store, &w->cfg.access, &c->user, jstr(req, "name", 800),
+			       jstr(req, "email", 254), jstr(req, "phone", 32), jstr(req, "kommune", 4),
+			       jstr(req, "role", 16), &uid, &why);
+		if (rc == SH_OK)
+			sh_buf_printf(&out, "{\"op\":\"invite\",\"user\":%lld}", (long long)uid);
+	} else if (strcmp(op, "resend") == 0 || strcmp(op, "deactivate") == 0) {
+		const char *who = jstr(req, "user", 64);
+		int64_t uid = 0;
+
+		if (!who) {
+			rc = SH_ERR_INVALID;
+			sh_reason_set(&why, "Oppgi brukeren.");
+		} else if (op[0] == 'r') {
+			rc = ss_resend(w->cfg.store, &w->cfg.access, &c->user, who, &why);
+		} else if ((rc = ss_deactivate(w->cfg.store, &c->user, who, &uid, &why)) == SH_OK) {
+			disconnect_user(w, uid);
+		}
+		if (rc == SH_OK)
+			sh_buf_printf(&out, "{\"op\":\"%s\"}", op);
+	} else if (strcmp(op, "users") == 0) {
+		if (strcmp(c->user.role, "imdi_admin") != 0 && strcmp(c->user.role, "kommune_admin") != 0) {
+			rc = SH_ERR_DENIED;
+			sh_reason_set(&why, "Rollen din kan ikke se brukerlisten.");
+		} else {
+			sh_buf_puts(&out, "{\"op\":\"users\",\"users\":");
+			rc = ss_users_json(w->cfg.store, &c->user, &out);
+			sh_buf_puts(&out, "}");
+		}
+	} else {
+		rc = SH_ERR_INVALID;
+		sh_reason_set(&why, "Ukjent administrasjonsoperasjon.");
+	}
+	if (rc == SH_ERR_DENIED || rc == SH_ERR_INVALID || rc == SH_ERR_RULE || rc == SH_ERR_NOT_FOUND ||
+	    rc == SH_ERR_CONFLICT) {
+		emit_error(w, c->id, id, rc, why.text, "admin request refused");
+		rc = SH_OK;
+	} else if (rc == SH_OK) {
+		snprintf(header, sizeof(header), "{\"k\":\"admin_ok\",\"dev\":\"%s\"}", c->dev.id);
+		emit(w, c->id, sealed_reply(w, c, SH_MSG_ADMIN_OK, id, header, out.data, out.len), false, 0,
+		     0, false);
+	}
+out:
+	sh_buf_free(&out);
+	cJSON_Delete(req);
+	cJSON_Delete(hdr);
+	sh_free(body);
+	return rc;
+}
+
+static int on_http(struct ss_worker *w, struct ss_job *j)
+{
+	struct ss_http_req req = {j->method, j->path, j->token, j->ctype, j->text ? j->text : "",
+				  j->len, j->too_big};
+	struct ss_http_resp resp;
+	int rc = ss_web_handle(w->cfg.store, &w->cfg.access, &req, &resp);
+	struct ss_out *o;
+
+	if (rc != SH_OK) {
+		sh_free(resp.body);
+		return rc;
+	}
+	emit(w, j->conn, resp.body, false, 0, 0, false);
+	o = w->pending_tail;
+	if (o && o->text == resp.body) {
+		o->http_status = resp.status;
+		o->http_type = resp.type;
+	}
+	return SH_OK;
 }
 
 /* ---- dispatch ---------------------------------------------------------------------- */
@@ -655,6 +873,9 @@ static int on_message(struct ss_worker *w, struct ss_job *j)
 	case SH_MSG_PULL:
 		rc = on_pull(w, c, msg, id);
 		break;
+	case SH_MSG_ADMIN:
+		rc = on_admin(w, c, msg, id);
+		break;
 	default:
 		emit_error(w, c->id, id, SH_ERR_PROTO, "Denne meldingstypen kan ikke sendes til serveren.",
 			   "message type not accepted from clients");
@@ -686,7 +907,7 @@ static void process(struct ss_worker *w, struct ss_job *batch)
 		int rc;
 
 		if (j->kind == SS_JOB_OPEN) {
-			on_open(w, j->conn);
+			on_open(w, j->conn, j->address);
 			continue;
 		}
 		if (j->kind == SS_JOB_CLOSE) {
@@ -705,20 +926,32 @@ static void process(struct ss_worker *w, struct ss_job *batch)
 		if (ss_savepoint(w->cfg.store) != SH_OK) {
 			rc = SH_ERR_DB;
 		} else {
-			rc = on_message(w, j);
+			rc = j->kind == SS_JOB_HTTP ? on_http(w, j) : on_message(w, j);
 			if (rc == SH_OK)
 				rc = ss_release(w->cfg.store);
 			else
 				ss_rollback_to(w->cfg.store);
 		}
 		if (rc != SH_OK) {
-			sh_log_error("worker: a message failed: %s (%.40s)", sh_err_log(rc), j->text);
+			sh_log_error("worker: a %s failed: %s", j->kind == SS_JOB_HTTP ? "page" : "message",
+				     sh_err_log(rc));
 			drop_pending(w, mark);
-			emit_error(w, j->conn, 0, SH_ERR_BUSY, "Serveren kunne ikke lagre. Prøv igjen.",
-				   sh_err_log(rc));
+			if (j->kind != SS_JOB_HTTP)
+				emit_error(w, j->conn, 0, SH_ERR_BUSY, "Serveren kunne ikke lagre. Prøv igjen.",
+					   sh_err_log(rc));
+		}
+		if (rc != SH_OK && j->kind == SS_JOB_HTTP) {
+			struct ss_out *o;
+
+			emit(w, j->conn, sh_strdup("Serverfeil. Prøv igjen senere.\n"), false, 0, 0, false);
+			if ((o = w->pending_tail)) {
+				o->http_status = 500;
+				o->http_type = "text/plain; charset=utf-8";
+			}
 		}
 		/* one marker per message: the network thread counts them for flow control */
-		emit(w, j->conn, NULL, false, 0, 0, true);
+		if (j->kind != SS_JOB_HTTP)
+			emit(w, j->conn, NULL, false, 0, 0, true);
 	}
 	if (in_txn && ss_commit(w->cfg.store) != SH_OK) {
 		/* nothing of this batch is confirmed; clients re-send */
@@ -731,6 +964,8 @@ static void process(struct ss_worker *w, struct ss_job *batch)
 			o->close = true;
 			o->close_code = 1011;
 		}
+	} else if (in_txn && w->cfg.mailer) {
+		ss_mailer_wake(w->cfg.mailer); /* committed: the mailer can see new mail */
 	}
 }
 

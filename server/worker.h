@@ -16,11 +16,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "access.h"
 #include "catalog.h"
+#include "mail.h"
 #include "seal.h"
 #include "store.h"
 
-enum ss_job_kind { SS_JOB_OPEN, SS_JOB_MSG, SS_JOB_CLOSE };
+enum ss_job_kind { SS_JOB_OPEN, SS_JOB_MSG, SS_JOB_CLOSE, SS_JOB_HTTP };
 
 struct ss_job {
 	struct ss_job *next;
@@ -28,7 +30,11 @@ struct ss_job {
 	uint64_t conn;
 	uint64_t t0_us; /* when the message was complete (monotonic) */
 	size_t len;
-	char *text;     /* MSG: the frame, owned by the job */
+	char *text;     /* MSG: the frame; HTTP: the body; owned by the job */
+	char address[64]; /* OPEN, HTTP: the peer's address */
+	/* HTTP */
+	char method[8], path[64], token[80], ctype[128];
+	bool too_big;
 };
 
 struct ss_out {
@@ -40,6 +46,8 @@ struct ss_out {
 	uint16_t close_code;
 	size_t len;
 	char *text;        /* may be NULL (close only) */
+	int http_status;   /* an HTTP response (text is its body) when non-zero */
+	const char *http_type;
 };
 
 struct ss_worker_cfg {
@@ -48,6 +56,8 @@ struct ss_worker_cfg {
 	const struct sh_keys *keys;      /* the server's keys */
 	int64_t session_ttl_ms, session_idle_ms;
 	size_t page_limit;
+	struct ss_access_cfg access;
+	struct ss_mailer *mailer;        /* woken when mail is queued; may be NULL */
 	void (*wake)(void *arg);         /* called after outputs were queued */
 	void *wake_arg;
 };

@@ -25,13 +25,20 @@ int sh_db_open(const char *path, sqlite3 **out, struct sh_reason *why)
 	int fd;
 
 	*out = NULL;
-	/* create with 0600 before SQLite does (it would honour the umask) */
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
+	/*
+	 * Create it 0600 before SQLite does (it would honour the umask) — but
+	 * only if it does not exist: closing a descriptor of a file drops every
+	 * POSIX lock this process holds on it, including those of SQLite
+	 * connections already open in other threads, and that corrupts a WAL
+	 * database. O_EXCL never touches an existing file.
+	 */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+	else if (errno != EEXIST) {
 		sh_reason_set(why, "Kan ikke åpne databasen %s: %s.", path, strerror(errno));
 		return SH_ERR_IO;
 	}
-	close(fd);
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
 	    SQLITE_OK) {
 		sh_reason_set(why, "Kan ikke åpne databasen %s: %s.", path,

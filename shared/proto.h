@@ -33,6 +33,9 @@ enum sh_msg {
 	SH_MSG_CHANGES,   /* s→c: box: ops, conflicts, next, more */
 	SH_MSG_NOTIFY,    /* s→c: server_seq */
 	SH_MSG_ERROR,     /* s→c: code, message (Norwegian), detail (English) */
+	SH_MSG_ADMIN,     /* c→s: box(kind admin): op invite|resend|deactivate|users */
+	SH_MSG_ADMIN_OK,  /* s→c: box: the op's result */
+	SH_MSG_WIPE,      /* s→c: box: the user is deactivated; delete the replica */
 	SH_MSG_COUNT
 };
 

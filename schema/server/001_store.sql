@@ -12,7 +12,7 @@ INSERT INTO meta(key, value) VALUES ('seq', '0');
 
 CREATE TABLE users (
 	id         INTEGER PRIMARY KEY,
-	username   TEXT UNIQUE NOT NULL,
+	username   TEXT UNIQUE,               -- chosen at activation; NULL while invited
 	role       TEXT NOT NULL CHECK (role IN ('imdi_admin', 'kommune_admin', 'kommune_user', 'imdi_analyst')),
 	pwhash     TEXT,                      -- Argon2id (crypto_pwhash_str)
 	active     INTEGER NOT NULL DEFAULT 1,

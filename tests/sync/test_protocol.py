@@ -318,9 +318,9 @@ class Boxes(ProtocolCase):
     def test_login_bad_credentials_and_keys(self):
         q = Peer(self.url)
         m = q.login("kari", "wrong-password-123")
-        self.assert_error(m, "auth", "Feil brukernavn eller passord")
+        self.assert_error(m, "auth", "Innloggingen mislyktes")
         q = Peer(self.url)
-        self.assert_error(q.login("nobody", "x" * 20), "auth", "Feil brukernavn eller passord")
+        self.assert_error(q.login("nobody", "x" * 20), "auth", "Innloggingen mislyktes")
         # the same device id with other keys is refused
         twin = Device()
         twin.id = self.p.device.id

@@ -308,10 +308,10 @@ class Offline(SyncCase):
     def test_wrong_password(self):
         c = Client(self.tmp, "x", self.server, password="feil-passord-123")
         p = c.login(check=1)
-        self.assertIn("Feil brukernavn eller passord", p.stderr)
+        self.assertIn("Innloggingen mislyktes", p.stderr)
         c = Client(self.tmp, "y", self.server, user="finnes_ikke")
         p = c.login(check=1)
-        self.assertIn("Feil brukernavn eller passord", p.stderr)
+        self.assertIn("Innloggingen mislyktes", p.stderr)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,83 @@
+/*
+ * access.h: who may do what (DOMAIN.md §1) and the lifecycle of a user:
+ * invitation, activation with a password and a second factor, login with
+ * lockout and backoff, deactivation. Runs on the worker thread inside its
+ * transactions (and in jsr-server's own commands).
+ *
+ * Roles: kommune_user and kommune_admin read and write the participants of
+ * their own municipalities; a kommune_admin invites and deactivates the
+ * users of their own municipality (as kommune_user); an imdi_admin invites
+ * anyone to any municipality and role; imdi_analyst reads only national
+ * aggregates. Login failures look the same whether or not the user exists.
+ */
+#ifndef SS_ACCESS_H
+#define SS_ACCESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "catalog.h"
+#include "store.h"
+
+struct ss_access_cfg {
+	const struct sh_domain *domain;
+	bool require_totp;
+	int lockout_threshold;      /* failures before an account locks */
+	int64_t lockout_base_ms;    /* first lock; doubles with each further failure */
+	int address_threshold;      /* failures from one address before it locks */
+	int64_t invite_ttl_ms;
+	const char *base_url;       /* for activation links */
+};
+
+/* May this role read and write participant data? */
+bool ss_role_syncs(const char *role);
+
+/* Password rules for a chosen password (length, not the username or e-mail, cracklib). */
+int ss_password_choose_ok(const char *password, const char *username, const char *email,
+			  struct sh_reason *why) SH_MUST_USE;
+
+/*
+ * A login attempt. *ok false with the same outcome for every kind of
+ * failure (unknown user, wrong password or code, locked, not active);
+ * failures count against the account and the address.
+ */
+int ss_login_attempt(struct ss_store *s, const struct ss_access_cfg *cfg, const char *username,
+		     const char *password, const char *totp, const char *address, int64_t now,
+		     struct ss_user *u, bool *ok) SH_MUST_USE;
+
+/* The acting administrator when jsr-server itself is used on the command line. */
+void ss_system_admin(struct ss_user *u);
+
+int ss_invite(struct ss_store *s, const struct ss_access_cfg *cfg, const struct ss_user *by,
+	      const char *name, const char *email, const char *phone, const char *kommune,
+	      const char *role, int64_t *user_id, struct sh_reason *why) SH_MUST_USE;
+int ss_resend(struct ss_store *s, const struct ss_access_cfg *cfg, const struct ss_user *by,
+	      const char *who, struct sh_reason *why) SH_MUST_USE;
+/* *user_id: the deactivated user (to disconnect). */
+int ss_deactivate(struct ss_store *s, const struct ss_user *by, const char *who, int64_t *user_id,
+		  struct sh_reason *why) SH_MUST_USE;
+/* The users (and open invitations) an administrator may see, as a JSON array. */
+int ss_users_json(struct ss_store *s, const struct ss_user *by, struct sh_buf *out) SH_MUST_USE;
+
+/* Invitations, as the activation page sees them. */
+enum ss_inv { SS_INV_UNKNOWN, SS_INV_EXPIRED, SS_INV_DONE, SS_INV_OPEN, SS_INV_PASSWORD_SET };
+struct ss_invitation {
+	enum ss_inv state;
+	int64_t id, user_id;
+	char name[201], email[255], role[16], username[65], kommuner[200];
+	char totp_secret[40];
+};
+int ss_invitation_find(struct ss_store *s, const char *token, int64_t now,
+		       struct ss_invitation *inv) SH_MUST_USE;
+/* Step 1: username and password (checked); a TOTP secret is made. */
+int ss_activate_password(struct ss_store *s, struct ss_invitation *inv, const char *username,
+			 const char *password, const char *again, struct sh_reason *why) SH_MUST_USE;
+/* Step 2: the first code from the app; then the user is active. */
+int ss_activate_totp(struct ss_store *s, struct ss_invitation *inv, const char *code, int64_t now,
+		     struct sh_reason *why) SH_MUST_USE;
+
+/* jsr-server user add: a TOTP secret for a user made on the command line. */
+int ss_user_set_totp(struct ss_store *s, int64_t user_id, char secret[40]) SH_MUST_USE;
+
+#endif
