@@ -8,8 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "alloc.h"
+#include "config.h"
 #include "date.h"
+#include "text.h"
+#include "hlc.h"
 
 const struct sh_domain *cli_domain(struct cli *c)
 {
@@ -84,6 +89,8 @@ int cli_json_opts(const struct cli_cmd *cmd, int argc, char **argv, bool *json,
 	return CLI_CONTINUE;
 }
 
+static bool cli_locked(struct cli *c);
+
 struct sc_replica *cli_replica(struct cli *c)
 {
 	struct sh_reason why = {{0}};
@@ -111,7 +118,53 @@ struct sc_replica *cli_replica(struct cli *c)
 		cli_err("kan ikke åpne replikaen: %s", why.text);
 		return NULL;
 	}
+	if (!c->allow_locked && cli_locked(c)) {
+		cli_err("replikaen er låst. Lås den opp med «jsr unlock» (passordet ditt), eller logg inn "
+			"med «jsr login».");
+		c->status = CLI_LOGIN;
+		return NULL;
+	}
 	return c->replica;
+}
+
+/* Bound to a user (an unlock hash) and past the unlock period? */
+static bool cli_locked(struct cli *c)
+{
+	char *hash = NULL, *until = NULL;
+	bool locked;
+
+	(void)!sc_meta_get(c->replica, "unlock_hash", &hash);
+	(void)!sc_meta_get(c->replica, "unlocked_until", &until);
+	locked = hash && (!until || strtoll(until, NULL, 10) < (long long)sh_wall_ms());
+	sh_free(hash);
+	sh_free(until);
+	return locked;
+}
+
+int cli_unlock_until(struct cli *c, const char *password)
+{
+	char *hash, until[32];
+	unsigned long long ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+	size_t mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+	const char *strength = sh_config_str("password_strength");
+	int rc;
+
+	if (strength && strcmp(strength, "min") == 0) {
+		ops = crypto_pwhash_OPSLIMIT_MIN;
+		mem = crypto_pwhash_MEMLIMIT_MIN;
+	}
+	hash = sh_malloc(crypto_pwhash_STRBYTES);
+	if (!hash || crypto_pwhash_str(hash, password, strlen(password), ops, mem) != 0) {
+		sh_free(hash);
+		return SH_ERR_NOMEM;
+	}
+	snprintf(until, sizeof(until), "%lld",
+		 (long long)sh_wall_ms() + sh_config_int("unlock_hours") * 3600000LL);
+	rc = sc_meta_set(c->replica, "unlock_hash", hash);
+	if (rc == SH_OK)
+		rc = sc_meta_set(c->replica, "unlocked_until", until);
+	sh_free(hash);
+	return rc;
 }
 
 int cli_resolve(struct cli *c, const char *arg, char id[SH_ID_LEN + 1])
@@ -199,4 +252,13 @@ cJSON *cli_report_json(const struct sh_field *f, const char *row, int rc,
 	for (size_t i = 0; i < rep->ncleared; i++)
 		cJSON_AddItemToArray(cl, cJSON_CreateString(sh_field(rep->cleared[i])->name));
 	return j;
+}
+
+void cli_pad(const char *s, int width)
+{
+	int n = (int)sh_utf8_chars(s, strlen(s));
+
+	fputs(s, stdout);
+	for (; n < width; n++)
+		putchar(' ');
 }

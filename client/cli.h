@@ -2,7 +2,9 @@
  * cli.h: what every `jsr` command shares: exit codes, the lazily loaded
  * domain (code lists), option parsing helpers and output helpers.
  *
- * Contract: 0 done, 1 refused (validation, rules), 2 usage. People get
+ * Contract: 0 done, 1 refused (validation, rules), 2 usage, 3 failed or
+ * offline (nothing was lost; try again), 4 login needed (locked replica,
+ * expired session, or a replica wiped on the server's word). People get
  * Norwegian text; --json on reading commands prints one stable JSON value.
  */
 #ifndef SC_CLI_H
@@ -14,13 +16,15 @@
 #include "catalog.h"
 #include "replica.h"
 
-enum { CLI_OK = 0, CLI_REFUSED = 1, CLI_USAGE = 2, CLI_FAILED = 3 };
+enum { CLI_OK = 0, CLI_REFUSED = 1, CLI_USAGE = 2, CLI_FAILED = 3, CLI_LOGIN = 4 };
 
 struct cli {
 	const char *prog;     /* "jsr" */
 	const char *data_dir; /* --data or JSR_DATA; NULL = XDG default */
 	struct sh_domain *domain;
 	struct sc_replica *replica;
+	bool allow_locked; /* the command works on a locked replica (login, unlock ...) */
+	int status;        /* non-zero: the exit code to use instead (locked replica) */
 };
 
 struct cli_cmd {
@@ -33,8 +37,15 @@ struct cli_cmd {
 /* The domain, loaded on first use; prints the reason and returns NULL on error. */
 const struct sh_domain *cli_domain(struct cli *c);
 
-/* The replica (--data, JSR_DATA or the XDG data directory), opened on first use. */
+/*
+ * The replica (--data, JSR_DATA or the XDG data directory), opened on first
+ * use. A replica bound to a user is locked when its offline unlock has run
+ * out (after login: unlock_hours); then NULL with c->status = 4, unless the
+ * command set c->allow_locked.
+ */
 struct sc_replica *cli_replica(struct cli *c);
+/* Offline unlock after a login or «jsr unlock»: until now + unlock_hours. */
+int cli_unlock_until(struct cli *c, const char *password) SH_MUST_USE;
 /* Resolves an id argument (prefix allowed); prints the reason on failure. */
 int cli_resolve(struct cli *c, const char *arg, char id[SH_ID_LEN + 1]);
 
@@ -68,6 +79,8 @@ int cli_json_opts(const struct cli_cmd *cmd, int argc, char **argv, bool *json,
 		  const char *details);
 /* Prints (unformatted) and deletes `j`; returns CLI_OK. */
 int cli_print_json(cJSON *j);
+/* printf "%-Ns" counting characters, not bytes (æ, ø, å, –). */
+void cli_pad(const char *s, int width);
 /* Prints a Norwegian error line to stderr: "jsr: text". */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -77,5 +90,6 @@ extern const struct cli_cmd cli_cmds_catalog[];
 extern const struct cli_cmd cli_cmds_participant[];
 extern const struct cli_cmd cli_cmds_tiltak[];
 extern const struct cli_cmd cli_cmds_sync[];
+extern const struct cli_cmd cli_cmds_admin[];
 
 #endif

@@ -26,16 +26,6 @@ static const char *writer_text(const struct sh_field *f)
 	return t[f->writer];
 }
 
-/* printf "%-Ns" counting characters, not bytes (labels have æ, ø, å). */
-static void pad(const char *s, int width)
-{
-	int n = (int)sh_utf8_chars(s, strlen(s));
-
-	fputs(s, stdout);
-	for (; n < width; n++)
-		putchar(' ');
-}
-
 static void type_text(const struct sh_field *f, char *buf, size_t len)
 {
 	switch (f->type) {
@@ -115,10 +105,10 @@ static int run_fields(struct cli *c, int argc, char **argv)
 		return cli_print_json(a);
 	}
 	printf("  ");
-	pad("Felt", 20);
-	pad("Ledetekst", 29);
-	pad("Type", 28);
-	pad("Påkrevd", 53);
+	cli_pad("Felt", 20);
+	cli_pad("Ledetekst", 29);
+	cli_pad("Type", 28);
+	cli_pad("Påkrevd", 53);
 	printf("Skrives av\n");
 	for (int p = 0; p <= SH_PAGE_AVSLUTNING; p++) {
 		if (page >= 0 && p != page)
@@ -140,10 +130,10 @@ static int run_fields(struct cli *c, int argc, char **argv)
 			else
 				snprintf(need, sizeof(need), "%s", need_text(f));
 			printf("  ");
-			pad(f->name, 20);
-			pad(f->label, 29);
-			pad(type, 28);
-			pad(need, 53);
+			cli_pad(f->name, 20);
+			cli_pad(f->label, 29);
+			cli_pad(type, 28);
+			cli_pad(need, 53);
 			printf("%s\n", writer_text(f));
 		}
 	}

@@ -2,12 +2,17 @@
  * cmd_sync.c: jsr login, sync, daemon, status, conflicts, resolve, hash:
  * everything that involves the server.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <sodium.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "cli.h"
@@ -18,20 +23,72 @@
 #include "sync_store.h"
 #include "text.h"
 
-enum { S_LOGIN, S_SYNC, S_DAEMON, S_STATUS, S_CONFLICTS, S_RESOLVE, S_HASH };
+enum { S_LOGIN, S_SYNC, S_DAEMON, S_STATUS, S_CONFLICTS, S_RESOLVE, S_HASH, S_UNLOCK, S_LOCK };
 
-/* Exit codes of the commands that talk to the server. */
-enum { EXIT_OFFLINE = 3, EXIT_LOGIN = 4 };
 
 static int exit_for(enum sc_sync_status st)
 {
 	static const int codes[] = {
 		[SC_SYNC_OK] = CLI_OK, [SC_SYNC_REJECTED] = CLI_REFUSED,
-		[SC_SYNC_LOGIN_NEEDED] = EXIT_LOGIN, [SC_SYNC_OFFLINE] = EXIT_OFFLINE,
-		[SC_SYNC_FAILED] = CLI_FAILED,
+		[SC_SYNC_LOGIN_NEEDED] = CLI_LOGIN, [SC_SYNC_OFFLINE] = CLI_FAILED,
+		[SC_SYNC_FAILED] = CLI_FAILED, [SC_SYNC_WIPED] = CLI_LOGIN,
 	};
 
 	return codes[st];
+}
+
+/*
+ * Overwrites a file with zeros before it is unlinked, so that the blocks a
+ * replica held do not keep personal data on a disk that is reused in place
+ * (a copy-on-write or flash disk may still keep old blocks: full-disk
+ * encryption is what protects a lost laptop; see README).
+ */
+static int shred(const char *path)
+{
+	static const char zeros[65536];
+	struct stat sb;
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW), ok = 1;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		for (off_t done = 0; ok && done < sb.st_size;) {
+			size_t n = (size_t)(sb.st_size - done) < sizeof(zeros) ? (size_t)(sb.st_size - done)
+									       : sizeof(zeros);
+			ssize_t w = pwrite(fd, zeros, n, done);
+
+			ok = w > 0;
+			done += w > 0 ? w : 0;
+		}
+		ok = ok && fsync(fd) == 0;
+	}
+	close(fd);
+	return unlink(path) == 0 && ok ? 0 : -1;
+}
+
+/*
+ * The server told us (in a box only it can seal) that the user is
+ * deactivated: what was made before went out; now the replica goes.
+ */
+static int wipe(struct cli *c, const struct sc_sync_result *res)
+{
+	static const char *const files[] = {"replica.db", "replica.db-wal", "replica.db-shm", "device.key"};
+	char dir[4096], path[4200];
+	int failed = 0;
+
+	snprintf(dir, sizeof(dir), "%s", sc_replica_dir(c->replica));
+	sc_replica_close(c->replica);
+	c->replica = NULL;
+	for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		if (shred(path) != 0)
+			failed++;
+	}
+	(void)rmdir(dir);
+	cli_err("%s", res->why.text);
+	if (failed)
+		cli_err("noen filer i %s kunne ikke slettes; slett mappen for hånd.", dir);
+	return CLI_LOGIN;
 }
 
 static const char *ca_file(void) { return sh_config_str("ca_file"); }
@@ -46,7 +103,7 @@ static int run_login(struct cli *c, int argc, char **argv)
 	struct sc_sync_opts so = {.mode = SC_SYNC_LOGIN, .timeout_s = 30};
 	struct sc_sync_result res;
 	struct sh_reason why = {{0}};
-	char password[513], *known = NULL, *pinned = NULL, *url = NULL;
+	char password[513], *known = NULL, *pinned = NULL, *url = NULL, totp[16];
 	int o, rc;
 
 	optind = 1;
@@ -64,6 +121,7 @@ static int run_login(struct cli *c, int argc, char **argv)
 	}
 	if (optind != argc || !so.user)
 		return cli_usage(cmd, "oppgi --user");
+	c->allow_locked = true;
 	if (!cli_replica(c))
 		return CLI_FAILED;
 	/* the replica belongs to one user on one server */
@@ -99,7 +157,19 @@ static int run_login(struct cli *c, int argc, char **argv)
 	}
 	so.password = password;
 	so.ca_file = ca_file();
+	/* the second factor: JSR_TOTP in scripts, else asked at a terminal */
+	if (getenv("JSR_TOTP") && *getenv("JSR_TOTP")) {
+		so.totp = getenv("JSR_TOTP");
+	} else if (isatty(0)) {
+		fprintf(stderr, "Engangskode fra kodeappen (6 sifre): ");
+		if (fgets(totp, sizeof(totp), stdin)) {
+			totp[strcspn(totp, "\r\n")] = '\0';
+			so.totp = totp;
+		}
+	}
 	rc = sc_sync_run(c->replica, &so, &res);
+	if (rc == SH_OK && res.status == SC_SYNC_OK && cli_unlock_until(c, password) != SH_OK)
+		cli_err("kunne ikke lagre opplåsingen for bruk uten nett.");
 	sodium_memzero(password, sizeof(password));
 	sh_free(pinned);
 	sh_free(url);
@@ -107,20 +177,22 @@ static int run_login(struct cli *c, int argc, char **argv)
 		return CLI_FAILED;
 	if (res.status != SC_SYNC_OK) {
 		cli_err("%s", res.why.text);
-		return res.status == SC_SYNC_OFFLINE ? EXIT_OFFLINE : CLI_REFUSED;
+		return res.status == SC_SYNC_OFFLINE ? CLI_FAILED : CLI_REFUSED;
 	}
 	printf("Logget inn som %s (%s, kommune %s).\nServerens fingeravtrykk: %s\n"
 	       "Synkroniser med «jsr sync», eller hold forbindelsen med «jsr daemon».\n",
-	       res.user, res.role, res.kommuner[0] ? res.kommuner : "–", res.fingerprint);
+	       res.user, res.role_label, res.kommuner[0] ? res.kommuner : "–", res.fingerprint);
 	return CLI_OK;
 }
 
 static void report(const struct sc_sync_result *res)
 {
-	printf("Sendt: %zu endringssett (%zu lagret, %zu allerede der, %zu konflikter, %zu avvist). "
-	       "Hentet: %zu verdier på %zu sider%s.\n",
-	       res->changesets, res->applied, res->superseded, res->conflicts, res->rejected, res->pulled,
-	       res->pages, res->kept ? " (noen holdt tilbake for lokale endringer)" : "");
+	printf("Sendt: %zu endringssett (%zu lagret, %zu allerede der, %zu %s, %zu avvist). "
+	       "Hentet: %zu %s på %zu %s%s.\n",
+	       res->changesets, res->applied, res->superseded, res->conflicts,
+	       res->conflicts == 1 ? "konflikt" : "konflikter", res->rejected, res->pulled,
+	       res->pulled == 1 ? "verdi" : "verdier", res->pages, res->pages == 1 ? "side" : "sider",
+	       res->kept ? " (noen holdt tilbake for lokale endringer)" : "");
 }
 
 static int run_sync(struct cli *c, int argc, char **argv)
@@ -154,11 +226,14 @@ static int run_sync(struct cli *c, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage(cmd, "uventet argument");
+	c->allow_locked = true; /* the server decides: the session must be valid */
 	if (!cli_replica(c))
 		return CLI_FAILED;
 	so.ca_file = ca_file();
 	if (sc_sync_run(c->replica, &so, &res) != SH_OK)
 		return CLI_FAILED;
+	if (res.status == SC_SYNC_WIPED)
+		return wipe(c, &res);
 	if (json) {
 		cJSON *j = cJSON_CreateObject();
 		static const char *st[] = {"ok", "rejected", "login_needed", "offline", "failed"};
@@ -205,6 +280,7 @@ static int run_daemon(struct cli *c, int argc, char **argv)
 				"henter det andre lagrer, og kobler til igjen når nettet kommer tilbake.\n"
 				"Stopp med Ctrl-C.\n")) != CLI_CONTINUE)
 		return rc;
+	c->allow_locked = true;
 	if (!cli_replica(c))
 		return CLI_FAILED;
 	signal(SIGINT, on_term);
@@ -213,6 +289,8 @@ static int run_daemon(struct cli *c, int argc, char **argv)
 	fprintf(stderr, "jsr: daemon startet.\n");
 	if (sc_sync_run(c->replica, &so, &res) != SH_OK)
 		return CLI_FAILED;
+	if (res.status == SC_SYNC_WIPED)
+		return wipe(c, &res);
 	if (res.status != SC_SYNC_OK)
 		cli_err("%s", res.why.text);
 	return exit_for(res.status);
@@ -265,6 +343,7 @@ static int run_status(struct cli *c, int argc, char **argv)
 		else
 			return cli_usage(cmd, "ukjent valg");
 	}
+	c->allow_locked = true;
 	if (!cli_replica(c))
 		return CLI_FAILED;
 	url = meta(c, "server_url");
@@ -513,6 +592,61 @@ static int run_hash(struct cli *c, int argc, char **argv)
 	return CLI_OK;
 }
 
+static int run_unlock(struct cli *c, int argc, char **argv)
+{
+	const struct cli_cmd *cmd = &cli_cmds_sync[S_UNLOCK];
+	struct sh_reason why = {{0}};
+	char password[513], *hash = NULL;
+	bool json;
+	int rc;
+
+	if ((rc = cli_json_opts(cmd, argc, argv, &json,
+				"Låser opp replikaen uten nett, med passordet fra siste innlogging.\n"
+				"Synkronisering krever fortsatt en gyldig innlogging hos serveren.\n")) != CLI_CONTINUE)
+		return rc;
+	c->allow_locked = true;
+	if (!cli_replica(c))
+		return CLI_FAILED;
+	(void)!sc_meta_get(c->replica, "unlock_hash", &hash);
+	if (!hash) {
+		cli_err("replikaen er ikke låst (ingen har logget inn på den).");
+		return CLI_REFUSED;
+	}
+	if (sh_read_password("Passord: ", "JSR_PASSWORD", false, password, sizeof(password), &why) != SH_OK) {
+		sh_free(hash);
+		cli_err("%s", why.text);
+		return CLI_REFUSED;
+	}
+	rc = crypto_pwhash_str_verify(hash, password, strlen(password)) == 0 ? SH_OK : SH_ERR_AUTH;
+	sh_free(hash);
+	if (rc == SH_OK)
+		rc = cli_unlock_until(c, password);
+	sodium_memzero(password, sizeof(password));
+	if (rc == SH_ERR_AUTH) {
+		cli_err("feil passord.");
+		return CLI_REFUSED;
+	}
+	if (rc != SH_OK)
+		return CLI_FAILED;
+	printf("Replikaen er låst opp i %ld timer.\n", sh_config_int("unlock_hours"));
+	return CLI_OK;
+}
+
+static int run_lock(struct cli *c, int argc, char **argv)
+{
+	const struct cli_cmd *cmd = &cli_cmds_sync[S_LOCK];
+	bool json;
+	int rc;
+
+	if ((rc = cli_json_opts(cmd, argc, argv, &json, NULL)) != CLI_CONTINUE)
+		return rc;
+	c->allow_locked = true;
+	if (!cli_replica(c) || sc_meta_set(c->replica, "unlocked_until", "0") != SH_OK)
+		return CLI_FAILED;
+	printf("Replikaen er låst. Lås opp med «jsr unlock».\n");
+	return CLI_OK;
+}
+
 const struct cli_cmd cli_cmds_sync[] = {
 	[S_LOGIN] = {"login", run_login, "--server ws://VERT:PORT --server-key FINGERAVTRYKK --user BRUKER",
 		     "Logger inn og registrerer maskinen hos serveren."},
@@ -523,5 +657,7 @@ const struct cli_cmd cli_cmds_sync[] = {
 	[S_CONFLICTS] = {"conflicts", run_conflicts, "[--json]", "Viser åpne konflikter."},
 	[S_RESOLVE] = {"resolve", run_resolve, "ID FELT --keep|--value V", "Avgjør en konflikt."},
 	[S_HASH] = {"hash", run_hash, "KOMMUNE", "Innholdssjekksum for kommunens deltakere i replikaen."},
+	[S_UNLOCK] = {"unlock", run_unlock, "", "Låser opp replikaen uten nett (passordet ditt)."},
+	[S_LOCK] = {"lock", run_lock, "", "Låser replikaen."},
 	{0, 0, 0, 0},
 };

@@ -14,10 +14,14 @@
 #include "log.h"
 
 static const struct cli_cmd *const groups[] = {cli_cmds_participant, cli_cmds_tiltak,
-						cli_cmds_sync, cli_cmds_fnr, cli_cmds_catalog};
+						cli_cmds_sync, cli_cmds_admin, cli_cmds_fnr,
+						cli_cmds_catalog};
 
 static const struct sh_conf_key client_keys[] = {
 	{"ca_file", SH_CONF_STRING, NULL, "PEM CA certificate for a wss:// server with a private CA"},
+	{"unlock_hours", SH_CONF_INT, "12", "how long the replica stays unlocked after a login or jsr unlock"},
+	{"password_strength", SH_CONF_STRING, "interactive",
+	 "Argon2id cost of the offline-unlock hash: interactive, or min (tests only)"},
 	{NULL, 0, NULL, NULL},
 };
 
@@ -27,8 +31,26 @@ static void usage(FILE *out)
 		     "jobbsjanse: register over deltakere i Jobbsjansen.\n\nKommandoer:\n");
 	for (size_t g = 0; g < sizeof(groups) / sizeof(*groups); g++)
 		for (const struct cli_cmd *c = groups[g]; c->name; c++)
-			fprintf(out, "  %-14s %s\n", c->name, c->help);
-	fprintf(out, "\nHver kommando har --help. Avslutningskoder: 0 utført, 1 avvist, 2 feil bruk.\n");
+			fprintf(out, "  %-17s %s\n", c->name, c->help);
+	fprintf(out, "\nHver kommando har --help. Avslutningskoder: 0 utført, 1 avvist, 2 feil bruk,\n"
+		     "3 mislyktes eller ingen forbindelse (ingenting er tapt), 4 innlogging trengs.\n");
+}
+
+/* «jsr admin» alone (or «jsr admin --help»): the commands of that group. */
+static bool group_usage(FILE *out, const char *word)
+{
+	size_t n = strlen(word);
+	bool any = false;
+
+	for (size_t g = 0; g < sizeof(groups) / sizeof(*groups); g++)
+		for (const struct cli_cmd *c = groups[g]; c->name; c++)
+			if (strncmp(c->name, word, n) == 0 && c->name[n] == ' ') {
+				if (!any)
+					fprintf(out, "Bruk: jsr %s KOMMANDO [VALG]\n\nKommandoer:\n", word);
+				fprintf(out, "  %-17s %s\n", c->name, c->help);
+				any = true;
+			}
+	return any;
 }
 
 /* Matches "fnr check" against argv[0] (+ argv[1]); returns words used. */
@@ -89,8 +111,14 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	fprintf(stderr, "jsr: ukjent kommando «%s». Se «jsr --help».\n", argv[i]);
+	if (i + 1 < argc && (strcmp(argv[i + 1], "--help") == 0 || strcmp(argv[i + 1], "-h") == 0) &&
+	    group_usage(stdout, argv[i]))
+		rc = CLI_OK;
+	else if (!group_usage(stderr, argv[i]))
+		fprintf(stderr, "jsr: ukjent kommando «%s». Se «jsr --help».\n", argv[i]);
 out:
+	if (c.status)
+		rc = c.status;
 	sc_replica_close(c.replica);
 	sh_domain_free(c.domain);
 	sh_config_reset();

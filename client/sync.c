@@ -352,6 +352,10 @@ static void on_hello(struct eng *e, const cJSON *msg)
 		sh_buf_json_str(&body, e->o->user);
 		sh_buf_puts(&body, ",\"password\":");
 		sh_buf_json_str(&body, e->o->password);
+		if (e->o->totp) {
+			sh_buf_puts(&body, ",\"totp\":");
+			sh_buf_json_str(&body, e->o->totp);
+		}
 		sh_buf_puts(&body, "}");
 		send_text(e, boxed(e, "login", header, body.data, body.len));
 	} else {
@@ -372,10 +376,12 @@ static void take_identity(struct eng *e, const cJSON *j)
 	const cJSON *k = cJSON_GetObjectItemCaseSensitive(j, "kommuner"), *it;
 	size_t n = 0;
 
-	const char *user = sh_json_str(j, "user", 64), *role = sh_json_str(j, "role", 15);
+	const char *user = sh_json_str(j, "user", 64), *role = sh_json_str(j, "role", 15),
+		   *label = sh_json_str(j, "role_label", 47);
 
 	snprintf(e->res->user, sizeof(e->res->user), "%s", user ? user : "");
 	snprintf(e->res->role, sizeof(e->res->role), "%s", role ? role : "");
+	snprintf(e->res->role_label, sizeof(e->res->role_label), "%s", label ? label : e->res->role);
 	e->res->kommuner[0] = '\0';
 	cJSON_ArrayForEach(it, k) {
 		if (cJSON_IsString(it) && strlen(it->valuestring) <= 4 && n + 6 < sizeof(e->res->kommuner))
@@ -496,6 +502,42 @@ out:
 	sh_free(body);
 }
 
+static void send_admin(struct eng *e)
+{
+	char header[128];
+
+	snprintf(header, sizeof(header), "{\"k\":\"admin\",\"dev\":\"%s\"}", e->device);
+	send_text(e, boxed(e, "admin", header, e->o->admin, strlen(e->o->admin)));
+}
+
+static void on_admin_ok(struct eng *e, const cJSON *msg)
+{
+	char *body = NULL;
+	size_t len;
+
+	if (open_box(e, msg, &body, &len) != SH_OK) {
+		finish(e, SC_SYNC_FAILED, "Svaret fra serveren kunne ikke åpnes eller bekreftes.");
+		return;
+	}
+	e->res->admin_result = body;
+	finish(e, SC_SYNC_OK, NULL);
+}
+
+/* Only a box the server signed can make us delete the replica. */
+static void on_wipe(struct eng *e, const cJSON *msg)
+{
+	char *body = NULL;
+	size_t len;
+
+	if (open_box(e, msg, &body, &len) != SH_OK) {
+		finish(e, SC_SYNC_FAILED, "En slettebeskjed kunne ikke bekreftes og er oversett.");
+		return;
+	}
+	sh_free(body);
+	finish(e, SC_SYNC_WIPED, "Brukeren din er deaktivert. Det som var lagret før deaktiveringen er "
+	       "levert til serveren, og replikaen slettes fra denne maskinen.");
+}
+
 static void on_error(struct eng *e, const cJSON *msg)
 {
 	const char *code = sh_json_str(msg, "code", 32);
@@ -508,7 +550,10 @@ static void on_error(struct eng *e, const cJSON *msg)
 		       text ? text : "Logg inn på nytt.");
 		return;
 	}
-	finish(e, SC_SYNC_FAILED, "Serveren svarte: %s", text ? text : "ukjent feil");
+	if (e->o->mode == SC_SYNC_ADMIN)
+		finish(e, SC_SYNC_FAILED, "%s", text ? text : "Serveren avviste forespørselen.");
+	else
+		finish(e, SC_SYNC_FAILED, "Serveren svarte: %s", text ? text : "ukjent feil");
 }
 
 static void on_message(struct eng *e, const char *text, size_t len)
@@ -533,8 +578,16 @@ static void on_message(struct eng *e, const char *text, size_t len)
 		take_identity(e, msg);
 		if (e->o->mode == SC_SYNC_LOGIN)
 			finish(e, SC_SYNC_OK, NULL);
+		else if (e->o->mode == SC_SYNC_ADMIN)
+			send_admin(e);
 		else
 			start_push(e);
+		break;
+	case SH_MSG_ADMIN_OK:
+		on_admin_ok(e, msg);
+		break;
+	case SH_MSG_WIPE:
+		on_wipe(e, msg);
 		break;
 	case SH_MSG_PUSH_ACK:
 		on_push_ack(e, msg);

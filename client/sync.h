@@ -17,13 +17,15 @@
 #include "replica.h"
 #include "seal.h"
 
-enum sc_sync_mode { SC_SYNC_ONCE, SC_SYNC_DAEMON, SC_SYNC_LOGIN, SC_SYNC_PROBE };
+enum sc_sync_mode { SC_SYNC_ONCE, SC_SYNC_DAEMON, SC_SYNC_LOGIN, SC_SYNC_PROBE, SC_SYNC_ADMIN };
 
 struct sc_sync_opts {
 	enum sc_sync_mode mode;
 	const char *url;        /* login: the server; otherwise NULL = the pinned one */
 	const char *server_key; /* login: the fingerprint to pin */
 	const char *user, *password; /* login */
+	const char *totp;       /* login: the one-time code, if the server asks for one */
+	const char *admin;      /* ADMIN: the request body (JSON: op and arguments) */
 	int timeout_s;          /* ONCE/LOGIN/PROBE: give up after this long */
 	const char *ca_file;    /* wss with a private CA */
 };
@@ -34,6 +36,7 @@ enum sc_sync_status {
 	SC_SYNC_LOGIN_NEEDED, /* no session, or it expired: the outbox is kept */
 	SC_SYNC_OFFLINE,      /* could not reach the server */
 	SC_SYNC_FAILED,       /* refused or broken (reason in why) */
+	SC_SYNC_WIPED,        /* the user is deactivated: the caller deletes the replica */
 };
 
 struct sc_sync_result {
@@ -45,7 +48,8 @@ struct sc_sync_result {
 	 * applying acknowledgements, opening and decoding pages, applying them */
 	double t_build, t_ack, t_decode, t_apply;
 	char fingerprint[SH_FPR_LEN + 1];
-	char user[65], role[16], kommuner[256];
+	char user[65], role[16], role_label[48], kommuner[256];
+	char *admin_result;   /* ADMIN: the server's answer (JSON, sh_free) */
 };
 
 int sc_sync_run(struct sc_replica *r, const struct sc_sync_opts *o, struct sc_sync_result *res) SH_MUST_USE;

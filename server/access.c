@@ -2,7 +2,6 @@
 #include "access.h"
 
 #include <stddef.h>
-#include <crack.h>
 #include <ctype.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -11,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <zxcvbn.h>
 
 #include "alloc.h"
 #include "audit.h"
@@ -23,9 +23,62 @@
 
 #define TXT(st, i) ((const char *)sqlite3_column_text(st, i))
 
-bool ss_role_syncs(const char *role)
+/* DOMAIN.md §1: the one place the role matrix lives. */
+static const struct role {
+	const char *name, *label;
+	unsigned may;
+	bool kommune; /* belongs to municipalities */
+} roles[] = {
+	{"kommune_user", "kommunebruker", SS_MAY_PARTICIPANTS | SS_MAY_EXPORT, true},
+	{"kommune_admin", "kommuneadministrator", SS_MAY_PARTICIPANTS | SS_MAY_EXPORT | SS_MAY_ADMIN_OWN, true},
+	{"imdi_admin", "IMDi-administrator", SS_MAY_ADMIN_ANY | SS_MAY_NATIONAL, false},
+	{"imdi_analyst", "IMDi-analytiker", SS_MAY_NATIONAL, false},
+};
+
+static const struct role *role_of(const char *name)
 {
-	return strcmp(role, "kommune_user") == 0 || strcmp(role, "kommune_admin") == 0;
+	for (size_t i = 0; name && i < sizeof(roles) / sizeof(*roles); i++)
+		if (strcmp(roles[i].name, name) == 0)
+			return &roles[i];
+	return NULL;
+}
+
+const char *ss_role_label(const char *role)
+{
+	const struct role *r = role_of(role);
+
+	return r ? r->label : NULL;
+}
+
+bool ss_role_may(const char *role, unsigned mask)
+{
+	const struct role *r = role_of(role);
+
+	return r && (r->may & mask);
+}
+
+bool ss_role_kommune(const char *role)
+{
+	const struct role *r = role_of(role);
+
+	return r && r->kommune;
+}
+
+/*
+ * May `by` give (or manage a user with) role `role`? An IMDi admin any role;
+ * a kommune admin only the kommune roles without administration (appointing
+ * administrators is IMDi's).
+ */
+static bool may_grant(const struct ss_user *by, const char *role)
+{
+	const struct role *r = role_of(role);
+
+	if (!r)
+		return false;
+	if (ss_role_may(by->role, SS_MAY_ADMIN_ANY))
+		return true;
+	return ss_role_may(by->role, SS_MAY_ADMIN_OWN) && r->kommune &&
+	       !(r->may & (SS_MAY_ADMIN_OWN | SS_MAY_ADMIN_ANY));
 }
 
 void ss_system_admin(struct ss_user *u)
@@ -76,9 +129,16 @@ static bool contains_nocase(const char *hay, const char *needle)
 }
 
 int ss_password_choose_ok(const char *password, const char *username, const char *email,
-			  struct sh_reason *why)
+			  int min_bits, struct sh_reason *why)
 {
-	const char *weak;
+	/* words anyone guessing at a Norwegian register would try first */
+	static const char *const local[] = {"jobbsjansen", "jobbsjanse", "imdi", "passord", "kommune",
+					    "norge", "oslo", "sommer", "vinter", "høst", "vår", "velkommen",
+					    "hemmelig", "deltaker", "register"};
+	const char *dict[sizeof(local) / sizeof(*local) + 4];
+	char local_part[255] = "";
+	size_t n = 0;
+	double bits;
 
 	if (ss_password_policy(password, username, email, why) != SH_OK)
 		return SH_ERR_INVALID;
@@ -86,12 +146,20 @@ int ss_password_choose_ok(const char *password, const char *username, const char
 		sh_reason_set(why, "Passordet kan ikke inneholde brukernavnet.");
 		return SH_ERR_INVALID;
 	}
-	weak = FascistCheck(password, GetDefaultCracklibDict());
-	if (weak) {
-		sh_reason_set(why, "Passordet er for vanlig eller for enkelt å gjette (%s). Velg en lengre "
-			      "setning eller en blanding som ikke står i ordlister.", strstr(weak, "DIFFERENT")
-			      ? "for få forskjellige tegn" : strstr(weak, "dictionary") ? "står i en ordliste"
-			      : "for systematisk");
+	if (username)
+		dict[n++] = username;
+	if (email) {
+		snprintf(local_part, sizeof(local_part), "%.*s", (int)strcspn(email, "@"), email);
+		dict[n++] = local_part;
+	}
+	for (size_t i = 0; i < sizeof(local) / sizeof(*local); i++)
+		dict[n++] = local[i];
+	dict[n] = NULL;
+	bits = ZxcvbnMatch(password, dict, NULL);
+	if (bits < min_bits) {
+		sh_reason_set(why, "Passordet er for lett å gjette (vanlige passord, ord, navn, tastaturrekker, "
+			      "gjentakelser og årstall gjettes først). Velg en lengre setning av flere ord som "
+			      "ikke hører sammen.");
 		return SH_ERR_INVALID;
 	}
 	return SH_OK;
@@ -154,7 +222,13 @@ int ss_login_attempt(struct ss_store *s, const struct ss_access_cfg *cfg, const 
 	if (good && found == SH_OK && cfg->require_totp)
 		good = secret[0] && sh_totp_verify(secret, totp, (uint64_t)(now / 1000), 1,
 						   (uint64_t)last_step, &step);
-	good = good && found == SH_OK && u->active && locked <= now && addr_locked <= now;
+	good = good && found == SH_OK && u->active;
+	if (locked > now || addr_locked > now) {
+		/* a lock runs its course: attempts during it are refused but do not lengthen it,
+		 * so a stranger's guessing cannot keep an account shut for ever */
+		memset(u, 0, sizeof(*u));
+		return SH_OK;
+	}
 	if (good) {
 		*ok = true;
 		rc = exec(db, "UPDATE users SET failures = 0, locked_until = 0, totp_last_step = "
@@ -200,11 +274,12 @@ static bool phone_ok(const char *p)
 	return digits >= 8;
 }
 
+/* May `by` administer users of this municipality? */
 static bool can_administer(const struct ss_user *by, const char *kommune)
 {
-	if (strcmp(by->role, "imdi_admin") == 0)
+	if (ss_role_may(by->role, SS_MAY_ADMIN_ANY))
 		return true;
-	return strcmp(by->role, "kommune_admin") == 0 && kommune && ss_user_in(by, kommune);
+	return ss_role_may(by->role, SS_MAY_ADMIN_OWN) && kommune && ss_user_in(by, kommune);
 }
 
 /* New token: *hash for the store, hex in link. */
@@ -222,15 +297,11 @@ static int send_invitation(struct ss_store *s, const struct ss_access_cfg *cfg, 
 			   const char *name, const char *email, const char *kommune, const char *role,
 			   const char *by)
 {
-	static const char *const role_text[][2] = {
-		{"kommune_user", "kommunebruker"}, {"kommune_admin", "kommuneadministrator"},
-		{"imdi_admin", "IMDi-administrator"}, {"imdi_analyst", "IMDi-analytiker"},
-	};
 	sqlite3 *db = ss_store_db(s);
 	sqlite3_stmt *st;
 	unsigned char hash[32];
 	char hex[65], expires_txt[64];
-	const char *rt = role;
+	const char *rt = ss_role_label(role) ? ss_role_label(role) : role;
 	const struct sh_codelist *kl = sh_codes_get(cfg->domain->codes, "kommune");
 	const struct sh_code *kc = kommune ? sh_codelist_find(kl, kommune) : NULL;
 	int64_t now = (int64_t)sh_wall_ms(), expires = now + cfg->invite_ttl_ms;
@@ -239,9 +310,6 @@ static int send_invitation(struct ss_store *s, const struct ss_access_cfg *cfg, 
 	time_t et = (time_t)(expires / 1000);
 	struct tm tm;
 
-	for (size_t i = 0; i < 4; i++)
-		if (strcmp(role_text[i][0], role) == 0)
-			rt = role_text[i][1];
 	new_token(hash, hex);
 	if (sqlite3_prepare_v2(db, "INSERT INTO invitation(user_id, token_hash, created, expires) VALUES "
 				   "(?1, ?2, ?3, ?4)", -1, &st, NULL) != SQLITE_OK)
@@ -284,7 +352,7 @@ int ss_invite(struct ss_store *s, const struct ss_access_cfg *cfg, const struct 
 	      const char *role, int64_t *user_id, struct sh_reason *why)
 {
 	sqlite3 *db = ss_store_db(s);
-	bool imdi_role;
+	bool kommune_role;
 	char detail[160];
 	int rc;
 
@@ -292,22 +360,21 @@ int ss_invite(struct ss_store *s, const struct ss_access_cfg *cfg, const struct 
 	if (!role)
 		role = "kommune_user";
 	/* a kommune_admin with one municipality need not name it */
-	if (!kommune && strcmp(by->role, "kommune_admin") == 0 && by->nkommuner == 1)
+	if (!kommune && !ss_role_may(by->role, SS_MAY_ADMIN_ANY) && by->nkommuner == 1)
 		kommune = by->kommuner[0];
-	imdi_role = strncmp(role, "imdi_", 5) == 0;
-	if (!ss_role_syncs(role) && !imdi_role) {
+	if (!ss_role_label(role)) {
 		sh_reason_set(why, "Ukjent rolle.");
 		return SH_ERR_INVALID;
 	}
-	if (strcmp(by->role, "imdi_admin") != 0 && (strcmp(by->role, "kommune_admin") != 0 ||
-						    strcmp(role, "kommune_user") != 0)) {
-		sh_reason_set(why, strcmp(by->role, "kommune_admin") == 0
+	if (!may_grant(by, role)) {
+		sh_reason_set(why, ss_role_may(by->role, SS_MAY_ADMIN_OWN)
 					   ? "En kommuneadministrator kan bare invitere kommunebrukere."
 					   : "Rollen din kan ikke invitere brukere.");
 		return SH_ERR_DENIED;
 	}
-	if (imdi_role ? kommune != NULL : !kommune) {
-		sh_reason_set(why, imdi_role ? "IMDi-roller har ingen kommune." : "Oppgi kommunen.");
+	kommune_role = ss_role_kommune(role);
+	if (kommune_role ? !kommune : kommune != NULL) {
+		sh_reason_set(why, kommune_role ? "Oppgi kommunen." : "IMDi-roller har ingen kommune.");
 		return SH_ERR_INVALID;
 	}
 	if (kommune && !sh_codelist_find(sh_codes_get(cfg->domain->codes, "kommune"), kommune)) {
@@ -334,10 +401,10 @@ int ss_invite(struct ss_store *s, const struct ss_access_cfg *cfg, const struct 
 		rc = exec(db, "INSERT INTO user_kommune(user_id, kommune) VALUES (?1, ?2)", "it", *user_id, kommune);
 	if (rc == SH_OK)
 		rc = send_invitation(s, cfg, *user_id, name, email, kommune, role, by->username);
-	snprintf(detail, sizeof(detail), "invite user %lld role %s kommune %s", (long long)*user_id, role,
+	snprintf(detail, sizeof(detail), "inviterte bruker %lld som %s, kommune %s", (long long)*user_id, role,
 		 kommune ? kommune : "-");
 	if (rc == SH_OK)
-		rc = ss_audit(s, by->username, "-", "admin", detail, "");
+		rc = ss_audit(s, by->username, by->device[0] ? by->device : "-", "admin", detail, "");
 	return rc;
 }
 
@@ -370,12 +437,14 @@ static int target(struct ss_store *s, const char *who, int64_t *id, char role[16
 	return rc;
 }
 
-/* May `by` administer user t (all its municipalities theirs, a kommune role)? */
+/* May `by` administer user t (a role they may grant; all its municipalities theirs)? */
 static bool may_manage(const struct ss_user *by, const struct ss_user *t, const char *role)
 {
-	if (strcmp(by->role, "imdi_admin") == 0)
+	if (!may_grant(by, role))
+		return false;
+	if (ss_role_may(by->role, SS_MAY_ADMIN_ANY))
 		return true;
-	if (strcmp(by->role, "kommune_admin") != 0 || !ss_role_syncs(role) || t->nkommuner == 0)
+	if (t->nkommuner == 0)
 		return false;
 	for (size_t i = 0; i < t->nkommuner; i++)
 		if (!ss_user_in(by, t->kommuner[i]))
@@ -410,9 +479,9 @@ int ss_resend(struct ss_store *s, const struct ss_access_cfg *cfg, const struct 
 	if (rc == SH_OK)
 		rc = send_invitation(s, cfg, id, name, email, t.nkommuner ? t.kommuner[0] : NULL, role,
 				     by->username);
-	snprintf(detail, sizeof(detail), "resend invitation of user %lld", (long long)id);
+	snprintf(detail, sizeof(detail), "ny invitasjon til bruker %lld", (long long)id);
 	if (rc == SH_OK)
-		rc = ss_audit(s, by->username, "-", "admin", detail, "");
+		rc = ss_audit(s, by->username, by->device[0] ? by->device : "-", "admin", detail, "");
 	return rc;
 }
 
@@ -448,11 +517,22 @@ int ss_deactivate(struct ss_store *s, const struct ss_user *by, const char *who,
 	if (rc == SH_OK)
 		rc = exec(ss_store_db(s), "UPDATE invitation SET state = 'voided' WHERE user_id = ?1 AND state "
 					  "IN ('open', 'password_set')", "i", id);
-	snprintf(detail, sizeof(detail), "deactivate user %lld", (long long)id);
+	snprintf(detail, sizeof(detail), "deaktiverte bruker %lld", (long long)id);
 	if (rc == SH_OK)
-		rc = ss_audit(s, by->username, "-", "admin", detail, "");
+		rc = ss_audit(s, by->username, by->device[0] ? by->device : "-", "admin", detail, "");
 	*user_id = id;
 	return rc;
+}
+
+/* An IMDi admin sees everyone; a kommune admin everyone sharing a municipality. */
+static bool may_see(const struct ss_user *by, const struct ss_user *t)
+{
+	if (ss_role_may(by->role, SS_MAY_ADMIN_ANY))
+		return true;
+	for (size_t i = 0; ss_role_may(by->role, SS_MAY_ADMIN_OWN) && i < t->nkommuner; i++)
+		if (ss_user_in(by, t->kommuner[i]))
+			return true;
+	return false;
 }
 
 int ss_users_json(struct ss_store *s, const struct ss_user *by, struct sh_buf *out)
@@ -475,8 +555,7 @@ int ss_users_json(struct ss_store *s, const struct ss_user *by, struct sh_buf *o
 		char invstate[24] = "";
 		long long expires = 0;
 
-		if (ss_user_by_id(s, sqlite3_column_int64(st, 0), &t) != SH_OK ||
-		    !may_manage(by, &t, TXT(st, 2)))
+		if (ss_user_by_id(s, sqlite3_column_int64(st, 0), &t) != SH_OK || !may_see(by, &t))
 			continue;
 		if (inv)
 			sscanf(inv, "%23s %lld", invstate, &expires);
@@ -488,6 +567,8 @@ int ss_users_json(struct ss_store *s, const struct ss_user *by, struct sh_buf *o
 		sh_buf_json_str(out, TXT(st, 1));
 		sh_buf_puts(out, ",\"role\":");
 		sh_buf_json_str(out, TXT(st, 2));
+		sh_buf_puts(out, ",\"role_label\":");
+		sh_buf_json_str(out, ss_role_label(TXT(st, 2)) ? ss_role_label(TXT(st, 2)) : TXT(st, 2));
 		sh_buf_puts(out, ",\"state\":");
 		sh_buf_json_str(out, TXT(st, 3));
 		sh_buf_puts(out, ",\"name\":");
@@ -560,7 +641,7 @@ static bool username_ok(const char *u)
 	return true;
 }
 
-int ss_activate_password(struct ss_store *s, struct ss_invitation *inv, const char *username,
+int ss_activate_password(struct ss_store *s, const struct ss_access_cfg *cfg, struct ss_invitation *inv, const char *username,
 			 const char *password, const char *again, struct sh_reason *why)
 {
 	char secret[SH_TOTP_SECRET_LEN + 1], *hash = NULL, detail[96];
@@ -575,7 +656,7 @@ int ss_activate_password(struct ss_store *s, struct ss_invitation *inv, const ch
 		sh_reason_set(why, "Passordene er ikke like.");
 		return SH_ERR_INVALID;
 	}
-	if (ss_password_choose_ok(password, username, inv->email, why) != SH_OK)
+	if (ss_password_choose_ok(password, username, inv->email, cfg->password_min_bits, why) != SH_OK)
 		return SH_ERR_INVALID;
 	if ((rc = ss_password_hash(password, &hash)) != SH_OK)
 		return rc;
@@ -589,7 +670,7 @@ int ss_activate_password(struct ss_store *s, struct ss_invitation *inv, const ch
 	}
 	if (rc == SH_OK)
 		rc = exec(ss_store_db(s), "UPDATE invitation SET state = 'password_set' WHERE id = ?1", "i", inv->id);
-	snprintf(detail, sizeof(detail), "activation step 1 for user %lld", (long long)inv->user_id);
+	snprintf(detail, sizeof(detail), "bruker %lld valgte brukernavn og passord", (long long)inv->user_id);
 	if (rc == SH_OK)
 		rc = ss_audit(s, username, "-", "activate", detail, "");
 	if (rc == SH_OK) {
@@ -617,7 +698,7 @@ int ss_activate_totp(struct ss_store *s, struct ss_invitation *inv, const char *
 				  "WHERE id = ?1", "ii", inv->user_id, (int64_t)step);
 	if (rc == SH_OK)
 		rc = exec(ss_store_db(s), "UPDATE invitation SET state = 'used' WHERE id = ?1", "i", inv->id);
-	snprintf(detail, sizeof(detail), "user %lld activated", (long long)inv->user_id);
+	snprintf(detail, sizeof(detail), "bruker %lld aktivert", (long long)inv->user_id);
 	if (rc == SH_OK)
 		rc = ss_audit(s, inv->username, "-", "activate", detail, "");
 	return rc;

@@ -27,15 +27,37 @@ struct ss_access_cfg {
 	int64_t lockout_base_ms;    /* first lock; doubles with each further failure */
 	int address_threshold;      /* failures from one address before it locks */
 	int64_t invite_ttl_ms;
+	int password_min_bits;      /* zxcvbn's estimate a chosen password must reach */
 	const char *base_url;       /* for activation links */
 };
 
-/* May this role read and write participant data? */
-bool ss_role_syncs(const char *role);
+/*
+ * What a role may do: the matrix of DOMAIN.md §1, kept once in access.c's
+ * role table. Municipal permissions apply to the user's own municipalities.
+ */
+enum ss_may {
+	SS_MAY_PARTICIPANTS = 1 << 0, /* read and write participants (push, pull) */
+	SS_MAY_EXPORT = 1 << 1,       /* download the municipality's dataset */
+	SS_MAY_ADMIN_OWN = 1 << 2,    /* invite, resend, deactivate kommunebrukere */
+	SS_MAY_ADMIN_ANY = 1 << 3,    /* the same for anyone, any role (appoints admins) */
+	SS_MAY_NATIONAL = 1 << 4,     /* the national aggregate report */
+};
 
-/* Password rules for a chosen password (length, not the username or e-mail, cracklib). */
+/* Is role a known role? Its Norwegian name, or NULL. */
+const char *ss_role_label(const char *role);
+/* Does role have any of the permissions in mask? */
+bool ss_role_may(const char *role, unsigned mask);
+/* Does the role belong to municipalities (kommune roles) rather than IMDi? */
+bool ss_role_kommune(const char *role);
+
+/*
+ * Password rules for a chosen password: length, not the username or e-mail,
+ * and at least password_min_bits of zxcvbn's estimated entropy (which knows
+ * common passwords, words, names, keyboard runs, repeats, dates, and is given
+ * the user's own names and the programme's words).
+ */
 int ss_password_choose_ok(const char *password, const char *username, const char *email,
-			  struct sh_reason *why) SH_MUST_USE;
+			  int min_bits, struct sh_reason *why) SH_MUST_USE;
 
 /*
  * A login attempt. *ok false with the same outcome for every kind of
@@ -71,7 +93,7 @@ struct ss_invitation {
 int ss_invitation_find(struct ss_store *s, const char *token, int64_t now,
 		       struct ss_invitation *inv) SH_MUST_USE;
 /* Step 1: username and password (checked); a TOTP secret is made. */
-int ss_activate_password(struct ss_store *s, struct ss_invitation *inv, const char *username,
+int ss_activate_password(struct ss_store *s, const struct ss_access_cfg *cfg, struct ss_invitation *inv, const char *username,
 			 const char *password, const char *again, struct sh_reason *why) SH_MUST_USE;
 /* Step 2: the first code from the app; then the user is active. */
 int ss_activate_totp(struct ss_store *s, struct ss_invitation *inv, const char *code, int64_t now,

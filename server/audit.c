@@ -3,6 +3,7 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "db.h"
@@ -90,6 +91,67 @@ static int run(sqlite3 *db, const char *sql, int64_t a, const char *b)
 	return rc;
 }
 
+/* Calls fn for each participant id in a space-separated list; stops when it returns false. */
+static bool each_id(const char *list, bool (*fn)(const char *pid, void *arg), void *arg)
+{
+	for (const char *p = list; *p;) {
+		char pid[SH_ID_LEN + 1];
+		size_t n = strcspn(p, " ");
+
+		if (n == SH_ID_LEN) {
+			memcpy(pid, p, n);
+			pid[n] = '\0';
+			if (!fn(pid, arg))
+				return false;
+		}
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+	return true;
+}
+
+struct add_ctx {
+	sqlite3 *db;
+	int64_t id;
+	int rc;
+};
+
+static bool add_subject(const char *pid, void *arg)
+{
+	struct add_ctx *a = arg;
+
+	a->rc = run(a->db, "INSERT OR IGNORE INTO audit_subject(audit_id, participant) VALUES (?1, ?2)",
+		    a->id, pid);
+	return a->rc == SH_OK;
+}
+
+struct has_ctx {
+	sqlite3_stmt *st;
+	int64_t id;
+};
+
+static bool has_subject(const char *pid, void *arg)
+{
+	struct has_ctx *h = arg;
+	bool found;
+
+	sqlite3_reset(h->st);
+	sqlite3_bind_text(h->st, 1, pid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(h->st, 2, h->id);
+	found = sqlite3_step(h->st) == SQLITE_ROW;
+	sqlite3_reset(h->st);
+	return found;
+}
+
+/* Is every participant an entry names in the index (so that «audit show» finds it)? */
+static bool indexed(sqlite3_stmt *st, int64_t id, const char *participants)
+{
+	struct has_ctx h = {st, id};
+
+	return each_id(participants, has_subject, &h);
+}
+
 int ss_audit(struct ss_store *s, const char *actor, const char *device, const char *action,
 	     const char *detail, const char *participants)
 {
@@ -118,19 +180,11 @@ int ss_audit(struct ss_store *s, const char *actor, const char *device, const ch
 	rc = sqlite3_step(st) == SQLITE_DONE ? SH_OK : SH_ERR_DB;
 	sqlite3_finalize(st);
 	/* the index by participant */
-	for (const char *p = participants; rc == SH_OK && *p;) {
-		char pid[SH_ID_LEN + 1];
-		size_t n = strcspn(p, " ");
+	if (rc == SH_OK) {
+		struct add_ctx a = {db, id, SH_OK};
 
-		if (n == SH_ID_LEN) {
-			memcpy(pid, p, n);
-			pid[n] = '\0';
-			rc = run(db, "INSERT OR IGNORE INTO audit_subject(audit_id, participant) VALUES (?1, ?2)",
-				 id, pid);
-		}
-		p += n;
-		while (*p == ' ')
-			p++;
+		each_id(participants, add_subject, &a);
+		rc = a.rc;
 	}
 	if (rc == SH_OK) {
 		sodium_bin2hex(hex, sizeof(hex), hash, 32);
@@ -145,15 +199,20 @@ int ss_audit_verify(struct ss_store *s, int64_t *count, int64_t *first_bad, stru
 {
 	sqlite3 *db = ss_store_db(s);
 	unsigned char prev[32] = {0}, want[32];
-	sqlite3_stmt *st;
+	sqlite3_stmt *st, *idx;
 	int64_t expect = 1;
 	char headtxt[96] = "", hex[65];
 
 	*count = 0;
 	*first_bad = 0;
-	if (sqlite3_prepare_v2(db, "SELECT id, at, actor, device, action, detail, participants, hash "
-				   "FROM audit ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM audit_subject WHERE participant = ?1 AND audit_id = ?2",
+			       -1, &idx, NULL) != SQLITE_OK)
 		return SH_ERR_DB;
+	if (sqlite3_prepare_v2(db, "SELECT id, at, actor, device, action, detail, participants, hash "
+				   "FROM audit ORDER BY id", -1, &st, NULL) != SQLITE_OK) {
+		sqlite3_finalize(idx);
+		return SH_ERR_DB;
+	}
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0);
 
@@ -171,11 +230,17 @@ int ss_audit_verify(struct ss_store *s, int64_t *count, int64_t *first_bad, stru
 				      "endret eller satt inn.", (long long)id);
 			break;
 		}
+		if (!indexed(idx, id, TXT(st, 6) ? TXT(st, 6) : "")) {
+			*first_bad = id;
+			sh_reason_set(why, "Oppslagstabellen mangler deltakere fra innslag nr. %lld.", (long long)id);
+			break;
+		}
 		memcpy(prev, want, 32);
 		(*count)++;
 		expect++;
 	}
 	sqlite3_finalize(st);
+	sqlite3_finalize(idx);
 	if (*first_bad)
 		return SH_ERR_CONFLICT;
 	/* the newest entry must be the one meta remembers: a deleted tail shows here */
@@ -191,8 +256,8 @@ int ss_audit_verify(struct ss_store *s, int64_t *count, int64_t *first_bad, stru
 		snprintf(mine, sizeof(mine), "%lld:%s", (long long)*count, hex);
 		if ((*count || headtxt[0]) && strcmp(mine, headtxt) != 0) {
 			*first_bad = *count + 1;
-			sh_reason_set(why, "Loggen slutter ved nr. %lld, men det siste innslaget var %s; "
-				      "innslag er fjernet fra slutten.", (long long)*count, headtxt);
+			sh_reason_set(why, "Loggen slutter ved nr. %lld, men det siste innslaget var nr. %lld; "
+				      "innslag er fjernet fra slutten.", (long long)*count, strtoll(headtxt, NULL, 10));
 			return SH_ERR_CONFLICT;
 		}
 	}

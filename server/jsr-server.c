@@ -47,6 +47,7 @@ static const struct sh_conf_key server_keys[] = {
 	{"require_totp", SH_CONF_BOOL, "1", "a second factor (TOTP) at every login, for every role"},
 	{"lockout_threshold", SH_CONF_INT, "5", "failed logins before an account is locked for a while"},
 	{"lockout_base_s", SH_CONF_INT, "60", "first lockout, seconds; doubles with each further failure"},
+	{"password_min_bits", SH_CONF_INT, "40", "zxcvbn entropy (bits) a password chosen at activation must reach"},
 	{"address_threshold", SH_CONF_INT, "20", "failed logins from one address before it is locked"},
 	{"invite_ttl_s", SH_CONF_INT, "259200", "how long an invitation link works, seconds (72 h)"},
 	{"mail_spool", SH_CONF_STRING, NULL, "folder for .eml files (default: DATA/mail-spool)"},
@@ -178,16 +179,6 @@ static int open_store(const struct opts *o, struct ss_store **s)
 	return OK;
 }
 
-static bool role_ok(const char *r)
-{
-	static const char *roles[] = {"imdi_admin", "kommune_admin", "kommune_user", "imdi_analyst"};
-
-	for (size_t i = 0; r && i < 4; i++)
-		if (strcmp(r, roles[i]) == 0)
-			return true;
-	return false;
-}
-
 static bool username_ok(const char *u)
 {
 	size_t n = u ? strlen(u) : 0;
@@ -212,7 +203,8 @@ static int add_user(struct ss_store *s, const char *username, const char *role,
 
 	if (sh_read_password("Passord for den nye brukeren: ", env, true, password, sizeof(password),
 			     &why) != SH_OK ||
-	    ss_password_policy(password, username, NULL, &why) != SH_OK) {
+	    ss_password_choose_ok(password, username, NULL, (int)sh_config_int("password_min_bits"), &why) !=
+		    SH_OK) {
 		sodium_memzero(password, sizeof(password));
 		fprintf(stderr, "jsr-server: %s\n", why.text);
 		return REFUSED;
@@ -334,11 +326,11 @@ static int cmd_user_add(struct opts *o)
 		fprintf(stderr, "jsr-server: ugyldig brukernavn (2–64 tegn: a–z, 0–9, . - _).\n");
 		return REFUSED;
 	}
-	if (!role_ok(o->role)) {
+	if (!ss_role_label(o->role)) {
 		fprintf(stderr, "jsr-server: ukjent rolle «%s».\n", sh_text_echo(o->role));
 		return REFUSED;
 	}
-	if ((strncmp(o->role, "kommune_", 8) == 0) != (o->nkommuner > 0)) {
+	if (ss_role_kommune(o->role) != (o->nkommuner > 0)) {
 		fprintf(stderr, "jsr-server: %s\n", o->nkommuner ? "IMDi-roller har ingen kommune."
 								 : "oppgi minst én --kommune for kommuneroller.");
 		return REFUSED;
@@ -397,6 +389,7 @@ static void access_cfg(struct ss_access_cfg *a, const struct sh_domain *d)
 	a->lockout_base_ms = sh_config_int("lockout_base_s") * 1000;
 	a->address_threshold = (int)sh_config_int("address_threshold");
 	a->invite_ttl_ms = sh_config_int("invite_ttl_s") * 1000;
+	a->password_min_bits = (int)sh_config_int("password_min_bits");
 	a->base_url = sh_config_str("public_url");
 }
 
@@ -495,6 +488,11 @@ static int cmd_admin(struct opts *o, const char *op)
 
 static int audit_row(const struct ss_audit_row *r, void *arg)
 {
+	static const char *const actions[][2] = {
+		{"login", "innlogging"}, {"login_failed", "mislykket innlogging"}, {"read", "lest"},
+		{"write", "endret"}, {"admin", "administrasjon"}, {"wipe", "sletting"},
+		{"activate", "aktivering"}, {"export", "uttrekk"}, {"lookup", "oppslag"}};
+	const char *action = r->action;
 	char when[40];
 	time_t t = (time_t)(r->at / 1000);
 	struct tm tm;
@@ -502,7 +500,10 @@ static int audit_row(const struct ss_audit_row *r, void *arg)
 	(void)arg;
 	localtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-	printf("%6lld  %s  %-16s %-10s %.8s  %s\n", (long long)r->id, when, r->actor, r->action,
+	for (size_t i = 0; i < sizeof(actions) / sizeof(*actions); i++)
+		if (strcmp(action, actions[i][0]) == 0)
+			action = actions[i][1];
+	printf("%6lld  %s  %-16s %-15s %-8.8s  %s\n", (long long)r->id, when, r->actor, action,
 	       r->device, r->detail);
 	return 0;
 }

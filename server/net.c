@@ -125,6 +125,16 @@ static void unlink_http(struct http_pss *h)
 	}
 }
 
+/* The peer's address as people read it: an IPv4 peer on a dual-stack socket without "::ffff:". */
+static void peer_address(struct lws *wsi, char *out, size_t cap)
+{
+	static const char mapped[] = "::ffff:";
+
+	lws_get_peer_simple(wsi, out, cap);
+	if (strncmp(out, mapped, sizeof(mapped) - 1) == 0 && strchr(out + sizeof(mapped) - 1, '.'))
+		memmove(out, out + sizeof(mapped) - 1, strlen(out + sizeof(mapped) - 1) + 1);
+}
+
 static int http_reply(struct lws *wsi, struct http_pss *h, unsigned int status, const char *type,
 		      char *body);
 
@@ -279,7 +289,7 @@ static int callback_sync(struct lws *wsi, enum lws_callback_reasons reason, void
 		net.list = p;
 		atomic_fetch_add(&ss_metrics.connections, 1);
 		if ((j = job(SS_JOB_OPEN, p->conn, NULL, 0))) {
-			lws_get_peer_simple(wsi, j->address, sizeof(j->address));
+			peer_address(wsi, j->address, sizeof(j->address));
 			ss_worker_post(net.worker, j);
 		}
 		break;
@@ -411,7 +421,7 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 			h->conn = j->conn;
 			snprintf(j->method, sizeof(j->method), "%s", is_post ? "POST" : "GET");
 			snprintf(j->path, sizeof(j->path), "%s", (const char *)in);
-			lws_get_peer_simple(wsi, j->address, sizeof(j->address));
+			peer_address(wsi, j->address, sizeof(j->address));
 			if (!is_post) {
 				const char *v = lws_get_urlarg_by_name(wsi, "token=", j->token, (int)sizeof(j->token));
 

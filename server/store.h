@@ -30,6 +30,7 @@ struct ss_user {
 	bool active;
 	char kommuner[SS_MAX_KOMMUNER][8];
 	size_t nkommuner;
+	char device[SH_ID_LEN + 1]; /* the device acting for the user ("" from jsr-server itself) */
 };
 
 struct ss_device {

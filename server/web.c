@@ -150,11 +150,20 @@ static void totp_form(struct ss_http_resp *r, int status, const struct ss_invita
 }
 
 /* application/x-www-form-urlencoded: one field, decoded into out (≤ cap). */
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* One application/x-www-form-urlencoded field, decoded. Anything malformed (a bad escape,
+ * too long, not UTF-8, an embedded NUL) yields false and an empty *out, so that nothing
+ * half-decoded is ever echoed back into a page. */
 static bool form_field(const char *body, size_t len, const char *name, char *out, size_t cap)
 {
 	size_t nlen = strlen(name);
 	const char *p = body, *end = body + len;
 
+	out[0] = '\0';
 	while (p < end) {
 		const char *amp = memchr(p, '&', (size_t)(end - p));
 		const char *stop = amp ? amp : end;
@@ -167,22 +176,25 @@ static bool form_field(const char *body, size_t len, const char *name, char *out
 				if (ch == '+') {
 					ch = ' ';
 				} else if (ch == '%') {
-					unsigned v;
-
-					if (stop - q < 3 || sscanf(q + 1, "%2x", &v) != 1)
-						return false;
-					ch = (char)v;
+					if (stop - q < 3 || hexval(q[1]) < 0 || hexval(q[2]) < 0)
+						goto bad;
+					ch = (char)(hexval(q[1]) << 4 | hexval(q[2]));
 					q += 2;
 				}
 				if (o + 1 >= cap)
-					return false;
+					goto bad;
 				out[o++] = ch;
 			}
 			out[o] = '\0';
-			return sh_utf8_valid(out, o) && !memchr(out, '\0', o);
+			if (sh_utf8_valid(out, o) && !memchr(out, '\0', o))
+				return true;
+			goto bad;
 		}
 		p = stop + 1;
 	}
+	return false;
+bad:
+	out[0] = '\0';
 	return false;
 }
 
@@ -218,7 +230,6 @@ int ss_web_handle(struct ss_store *s, const struct ss_access_cfg *cfg, const str
 	int rc;
 
 	memset(resp, 0, sizeof(*resp));
-	(void)cfg;
 	if (strcmp(req->method, "GET") == 0) {
 		if ((rc = ss_invitation_find(s, req->token, now, &inv)) != SH_OK)
 			return rc;
@@ -260,7 +271,7 @@ int ss_web_handle(struct ss_store *s, const struct ss_access_cfg *cfg, const str
 			password_form(resp, 400, &inv, token, username, "Fyll ut brukernavn og passord to ganger.");
 			return SH_OK;
 		}
-		rc = ss_activate_password(s, &inv, username, password, again, &why);
+		rc = ss_activate_password(s, cfg, &inv, username, password, again, &why);
 		sodium_memzero(password, sizeof(password));
 		sodium_memzero(again, sizeof(again));
 		if (rc == SH_ERR_INVALID) {

@@ -263,6 +263,8 @@ static void auth_reply(struct ss_worker *w, struct conn *c, uint64_t id, const c
 	sh_buf_json_str(&b, c->user.username);
 	sh_buf_puts(&b, ",\"role\":");
 	sh_buf_json_str(&b, c->user.role);
+	sh_buf_puts(&b, ",\"role_label\":");
+	sh_buf_json_str(&b, ss_role_label(c->user.role) ? ss_role_label(c->user.role) : c->user.role);
 	sh_buf_puts(&b, ",\"kommuner\":[");
 	for (size_t i = 0; i < c->user.nkommuner; i++) {
 		if (i)
@@ -468,7 +470,7 @@ static int on_auth(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 	if (rc == SH_ERR_AUTH || rc == SH_ERR_NOT_FOUND || (rc == SH_OK && !c->user.active)) {
 		rc = SH_OK;
 		login_failed(w, c, id, SH_ERR_AUTH, "Innloggingen er utløpt eller ugyldig. Logg inn på nytt "
-			     "med «jsr login».", "session invalid");
+			     "med «jsr login»; endringene dine er tatt vare på.", "session invalid");
 		goto out;
 	}
 	if (rc != SH_OK)
@@ -518,7 +520,7 @@ static int still_authed(struct ss_worker *w, struct conn *c, uint64_t id)
 {
 	int rc = session_ok(w, c, id);
 
-	if (rc == SH_OK && !ss_role_syncs(c->user.role)) {
+	if (rc == SH_OK && !ss_role_may(c->user.role, SS_MAY_PARTICIPANTS)) {
 		emit_error(w, c->id, id, SH_ERR_DENIED, "Rollen din gir ikke tilgang til deltakerdata.",
 			   "role may not sync");
 		return SH_ERR_DENIED;
@@ -642,7 +644,7 @@ static int on_push(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 			rc = ss_changeset_put(w->cfg.store, c->dev.id, seq, hash, n, ackb.data, now_ms());
 		if (rc == SH_OK)
 			rc = ss_device_acked(w->cfg.store, c->dev.id, seq);
-		snprintf(detail, sizeof(detail), "change-set %llu: %zu changes", (unsigned long long)seq, n);
+		snprintf(detail, sizeof(detail), "endringssett %llu: %zu endringer", (unsigned long long)seq, n);
 		if (rc == SH_OK && written.len)
 			rc = ss_audit(w->cfg.store, c->user.username, c->dev.id, "write", detail, written.data);
 		sh_buf_free(&written);
@@ -679,7 +681,7 @@ static int send_wipe(struct ss_worker *w, struct conn *c, uint64_t id)
 	snprintf(header, sizeof(header), "{\"k\":\"wipe\",\"dev\":\"%s\"}", c->dev.id);
 	emit(w, c->id, sealed_reply(w, c, SH_MSG_WIPE, id, header, body, strlen(body)), false, 0, 0,
 	     false);
-	snprintf(detail, sizeof(detail), "device told to wipe its replica");
+	snprintf(detail, sizeof(detail), "maskinen bedt om å slette replikaen");
 	return ss_audit(w->cfg.store, c->user.username, c->dev.id, "wipe", detail, "");
 }
 
@@ -713,7 +715,7 @@ static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 	if (rc == SH_OK && ids.len) {
 		char detail[64];
 
-		snprintf(detail, sizeof(detail), "pull page after %llu: %zu items", (unsigned long long)since,
+		snprintf(detail, sizeof(detail), "side etter %llu: %zu verdier", (unsigned long long)since,
 			 count);
 		rc = ss_audit(w->cfg.store, c->user.username, c->dev.id, "read", detail, ids.data);
 	}
@@ -763,6 +765,7 @@ static int on_admin(struct ss_worker *w, struct conn *c, const cJSON *msg, uint6
 		rc = rc == SH_ERR_AUTH || rc == SH_OK ? SH_OK : rc;
 		goto out;
 	}
+	snprintf(c->user.device, sizeof(c->user.device), "%s", c->dev.id);
 	if (box_of(msg, "admin", &box, &hdr) != SH_OK || strcmp(sh_json_str(hdr, "dev", SH_ID_LEN), c->dev.id) ||
 	    sh_box_open(c->ch.rx, c->dev.sign_pk, box, &body, &len) != SH_OK ||
 	    !(req = cJSON_ParseWithLength(body, len)) || !(op = jstr(req, "op", 16))) {
@@ -792,7 +795,7 @@ static int on_admin(struct ss_worker *w, struct conn *c, const cJSON *msg, uint6
 		if (rc == SH_OK)
 			sh_buf_printf(&out, "{\"op\":\"%s\"}", op);
 	} else if (strcmp(op, "users") == 0) {
-		if (strcmp(c->user.role, "imdi_admin") != 0 && strcmp(c->user.role, "kommune_admin") != 0) {
+		if (!ss_role_may(c->user.role, SS_MAY_ADMIN_OWN | SS_MAY_ADMIN_ANY)) {
 			rc = SH_ERR_DENIED;
 			sh_reason_set(&why, "Rollen din kan ikke se brukerlisten.");
 		} else {

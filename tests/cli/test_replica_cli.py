@@ -256,7 +256,7 @@ class Usage(ReplicaCase):
         commands = [line.split()[0:2] for line in top.splitlines() if line.startswith("  ")]
         self.assertGreater(len(commands), 10)
         for words in commands:
-            name = words if words[0] in ("fnr", "tiltak") else words[:1]
+            name = words if words[0] in ("fnr", "tiltak", "admin") else words[:1]
             p = self.run_jsr(*name, "--help", check=0)
             self.assertIn("Bruk: jsr " + " ".join(name), p.stdout)
 

@@ -234,10 +234,13 @@ class Peer:
     def open(self, msg):
         return json.loads(open_box(self.rx, self.server_sign, msg["box"]))
 
-    def login(self, user, password):
+    def login(self, user, password, totp=None):
         k = self.device.keys
+        body = {"user": user, "password": password}
+        if totp is not None:
+            body["totp"] = totp
         self.send({"t": "login", "box": self.box(
-            "login", {"user": user, "password": password}, kx=b64(k.kx_pk), sig=b64(k.sign_pk),
+            "login", body, kx=b64(k.kx_pk), sig=b64(k.sign_pk),
             challenge=self.hello["challenge"])})
         m = self.recv()
         if m["t"] != "login_ok":
@@ -277,6 +280,12 @@ class Peer:
             since = page["next"]
             if not page["more"]:
                 return ops, conflicts, since
+
+    def admin(self, op, **args):
+        """(message, opened body or None) of an admin request."""
+        self.send({"t": "admin", "box": self.box("admin", {"op": op, **args})})
+        m = self.recv()
+        return m, (self.open(m) if m["t"] == "admin_ok" else None)
 
     def close(self):
         self.ws.close()

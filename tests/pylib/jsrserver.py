@@ -1,5 +1,6 @@
 """Real jsr-server processes and jsr clients for the integration tests:
 temporary directories, ephemeral ports on 127.0.0.1, kill -9 and restart."""
+import atexit
 import os
 import re
 import signal
@@ -10,6 +11,17 @@ from jsrtest import BIN, env, jsr
 
 SERVER = os.path.join(BIN, "jsr-server")
 PASSWORD = "et-langt-passord-for-test"
+
+
+_running = []
+
+
+@atexit.register
+def _kill_leftovers():
+    """A test whose setUp failed never reaches tearDown: no server outlives the run."""
+    for p in _running:
+        if p.poll() is None:
+            p.kill()
 
 
 def server_env(**extra):
@@ -36,12 +48,24 @@ class Server:
             self.add_user(name_, role, kommuner)
 
     def add_user(self, name, role, kommuner, password=PASSWORD):
+        """Adds a user; returns the TOTP secret jsr-server printed for it."""
         args = [SERVER, "user", "add", "--data", self.dir, "--username", name, "--role", role]
         for k in kommuner:
             args += ["--kommune", k]
         p = subprocess.run(args, capture_output=True, text=True,
                            env=server_env(JSR_PASSWORD=password), timeout=60)
         assert p.returncode == 0, p.stderr
+        m = re.search(r"nøkkelen ([A-Z2-7]{32})", p.stdout)
+        self.totp_secrets = getattr(self, "totp_secrets", {})
+        self.totp_secrets[name] = m.group(1) if m else None
+        return self.totp_secrets[name]
+
+    def cli(self, *args, check=None, **extra_env):
+        p = subprocess.run([SERVER, *args, "--data", self.dir], capture_output=True, text=True,
+                           env=server_env(**extra_env), timeout=60)
+        if check is not None:
+            assert p.returncode == check, f"jsr-server {args}: {p.returncode}\n{p.stdout}\n{p.stderr}"
+        return p
 
     def start(self, port=None):
         """Starts (on the same port as before when restarting)."""
@@ -50,6 +74,7 @@ class Server:
         self.proc = subprocess.Popen(
             [SERVER, "run", "--data", self.dir, "--listen", f"127.0.0.1:{port}"],
             stdout=subprocess.PIPE, stderr=logf, text=True, env=server_env())
+        _running.append(self.proc)
         logf.close()
         line = self.proc.stdout.readline()
         m = re.search(r"(wss?://127\.0\.0\.1:(\d+)/sync)", line)
@@ -113,12 +138,27 @@ class Client:
         import json
         return json.loads(self.jsr(*args, "--json", check=check).stdout)
 
-    def login(self, check=0):
-        return self.jsr("login", "--server", self.url or self.server.url, "--server-key",
-                        self.server.fingerprint, "--user", self.user, check=check)
+    def login(self, check=0, totp=None):
+        return jsr("login", "--server", self.url or self.server.url, "--server-key",
+                   self.server.fingerprint, "--user", self.user, check=check,
+                   environ=self.env(JSR_TOTP=totp or ""))
 
     def sync(self, check=0, timeout_s=60):
         return self.jsr("sync", "--timeout", str(timeout_s), check=check)
 
     def hash(self, kommune):
         return self.jsr("hash", kommune, check=0).stdout.strip()
+
+
+def totp(secret_b32, t=None, step=30):
+    """RFC 6238 (SHA-1, 6 digits), written here independently of the server."""
+    import base64
+    import hashlib
+    import hmac
+    import struct
+    key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
+    counter = int((time.time() if t is None else t) // step)
+    mac = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    off = mac[-1] & 0x0F
+    code = (struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF) % 1000000
+    return "%06d" % code
