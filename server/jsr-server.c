@@ -403,17 +403,32 @@ static void spool_dir(const struct opts *o, char *out, size_t n)
 		path_in(out, n, o->data, "mail-spool");
 }
 
-/* Delivers due mail now (commands that queue some). */
-static void flush_mail(const struct opts *o)
+/*
+ * Delivers waiting mail now. After commands that queue some, only what is
+ * due; «mail flush» (all) also what waits for a retry. 0 when nothing is left.
+ */
+static int flush_mail(const struct opts *o, bool all)
 {
 	char db[4096], spool[4096];
-	int sent = 0, failed = 0;
+	int sent = 0, failed = 0, total_sent = 0, rc;
 
 	path_in(db, sizeof(db), o->data, "store.db");
 	spool_dir(o, spool, sizeof(spool));
-	if (ss_mail_deliver(db, spool, sh_config_str("sendmail"), sh_config_str("mail_from"), &sent,
-			    &failed) == SH_OK && (sent || failed))
-		printf("E-post: %d sendt%s%d venter på nytt forsøk.\n", sent, failed ? ", " : ", ", failed);
+	do {
+		rc = ss_mail_deliver(db, spool, sh_config_str("sendmail"), sh_config_str("mail_from"), all, &sent,
+				     &failed);
+		total_sent += sent;
+	} while (rc == SH_OK && all && sent > 0 && sent + failed >= 100);
+	if (rc != SH_OK) {
+		fprintf(stderr, "jsr-server: e-postkøen kunne ikke leses.\n");
+		return FAILED;
+	}
+	if (total_sent || failed)
+		printf("E-post: %d sendt, %d venter på nytt forsøk%s.\n", total_sent, failed,
+		       failed ? " (se loggen for feilen)" : "");
+	else if (all)
+		printf("Ingen e-post venter.\n");
+	return failed ? REFUSED : OK;
 }
 
 static int cmd_admin(struct opts *o, const char *op)
@@ -476,7 +491,7 @@ static int cmd_admin(struct opts *o, const char *op)
 		if (strcmp(op, "deactivate") == 0)
 			printf("Øktene er trukket tilbake. Maskinene får beskjed om å slette replikaen når de "
 			       "kobler til.\n");
-		flush_mail(o);
+		(void)flush_mail(o, false);
 	} else if (rc != SH_ERR_USAGE) {
 		fprintf(stderr, "jsr-server: %s\n", why.text[0] ? why.text : sh_err_user(rc));
 	}
@@ -660,7 +675,7 @@ int main(int argc, char **argv)
 	else if (strcmp(argv[1], "audit") == 0 && argc > 2)
 		rc = cmd_audit(&o, argv[2]);
 	else if (strcmp(argv[1], "mail") == 0 && argc > 2 && strcmp(argv[2], "flush") == 0)
-		rc = o.data ? (flush_mail(&o), OK) : USAGE;
+		rc = o.data ? flush_mail(&o, true) : USAGE;
 	else if (strcmp(argv[1], "hash") == 0)
 		rc = cmd_hash(&o);
 	else if (strcmp(argv[1], "fingerprint") == 0)

@@ -136,7 +136,24 @@ static int to_sendmail(const char *cmd, const char *msg, char *err, size_t errle
 	return 0;
 }
 
+/* Takes a message for delivery for a minute; false if someone else holds it. */
+static bool claim(sqlite3 *db, int64_t id, int64_t now)
+{
+	sqlite3_stmt *st;
+	bool mine = false;
+
+	if (sqlite3_prepare_v2(db, "UPDATE mail SET claimed_until = ?2 + 60000 WHERE id = ?1 AND "
+				   "state = 'pending' AND claimed_until <= ?2", -1, &st, NULL) != SQLITE_OK)
+		return false;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	mine = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(db) == 1;
+	sqlite3_finalize(st);
+	return mine;
+}
+
 int ss_mail_deliver(const char *db_path, const char *spool, const char *sendmail, const char *from,
+		    bool all,
 		    int *sent, int *failed)
 {
 	sqlite3 *db;
@@ -153,23 +170,28 @@ int ss_mail_deliver(const char *db_path, const char *spool, const char *sendmail
 		sqlite3_close(db);
 		return SH_ERR_DB;
 	}
-	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 1, all ? INT64_MAX : now);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0);
 		int attempts = sqlite3_column_int(st, 4);
-		char err[512] = "", *msg = format(id, from, (const char *)sqlite3_column_text(st, 1),
+		char err[512] = "", *msg;
+		int ok;
+
+		if (!claim(db, id, now))
+			continue; /* another deliverer has it right now */
+		msg = format(id, from, (const char *)sqlite3_column_text(st, 1),
 						  (const char *)sqlite3_column_text(st, 2),
 						  (const char *)sqlite3_column_text(st, 3));
-		int ok = msg && (sendmail && *sendmail ? to_sendmail(sendmail, msg, err, sizeof(err))
-						       : to_spool(spool, id, msg, err, sizeof(err))) == 0;
+		ok = msg && (sendmail && *sendmail ? to_sendmail(sendmail, msg, err, sizeof(err))
+						   : to_spool(spool, id, msg, err, sizeof(err))) == 0;
 
 		sh_free(msg);
 		if (ok)
-			sqlite3_prepare_v2(db, "UPDATE mail SET state = 'sent', sent = ?2, attempts = attempts + 1 "
-					       "WHERE id = ?1", -1, &up, NULL);
+			sqlite3_prepare_v2(db, "UPDATE mail SET state = 'sent', sent = ?2, attempts = attempts + 1, "
+					       "claimed_until = 0 WHERE id = ?1", -1, &up, NULL);
 		else
 			sqlite3_prepare_v2(db, "UPDATE mail SET attempts = attempts + 1, next_try = ?2, "
-					       "last_error = ?3 WHERE id = ?1", -1, &up, NULL);
+					       "last_error = ?3, claimed_until = 0 WHERE id = ?1", -1, &up, NULL);
 		sqlite3_bind_int64(up, 1, id);
 		/* retry after 2, 4, 8 ... seconds, at most an hour */
 		sqlite3_bind_int64(up, 2, ok ? now : now + 1000LL * (attempts < 11 ? (2LL << attempts) : 3600));
@@ -209,7 +231,7 @@ static void *mailer_run(void *arg)
 		int sent, failed;
 
 		pthread_mutex_unlock(&m->lock);
-		if (ss_mail_deliver(m->db_path, m->spool, m->sendmail, m->from, &sent, &failed) != SH_OK)
+		if (ss_mail_deliver(m->db_path, m->spool, m->sendmail, m->from, false, &sent, &failed) != SH_OK)
 			sh_log_error("mail: cannot read the outbox");
 		pthread_mutex_lock(&m->lock);
 		clock_gettime(CLOCK_REALTIME, &until);

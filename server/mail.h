@@ -21,11 +21,13 @@ bool ss_email_ok(const char *addr);
 int ss_mail_queue(struct ss_store *s, const char *to, const char *subject, const char *body) SH_MUST_USE;
 
 /*
- * Delivers every due message through the database at `db_path`: into
+ * Delivers every due message (all: also those waiting for a retry)
+ * through the database at `db_path`: into
  * `spool` (.eml) or, if `sendmail` is set, through that command. Counts
  * what went out and what failed.
  */
 int ss_mail_deliver(const char *db_path, const char *spool, const char *sendmail, const char *from,
+		    bool all,
 		    int *sent, int *failed) SH_MUST_USE;
 
 struct ss_mailer;
