@@ -133,7 +133,7 @@ static void on_text(struct conn *c, const char *text, size_t len)
 			exit(1);
 		snprintf(header, sizeof(header), "{\"k\":\"login\",\"dev\":\"%s\",\"kx\":\"%s\",\"sig\":\"%s\","
 			 "\"challenge\":\"%s\"}", c->dev, kx, sig, sh_json_str(m, "challenge", 32));
-		snprintf(body, sizeof(body), "{\"user\":\"kari\",\"password\":\"bench-passord-123\"}");
+		snprintf(body, sizeof(body), "{\"user\":\"kari\",\"password\":\"blå-fjord-syv-ugler-benk\"}");
 		sh_free(kx);
 		sh_free(sig);
 		queue(c, boxed(c, "login", header, body));

@@ -48,7 +48,7 @@ static struct sc_replica *replica(const struct sh_domain *d, const char *name, c
 static void login(struct sc_replica *r, const struct bench_server *s)
 {
 	struct sc_sync_opts o = {.mode = SC_SYNC_LOGIN, .url = s->url, .server_key = s->fpr,
-				 .user = "kari", .password = "bench-passord-123", .timeout_s = 30};
+				 .user = "kari", .password = "blå-fjord-syv-ugler-benk", .timeout_s = 30};
 	struct sc_sync_result res;
 
 	if (sc_sync_run(r, &o, &res) != SH_OK || res.status != SC_SYNC_OK) {
