@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "cli.h"
+#include "config.h"
 #include "date.h"
 #include "rules.h"
 #include "status.h"
@@ -198,6 +199,7 @@ static int collect_sync(const struct sc_outbox_row *o, void *arg)
 struct lookup_info {
 	char state[32], reason[256];
 	int attempts;
+	int64_t next_try;
 	bool present;
 };
 
@@ -209,6 +211,7 @@ static int collect_lookup(const struct sc_lookup_row *l, void *arg)
 	snprintf(li->state, sizeof(li->state), "%s", l->state);
 	snprintf(li->reason, sizeof(li->reason), "%s", l->reason ? l->reason : "");
 	li->attempts = l->attempts;
+	li->next_try = l->next_try;
 	return 1;
 }
 
@@ -278,9 +281,13 @@ static cJSON *show_json(struct cli *c, const struct sh_participant *p, bool draf
 	if (li->present) {
 		cJSON *l = cJSON_AddObjectToObject(j, "lookup");
 
+		char text[400];
+
+		sc_lookup_describe(li->state, li->attempts, li->next_try, li->reason, text, sizeof(text));
 		cJSON_AddStringToObject(l, "state", li->state);
-		cJSON_AddStringToObject(l, "text", sc_lookup_text(li->state));
+		cJSON_AddStringToObject(l, "text", text);
 		cJSON_AddNumberToObject(l, "attempts", li->attempts);
+		cJSON_AddNumberToObject(l, "next_try", (double)li->next_try);
 		if (li->reason[0])
 			cJSON_AddStringToObject(l, "reason", li->reason);
 		else
@@ -301,9 +308,16 @@ static void show_text(struct cli *c, const struct sh_participant *p, bool draft,
 
 	printf("%s %s\nStatus: %s · %s\n", draft ? "Utkast" : "Deltaker", p->id, sh_status_label(st),
 	       sync);
-	if (li->present)
-		printf("Folkeregisteret: %s%s%s\n", sc_lookup_text(li->state),
-		       li->reason[0] ? ": " : "", li->reason);
+	if (li->present) {
+		char text[400];
+
+		sc_lookup_describe(li->state, li->attempts, li->next_try, li->reason, text, sizeof(text));
+		printf("Folkeregisteret: %s%s%s\n", text,
+		       li->reason[0] && strcmp(li->state, "feil") != 0 && strcmp(li->state, "hentet") != 0 ? " – " : "",
+		       strcmp(li->state, "feil") != 0 && strcmp(li->state, "hentet") != 0 ? li->reason : "");
+	}
+	if (p->v[SH_F_KJONN] && strcmp(p->v[SH_F_KJONN], "mann") == 0 && sh_config_woman_rule())
+		printf("Merk: Folkeregisteret oppgir kjønn mann. Jobbsjansen er for kvinner.\n");
 	for (int page = 0; page <= SH_PAGE_AVSLUTNING; page++) {
 		printf("\n«%s»\n", sh_page_title(page));
 		if (page == SH_PAGE_TILTAK) {

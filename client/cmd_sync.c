@@ -193,6 +193,8 @@ static void report(const struct sc_sync_result *res)
 	       res->conflicts == 1 ? "konflikt" : "konflikter", res->rejected, res->pulled,
 	       res->pulled == 1 ? "verdi" : "verdier", res->pages, res->pages == 1 ? "side" : "sider",
 	       res->kept ? " (noen holdt tilbake for lokale endringer)" : "");
+	if (res->lookups)
+		printf("Navneoppslag: spurte om %zu, fikk svar om %zu.\n", res->lookups, res->lookup_states);
 }
 
 static int run_sync(struct cli *c, int argc, char **argv)
@@ -244,6 +246,8 @@ static int run_sync(struct cli *c, int argc, char **argv)
 		cJSON_AddNumberToObject(j, "superseded", (double)res.superseded);
 		cJSON_AddNumberToObject(j, "conflicts", (double)res.conflicts);
 		cJSON_AddNumberToObject(j, "rejected", (double)res.rejected);
+		cJSON_AddNumberToObject(j, "lookups", (double)res.lookups);
+		cJSON_AddNumberToObject(j, "lookup_states", (double)res.lookup_states);
 		cJSON_AddNumberToObject(j, "pulled", (double)res.pulled);
 		cJSON_AddNumberToObject(j, "pages", (double)res.pages);
 		cJSON_AddStringToObject(j, "message", res.why.text);

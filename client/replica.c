@@ -882,13 +882,28 @@ int sc_lookups_each(struct sc_replica *r, const char *participant,
 	return (step == SQLITE_ROW || step == SQLITE_DONE) ? SH_OK : SH_ERR_DB;
 }
 
+void sc_lookup_describe(const char *state, int attempts, int64_t next_try, const char *reason, char *buf,
+			size_t len)
+{
+	const char *text = sc_lookup_text(state);
+	int64_t wait = next_try - (int64_t)sh_wall_ms();
+
+	if (state && strcmp(state, "henter") == 0 && attempts > 0)
+		snprintf(buf, len, "%s (forsøk %d, neste om %lld s)", text, attempts + 1,
+			 (long long)(wait > 0 ? (wait + 999) / 1000 : 0));
+	else if (state && strcmp(state, "feil") == 0)
+		snprintf(buf, len, "%s: %s", text, reason && *reason ? reason : "ukjent feil");
+	else
+		snprintf(buf, len, "%s", text);
+}
+
 const char *sc_lookup_text(const char *state)
 {
 	static const struct {
 		const char *state, *text;
 	} t[] = {
 		{"venter", "venter på Folkeregisteret"},
-		{"sendt", "sendt til serveren"},
+		{"sendt", "venter på Folkeregisteret (serveren har oppslaget)"},
 		{"henter", "henter navn"},
 		{"hentet", "navn hentet"},
 		{"ikke_funnet", "ikke funnet i Folkeregisteret"},

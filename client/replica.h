@@ -166,6 +166,9 @@ int sc_outbox_each(struct sc_replica *r, const char *participant,
 
 /* Norwegian text of a lookup state («venter på Folkeregisteret» ...). */
 const char *sc_lookup_text(const char *state);
+/* The whole story for people: «henter navn (forsøk 3, neste om 20 s)», «feil: …». */
+void sc_lookup_describe(const char *state, int attempts, int64_t next_try, const char *reason, char *buf,
+			size_t len);
 
 struct sc_lookup_row {
 	const char *participant, *state, *reason;

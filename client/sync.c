@@ -34,7 +34,7 @@
 #define WINDOW 4
 #define RX_MAX ((size_t)96 << 20)
 
-enum phase { P_CONNECTING, P_HELLO, P_AUTH, P_PUSH, P_PULL, P_IDLE, P_DONE };
+enum phase { P_CONNECTING, P_HELLO, P_AUTH, P_PUSH, P_PULL, P_LOOKUP, P_IDLE, P_DONE };
 
 struct outmsg {
 	struct outmsg *next;
@@ -69,6 +69,8 @@ struct eng {
 	uint64_t next_id;
 	bool pull_again;
 	uint64_t t_push, t_pull; /* monotonic us when the phase began */
+	size_t lookups_out;      /* lookup messages not yet answered */
+	bool lookups_synced;     /* this connection has asked about every unfinished lookup */
 };
 
 static uint64_t mono_us(void)
@@ -271,7 +273,26 @@ static bool has_unsent(struct eng *e)
 	return yes;
 }
 
-/* After the last page: done (once) or idle (daemon). */
+static int send_lookups(struct sh_buf *body, size_t n, void *arg)
+{
+	struct eng *e = arg;
+	char header[160];
+
+	snprintf(header, sizeof(header), "{\"k\":\"lookup\",\"dev\":\"%s\"}", e->device);
+	send_text(e, boxed(e, "lookup", header, body->data, body->len));
+	e->lookups_out++;
+	e->res->lookups += n;
+	return SH_OK;
+}
+
+static void round_end(struct eng *e);
+static int open_box(struct eng *e, const cJSON *msg, char **body, size_t *len);
+
+/*
+ * After the last page: the Folkeregister lookups (every unfinished one on a
+ * new connection, later just the new ones; the server tells a connected
+ * device of changes by itself), then done (once) or idle (daemon).
+ */
 static void round_done(struct eng *e)
 {
 	char now[32];
@@ -279,6 +300,39 @@ static void round_done(struct eng *e)
 	e->res->pull_ms += (double)(mono_us() - e->t_pull) / 1000.0;
 	snprintf(now, sizeof(now), "%llu", (unsigned long long)sh_wall_ms());
 	(void)!meta_put(e, "last_sync", now);
+	e->phase = P_LOOKUP;
+	e->lookups_out = 0;
+	if (sc_lookup_bodies(e->r, e->lookups_synced, send_lookups, e) != SH_OK) {
+		finish(e, SC_SYNC_FAILED, "Kunne ikke lese navneoppslagene i replikaen.");
+		return;
+	}
+	e->lookups_synced = true;
+	if (!e->lookups_out)
+		round_end(e);
+}
+
+static void on_lookup_state(struct eng *e, const cJSON *msg, uint64_t id)
+{
+	char *body = NULL;
+	size_t len, n = 0;
+
+	if (open_box(e, msg, &body, &len) != SH_OK) {
+		finish(e, SC_SYNC_FAILED, "Svar om navneoppslag kunne ikke åpnes eller bekreftes.");
+		return;
+	}
+	if (sc_apply_lookup_states(e->r, body, len, &n) != SH_OK) {
+		sh_free(body);
+		finish(e, SC_SYNC_FAILED, "Kunne ikke lagre svaret om navneoppslagene.");
+		return;
+	}
+	sh_free(body);
+	e->res->lookup_states += n;
+	if (id && e->lookups_out && --e->lookups_out == 0 && e->phase == P_LOOKUP)
+		round_end(e);
+}
+
+static void round_end(struct eng *e)
+{
 	if (e->o->mode == SC_SYNC_DAEMON) {
 		e->phase = P_IDLE;
 		sc_replica_maintain(e->r);
@@ -576,6 +630,7 @@ static void on_message(struct eng *e, const char *text, size_t len)
 		break;
 	case SH_MSG_AUTH_OK:
 		take_identity(e, msg);
+		e->lookups_synced = false; /* a new connection: ask about them all once */
 		if (e->o->mode == SC_SYNC_LOGIN)
 			finish(e, SC_SYNC_OK, NULL);
 		else if (e->o->mode == SC_SYNC_ADMIN)
@@ -588,6 +643,9 @@ static void on_message(struct eng *e, const char *text, size_t len)
 		break;
 	case SH_MSG_WIPE:
 		on_wipe(e, msg);
+		break;
+	case SH_MSG_LOOKUP_STATE:
+		on_lookup_state(e, msg, id);
 		break;
 	case SH_MSG_PUSH_ACK:
 		on_push_ack(e, msg);

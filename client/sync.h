@@ -43,6 +43,7 @@ struct sc_sync_result {
 	enum sc_sync_status status;
 	struct sh_reason why;
 	size_t changesets, applied, superseded, conflicts, rejected, pulled, kept, pages;
+	size_t lookups, lookup_states; /* Folkeregister lookups asked about; states received */
 	double push_ms, pull_ms; /* time from auth_ok to the last ack; pulling */
 	/* where the client's own time went (ms): building and sealing change-sets,
 	 * applying acknowledgements, opening and decoding pages, applying them */

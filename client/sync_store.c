@@ -1,6 +1,8 @@
 /* sync_store.c: change-sets, acknowledgements, pulled pages, conflicts. */
 #include "sync_store.h"
 
+#include <cjson/cJSON.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 #include "db.h"
 #include "hlc.h"
 #include "log.h"
+#include "seal.h"
 
 #define TXT(st, i) ((const char *)sqlite3_column_text(st, i))
 
@@ -600,4 +603,97 @@ int sc_content_hash(struct sc_replica *r, const char *kommune, char out[65])
 	sqlite3_finalize(st);
 	sh_chash_final(&h, out);
 	return SH_OK;
+}
+
+int sc_lookup_bodies(struct sc_replica *r, bool only_new, int (*cb)(struct sh_buf *body, size_t n, void *arg),
+		     void *arg)
+{
+	sqlite3_stmt *st;
+	struct sh_buf b;
+	size_t n = 0;
+	int rc = SH_OK, step;
+
+	if (sqlite3_prepare_v2(sc_replica_db(r), only_new ?
+			       "SELECT participant, fnr FROM lookup WHERE state = 'venter' ORDER BY participant" :
+			       "SELECT participant, fnr FROM lookup WHERE state IN ('venter', 'sendt', 'henter') "
+			       "ORDER BY participant", -1, &st, NULL) != SQLITE_OK)
+		return SH_ERR_DB;
+	sh_buf_init(&b, SH_BOX_MAX_BODY);
+	while (rc == SH_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		sh_buf_puts(&b, n ? ",[" : "{\"lookups\":[[");
+		sh_buf_json_str(&b, TXT(st, 0));
+		sh_buf_append(&b, ",", 1);
+		sh_buf_json_str(&b, TXT(st, 1));
+		sh_buf_append(&b, "]", 1);
+		if (++n == SC_CHANGESET_SIZE) {
+			sh_buf_puts(&b, "]}");
+			rc = b.err ? b.err : cb(&b, n, arg);
+			sh_buf_reset(&b);
+			n = 0;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc == SH_OK && n) {
+		sh_buf_puts(&b, "]}");
+		rc = b.err ? b.err : cb(&b, n, arg);
+	}
+	sh_buf_free(&b);
+	return rc;
+}
+
+int sc_apply_lookup_states(struct sc_replica *r, const char *body, size_t len, size_t *applied)
+{
+	static const char *const known[] = {"venter", "sendt", "henter", "hentet", "ikke_funnet", "feil"};
+	struct q q = {.db = sc_replica_db(r)};
+	cJSON *root = cJSON_ParseWithLength(body, len), *it;
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "states");
+	int rc;
+
+	*applied = 0;
+	if (!cJSON_IsArray(list)) {
+		cJSON_Delete(root);
+		return SH_ERR_PROTO;
+	}
+	if (begin(q.db) != SH_OK) {
+		cJSON_Delete(root);
+		return SH_ERR_DB;
+	}
+	cJSON_ArrayForEach(it, list) {
+		const char *pid = cJSON_GetStringValue(cJSON_GetArrayItem(it, 0));
+		const char *fnr = cJSON_GetStringValue(cJSON_GetArrayItem(it, 1));
+		const char *state = cJSON_GetStringValue(cJSON_GetArrayItem(it, 2));
+		const cJSON *att = cJSON_GetArrayItem(it, 3), *next = cJSON_GetArrayItem(it, 4);
+		const char *reason = cJSON_GetStringValue(cJSON_GetArrayItem(it, 5));
+		bool ok = false;
+		sqlite3_stmt *st;
+
+		for (size_t i = 0; state && i < sizeof(known) / sizeof(*known); i++)
+			ok = ok || strcmp(state, known[i]) == 0;
+		if (!ok || !sh_id_valid(pid) || !fnr || strlen(fnr) != 11 || !cJSON_IsNumber(att) ||
+		    !cJSON_IsNumber(next) || !reason || strlen(reason) > 500) {
+			q.err = SH_ERR_PROTO;
+			break;
+		}
+		/* a participant of ours with that number (registered here or pulled) learns the
+		 * state; a lookup for another number (it changed meanwhile) is left alone */
+		st = Q(&q, 11, "INSERT INTO lookup(participant, fnr, state, created, attempts, next_try, reason) "
+			       "SELECT ?1, ?2, ?3, 0, ?4, ?5, nullif(?6, '') FROM participant WHERE id = ?1 AND fnr = ?2 "
+			       "ON CONFLICT(participant) DO UPDATE SET state = excluded.state, attempts = "
+			       "excluded.attempts, next_try = excluded.next_try, reason = excluded.reason "
+			       "WHERE lookup.fnr = excluded.fnr");
+		if (!st)
+			break;
+		bt(st, 1, pid);
+		bt(st, 2, fnr);
+		bt(st, 3, state);
+		sqlite3_bind_int(st, 4, (int)att->valuedouble);
+		sqlite3_bind_int64(st, 5, (sqlite3_int64)next->valuedouble);
+		bt(st, 6, reason);
+		run(&q, st);
+		*applied += (size_t)sqlite3_changes(q.db);
+	}
+	cJSON_Delete(root);
+	rc = finish(&q);
+	q_done(&q);
+	return rc;
 }

@@ -15,6 +15,7 @@
 #ifndef SC_SYNC_STORE_H
 #define SC_SYNC_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,21 @@ int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res
 /* Applies a pulled page and stores page->next as the cursor, in one transaction. */
 int sc_apply_page(struct sc_replica *r, const struct sh_pull_page *page, size_t *applied,
 		  size_t *kept) SH_MUST_USE;
+
+/*
+ * The Folkeregister lookups to ask the server about, as bodies
+ * {"lookups": [[participant, fnr], ...]} of at most SC_CHANGESET_SIZE
+ * entries: cb(body, entries) for each. only_new: just those never
+ * answered by the server (venter); otherwise every unfinished one.
+ */
+int sc_lookup_bodies(struct sc_replica *r, bool only_new, int (*cb)(struct sh_buf *body, size_t n, void *arg),
+		     void *arg) SH_MUST_USE;
+/*
+ * Applies the server's lookup states ({"states": [[participant, fnr, state,
+ * attempts, next_try, reason], ...]}), each only while the participant's
+ * lookup is still for that number. SH_ERR_PROTO if the body is malformed.
+ */
+int sc_apply_lookup_states(struct sc_replica *r, const char *body, size_t len, size_t *applied) SH_MUST_USE;
 
 /* The pull cursor (0 on a fresh replica). */
 uint64_t sc_cursor(struct sc_replica *r);

@@ -22,6 +22,8 @@
 #include "config.h"
 #include "hlc.h"
 #include "log.h"
+#include "freg.h"
+#include "lookup.h"
 #include "mail.h"
 #include "net.h"
 #include "prompt.h"
@@ -53,12 +55,29 @@ static const struct sh_conf_key server_keys[] = {
 	{"mail_spool", SH_CONF_STRING, NULL, "folder for .eml files (default: DATA/mail-spool)"},
 	{"sendmail", SH_CONF_STRING, NULL, "deliver with this sendmail command (-t -i) instead of the spool"},
 	{"mail_from", SH_CONF_STRING, "Jobbsjansen <ikke-svar@jobbsjansen.invalid>", "From: of e-mails"},
+	{"freg_backend", SH_CONF_STRING, "local",
+	 "Folkeregister lookups: local (the synthetic register file) or http (the Skatteetaten API)"},
+	{"freg_file", SH_CONF_STRING, NULL, "local: the synthetic register (default: DATA/freg.csv)"},
+	{"freg_url", SH_CONF_STRING, "https://folkeregisteret.api.skatteetaten.no",
+	 "http: base URL of the API (…/folkeregisteret/offentlig-med-hjemmel/api/v1/personer/NR)"},
+	{"freg_token_file", SH_CONF_STRING, NULL,
+	 "http: file with the Maskinporten access token, re-read when it changes (default: DATA/freg.token)"},
+	{"freg_ca_file", SH_CONF_STRING, NULL, "http: PEM CA for a register with a private CA (tests)"},
+	{"freg_rate", SH_CONF_INT, "500", "lookups started per second, at most (the register allows 1000)"},
+	{"freg_concurrency", SH_CONF_INT, "16", "lookups under way at once, at most"},
+	{"freg_timeout_ms", SH_CONF_INT, "5000", "one lookup's time limit"},
+	{"freg_max_backoff_s", SH_CONF_INT, "300", "longest wait between two tries of one number"},
+	{"freg_breaker_failures", SH_CONF_INT, "10", "failures in a row before lookups pause (circuit open)"},
+	{"freg_breaker_open_s", SH_CONF_INT, "5", "first pause when the register fails; doubles up to 16x"},
+	{"freg_probe_s", SH_CONF_INT, "60", "while the register refuses our access (401/403): try this often"},
+	{"freg_malformed_max", SH_CONF_INT, "5", "malformed answers for one number before it fails for good"},
 	{NULL, 0, NULL, NULL},
 };
 
 struct opts {
 	const char *data, *config, *listen, *username, *role, *admin;
-	const char *name, *email, *phone, *user, *participant;
+	const char *name, *email, *phone, *user, *participant, *out;
+	long count, seed;
 	const char *kommuner[32];
 	size_t nkommuner;
 };
@@ -84,6 +103,9 @@ static void usage(FILE *out)
 		"  audit show --data MAPPE --participant ID\n"
 		"                                      hvem har sett eller endret denne deltakeren\n"
 		"  mail flush --data MAPPE             send e-post som venter\n"
+		"  status --data MAPPE                 Folkeregister-oppslag og varsler for driften\n"
+		"  freg generate --count N [--seed S] [--out FIL]\n"
+		"                                      lag et syntetisk folkeregister (personer med testnumre)\n"
 		"  config [--config FIL]               alle innstillinger med forklaring\n\n"
 		"Roller: imdi_admin, kommune_admin, kommune_user, imdi_analyst.\n"
 		"Avslutningskoder: 0 utført, 1 avvist, 2 feil bruk, 3 feil.\n");
@@ -99,6 +121,8 @@ static int parse(int argc, char **argv, struct opts *o)
 		{"name", required_argument, 0, 'N'},   {"email", required_argument, 0, 'E'},
 		{"phone", required_argument, 0, 'P'},  {"user", required_argument, 0, 'U'},
 		{"participant", required_argument, 0, 'I'},
+		{"count", required_argument, 0, 'n'},  {"seed", required_argument, 0, 'S'},
+		{"out", required_argument, 0, 'o'},
 		{0, 0, 0, 0}};
 	int c;
 
@@ -116,6 +140,17 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'P': o->phone = optarg; break;
 		case 'U': o->user = optarg; break;
 		case 'I': o->participant = optarg; break;
+		case 'o': o->out = optarg; break;
+		case 'n':
+		case 'S': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || v < 0)
+				return USAGE;
+			*(c == 'n' ? &o->count : &o->seed) = v;
+			break;
+		}
 		case 'k':
 			if (o->nkommuner == 32)
 				return USAGE;
@@ -276,10 +311,17 @@ static int cmd_init(struct opts *o)
 		rc = FAILED;
 	}
 	if (rc == OK) {
+		/* the embedded register of the default backend: synthetic persons to find */
+		path_in(path, sizeof(path), o->data, "freg.csv");
+		if (ss_register_generate(sh_config_str("codes_dir"), path, 2000, 1, &why) != SH_OK)
+			fprintf(stderr, "jsr-server: %s (lag det med «jsr-server freg generate»)\n", why.text);
+	}
+	if (rc == OK) {
 		sh_fingerprint(keys->kx_pk, keys->sign_pk, fpr);
 		printf("Serveren er satt opp i %s.\nIMDi-administrator: %s\nFingeravtrykk: %s\n"
-		       "Saksbehandlere oppgir fingeravtrykket ved «jsr login --server-key».\n",
-		       o->data, admin, fpr);
+		       "Saksbehandlere oppgir fingeravtrykket ved «jsr login --server-key».\n"
+		       "Syntetisk folkeregister (freg_backend = local): %s/freg.csv, 2000 personer.\n",
+		       o->data, admin, fpr, o->data);
 	}
 	sh_keys_free(keys);
 	ss_store_close(s);
@@ -567,6 +609,88 @@ static void print_line(const char *line, void *arg)
 	printf("%s\n", line);
 }
 
+static int cmd_freg_generate(struct opts *o)
+{
+	struct sh_reason why = {{0}};
+	char path[4096];
+	long count = o->count ? o->count : 1000;
+
+	if (o->out)
+		snprintf(path, sizeof(path), "%s", o->out);
+	else if (o->data)
+		path_in(path, sizeof(path), o->data, "freg.csv");
+	else
+		return USAGE;
+	if (count < 1 || count > 10000000) {
+		fprintf(stderr, "jsr-server: --count må være mellom 1 og 10 000 000.\n");
+		return USAGE;
+	}
+	if (ss_register_generate(sh_config_str("codes_dir"), path, (unsigned)count,
+				 (uint64_t)(o->seed ? o->seed : 1), &why) != SH_OK) {
+		fprintf(stderr, "jsr-server: %s\n", why.text);
+		return FAILED;
+	}
+	printf("Syntetisk folkeregister med %ld personer skrevet til %s.\n", count, path);
+	return OK;
+}
+
+/* For the operator: the lookups and any alert. Exit 1 while there is an alert. */
+static int cmd_status(struct opts *o)
+{
+	static const char *const states[][2] = {
+		{"pending", "venter"}, {"found", "hentet"}, {"not_found", "ikke funnet"},
+		{"failed", "feilet"}, {"cancelled", "avbrutt"}};
+	struct ss_store *s = NULL;
+	sqlite3_stmt *st;
+	char alert[512] = "";
+	long long retrying = 0, oldest = 0;
+	int rc;
+
+	if (!o->data)
+		return USAGE;
+	if ((rc = open_store(o, &s)) != OK)
+		return rc;
+	printf("Folkeregister-oppslag (freg_backend = %s):\n", sh_config_str("freg_backend"));
+	for (size_t i = 0; i < sizeof(states) / sizeof(*states); i++) {
+		long long n = 0;
+
+		if (sqlite3_prepare_v2(ss_store_db(s), "SELECT count(*) FROM lookup_job WHERE state = ?1", -1, &st,
+				       NULL) == SQLITE_OK) {
+			sqlite3_bind_text(st, 1, states[i][0], -1, SQLITE_STATIC);
+			if (sqlite3_step(st) == SQLITE_ROW)
+				n = sqlite3_column_int64(st, 0);
+			sqlite3_finalize(st);
+		}
+		printf("  %-12s %lld\n", states[i][1], n);
+	}
+	if (sqlite3_prepare_v2(ss_store_db(s), "SELECT count(*) FILTER (WHERE attempts > 0), coalesce(min(created), 0) "
+					       "FROM lookup_job WHERE state = 'pending'", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			retrying = sqlite3_column_int64(st, 0);
+			oldest = sqlite3_column_int64(st, 1);
+		}
+		sqlite3_finalize(st);
+	}
+	if (retrying)
+		printf("  %lld av de ventende har feilet minst én gang og prøves igjen.\n", retrying);
+	if (oldest)
+		printf("  Eldste ventende oppslag er %lld minutter gammelt.\n",
+		       ((long long)sh_wall_ms() - oldest) / 60000);
+	if (sqlite3_prepare_v2(ss_store_db(s), "SELECT value FROM meta WHERE key = 'freg_alert'", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			snprintf(alert, sizeof(alert), "%s", (const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
+	ss_store_close(s);
+	if (alert[0]) {
+		printf("VARSEL: %s\n", alert);
+		return REFUSED;
+	}
+	printf("Ingen varsler.\n");
+	return OK;
+}
+
 static int cmd_run(struct opts *o)
 {
 	struct ss_net_cfg cfg;
@@ -605,6 +729,32 @@ static int cmd_run(struct opts *o)
 	cfg.tls_cert = sh_config_str("tls_cert");
 	cfg.tls_key = sh_config_str("tls_key");
 	cfg.max_message = (size_t)sh_config_int("max_message_bytes");
+	{
+		char reg[4096], tok[4096];
+		struct ss_lookup_cfg lc = {
+			.backend = sh_config_str("freg_backend"), .url = sh_config_str("freg_url"),
+			.ca_file = sh_config_str("freg_ca_file"), .rate = (double)sh_config_int("freg_rate"),
+			.concurrency = (int)sh_config_int("freg_concurrency"),
+			.timeout_ms = (int)sh_config_int("freg_timeout_ms"),
+			.max_backoff_s = (int)sh_config_int("freg_max_backoff_s"),
+			.breaker_failures = (int)sh_config_int("freg_breaker_failures"),
+			.breaker_open_s = (int)sh_config_int("freg_breaker_open_s"),
+			.probe_s = (int)sh_config_int("freg_probe_s"),
+			.malformed_max = (int)sh_config_int("freg_malformed_max")};
+
+		path_in(reg, sizeof(reg), o->data, "freg.csv");
+		path_in(tok, sizeof(tok), o->data, "freg.token");
+		lc.register_path = sh_config_str("freg_file") ? sh_config_str("freg_file") : reg;
+		lc.token_file = sh_config_str("freg_token_file") ? sh_config_str("freg_token_file") : tok;
+		ss_net_log_init();
+		if (ss_lookup_start(&lc, &cfg.worker.lookup, &why) != SH_OK) {
+			fprintf(stderr, "jsr-server: %s\n", why.text);
+			ss_store_close(s);
+			sh_keys_free(keys);
+			sh_domain_free(d);
+			return USAGE;
+		}
+	}
 	cfg.worker.store = s; /* the worker owns it from here */
 	cfg.worker.domain = d;
 	cfg.worker.keys = keys;
@@ -657,7 +807,8 @@ int main(int argc, char **argv)
 		return OK;
 	}
 	skip = ((strcmp(argv[1], "user") == 0 || strcmp(argv[1], "admin") == 0 ||
-		 strcmp(argv[1], "audit") == 0 || strcmp(argv[1], "mail") == 0) && argc > 2) ? 2 : 1;
+		 strcmp(argv[1], "audit") == 0 || strcmp(argv[1], "mail") == 0 || strcmp(argv[1], "freg") == 0) &&
+		argc > 2) ? 2 : 1;
 	if (parse(argc - skip, argv + skip, &o) != OK) {
 		usage(stderr);
 		return USAGE;
@@ -678,6 +829,10 @@ int main(int argc, char **argv)
 		rc = o.data ? flush_mail(&o, true) : USAGE;
 	else if (strcmp(argv[1], "hash") == 0)
 		rc = cmd_hash(&o);
+	else if (strcmp(argv[1], "status") == 0)
+		rc = cmd_status(&o);
+	else if (strcmp(argv[1], "freg") == 0 && argc > 2 && strcmp(argv[2], "generate") == 0)
+		rc = cmd_freg_generate(&o);
 	else if (strcmp(argv[1], "fingerprint") == 0)
 		rc = cmd_fingerprint(&o);
 	else if (strcmp(argv[1], "config") == 0) {

@@ -7,6 +7,8 @@
 
 #include "alloc.h"
 #include "date.h"
+#include "fnr.h"
+#include "hlc.h"
 #include "log.h"
 #include "rules.h"
 #include "status.h"
@@ -295,8 +297,11 @@ static int one_change(struct ss_merge *m, struct pstate *ps, const struct sh_cha
 
 			rc = write_value(m, ps, sh_field(e.clear[k]), NULL, "", c->hlc, &v2);
 		}
-		if (rc == SH_OK && f->id == SH_F_FNR)
+		if (rc == SH_OK && f->id == SH_F_FNR) {
+			if (m->renumbered && ps->exists && cur.exists && cur.value[0])
+				sh_buf_printf(m->renumbered, "%s:%s ", ps->id, cur.value);
 			rc = renumbered(m, ps, c->hlc);
+		}
 		if (rc != SH_OK)
 			return rc;
 		if (f->id == SH_F_FNR || f->id == SH_F_STARTDATO || f->id == SH_F_SLUTTDATO || !ps->exists)
@@ -373,4 +378,38 @@ int ss_merge_changes(struct ss_merge *m, const struct sh_change *c, size_t n,
 		sh_participant_clear(&ps.p); /* the caller rolls back */
 	sh_buf_append(results, "]", 1);
 	return rc == SH_OK ? results->err : rc;
+}
+
+int ss_merge_lookup(struct ss_merge *m, const char *participant, const char *fnr, const char *navn,
+		    const char *kjonn, bool *applied)
+{
+	static const struct ss_user freg = {.username = "folkeregisteret"};
+	const struct ss_user *user = m->user;
+	const char *device = m->device;
+	struct pstate ps;
+	struct sh_fnr f;
+	uint64_t hlc = sh_hlc_now(m->clock), v;
+	int rc;
+
+	*applied = false;
+	memset(&ps, 0, sizeof(ps));
+	m->user = &freg;
+	m->device = "server";
+	rc = load(m, &ps, participant, NULL, 0);
+	if (rc == SH_OK && ps.exists && ps.p.v[SH_F_FNR] && strcmp(ps.p.v[SH_F_FNR], fnr) == 0) {
+		if (!ps.p.v[SH_F_NAVN] || strcmp(ps.p.v[SH_F_NAVN], navn) != 0)
+			rc = write_value(m, &ps, sh_field(SH_F_NAVN), NULL, navn, hlc, &v);
+		/* the number says the gender unless it follows the 2032 rules */
+		if (rc == SH_OK && kjonn && *kjonn && sh_fnr_parse(fnr, true, &f) == SH_OK &&
+		    f.gender == SH_GENDER_UNKNOWN && (!ps.p.v[SH_F_KJONN] || strcmp(ps.p.v[SH_F_KJONN], kjonn)))
+			rc = write_value(m, &ps, sh_field(SH_F_KJONN), NULL, kjonn, hlc, &v);
+		*applied = rc == SH_OK;
+	}
+	if (rc == SH_OK)
+		rc = flush(m, &ps);
+	else
+		sh_participant_clear(&ps.p);
+	m->user = user;
+	m->device = device;
+	return rc;
 }

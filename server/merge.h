@@ -41,6 +41,7 @@ struct ss_merge {
 	int64_t now;
 	uint64_t hlc_limit;  /* non-zero: later changes are refused (a deactivated user's last push) */
 	struct sh_buf *written; /* optional: ids of the participants written, space-separated */
+	struct sh_buf *renumbered; /* optional: "participant:oldfnr " for each number changed */
 	struct ss_merge_stats stats;
 	/* municipalities whose data changed (for notify) */
 	char kommuner[64][8];
@@ -54,5 +55,14 @@ struct ss_merge {
  */
 int ss_merge_changes(struct ss_merge *m, const struct sh_change *c, size_t n,
 		     struct sh_buf *results) SH_MUST_USE;
+
+/*
+ * A Folkeregister answer for one participant, written as server-authored
+ * changes (author «folkeregisteret»): navn, and kjønn when the number does
+ * not carry it (2032 rules). Only if the participant still has that
+ * number: *applied says whether it did. m->user and m->device are ignored.
+ */
+int ss_merge_lookup(struct ss_merge *m, const char *participant, const char *fnr, const char *navn,
+		    const char *kjonn, bool *applied) SH_MUST_USE;
 
 #endif

@@ -46,6 +46,26 @@ void ss_metrics_render(struct sh_buf *b)
 	counter(b, "jsr_pull_pages_total", "Pull pages sent.", atomic_load(&ss_metrics.pull_pages));
 	counter(b, "jsr_logins_total", "Successful logins.", atomic_load(&ss_metrics.logins));
 	counter(b, "jsr_login_failures_total", "Failed logins.", atomic_load(&ss_metrics.login_failures));
+	{
+		static const char *const classes[] = {"ok", "not_found", "bad_request", "auth", "throttled",
+						      "server_error", "network", "malformed"};
+
+		sh_buf_puts(b, "# HELP jsr_freg_answers_total Folkeregister lookups by outcome.\n"
+			       "# TYPE jsr_freg_answers_total counter\n");
+		for (size_t i = 0; i < 8; i++)
+			sh_buf_printf(b, "jsr_freg_answers_total{class=\"%s\"} %lu\n", classes[i],
+				      atomic_load(&ss_metrics.freg_requests[i]));
+	}
+	sh_buf_printf(b, "# HELP jsr_freg_jobs_open Lookup jobs not yet finished.\n# TYPE jsr_freg_jobs_open gauge\n"
+			 "jsr_freg_jobs_open %ld\n"
+			 "# HELP jsr_freg_in_flight Lookup requests under way.\n# TYPE jsr_freg_in_flight gauge\n"
+			 "jsr_freg_in_flight %ld\n"
+			 "# HELP jsr_freg_config_error 1 while the register refuses our access (401/403): fix the token.\n"
+			 "# TYPE jsr_freg_config_error gauge\njsr_freg_config_error %ld\n"
+			 "# HELP jsr_freg_circuit_open 1 while the register is considered down.\n"
+			 "# TYPE jsr_freg_circuit_open gauge\njsr_freg_circuit_open %ld\n",
+		      atomic_load(&ss_metrics.freg_jobs_open), atomic_load(&ss_metrics.freg_in_flight),
+		      atomic_load(&ss_metrics.freg_config_error), atomic_load(&ss_metrics.freg_breaker_open));
 	sh_buf_puts(b, "# HELP jsr_ack_latency_seconds From a push received to its acknowledgement.\n"
 		       "# TYPE jsr_ack_latency_seconds histogram\n");
 	for (size_t i = 0; i <= SS_LAT_BUCKETS; i++) {

@@ -20,6 +20,10 @@ struct ss_metrics {
 	atomic_ulong rejects, protocol_errors, pull_pages, logins, login_failures;
 	atomic_ulong lat_bucket[SS_LAT_BUCKETS + 1]; /* cumulative at render */
 	atomic_ulong lat_count, lat_sum_us;
+	/* Folkeregister lookups: answers by class (ok, not_found, bad_request, auth, throttled,
+	 * server_error, network, malformed), open jobs, requests in flight, alerts */
+	atomic_ulong freg_requests[8];
+	atomic_long freg_jobs_open, freg_in_flight, freg_config_error, freg_breaker_open;
 };
 
 extern struct ss_metrics ss_metrics;

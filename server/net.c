@@ -497,6 +497,11 @@ static void lws_log(int level, const char *line)
 	sh_log(level == LLL_ERR ? SH_LOG_ERROR : SH_LOG_WARN, "lws: %s", copy);
 }
 
+void ss_net_log_init(void)
+{
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+}
+
 int ss_net_run(struct ss_net_cfg *cfg, struct sh_reason *why)
 {
 	static const lws_retry_bo_t idle = {.secs_since_valid_ping = 30, .secs_since_valid_hangup = 60};
@@ -506,7 +511,7 @@ int ss_net_run(struct ss_net_cfg *cfg, struct sh_reason *why)
 	int rc = SH_OK, port;
 
 	memset(&info, 0, sizeof(info));
-	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+	ss_net_log_init();
 	info.port = cfg->port;
 	info.iface = cfg->host;
 	info.protocols = protocols;
@@ -534,6 +539,8 @@ int ss_net_run(struct ss_net_cfg *cfg, struct sh_reason *why)
 		cfg->worker.access.base_url = base;
 	}
 	if (ss_worker_start(&cfg->worker, &net.worker) != SH_OK) {
+		ss_lookup_stop(cfg->worker.lookup);
+		cfg->worker.lookup = NULL;
 		sh_reason_set(why, "Kunne ikke starte arbeidstråden.");
 		lws_context_destroy(net.ctx);
 		net.ctx = NULL;
@@ -542,6 +549,7 @@ int ss_net_run(struct ss_net_cfg *cfg, struct sh_reason *why)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
+	ss_lookup_set_sink(cfg->worker.lookup, ss_worker_lookup_sink, net.worker);
 	printf("jsr-server: lytter på %s://%s:%d/sync\n", cfg->tls_cert ? "wss" : "ws", cfg->host, port);
 	fflush(stdout);
 	sh_log_info("serving (pid %d)", (int)getpid());
@@ -551,6 +559,9 @@ int ss_net_run(struct ss_net_cfg *cfg, struct sh_reason *why)
 	sh_log_info("stopping");
 	lws_context_destroy(net.ctx);
 	net.ctx = NULL;
+	/* the scheduler first: it must not hand results to a worker that is gone */
+	ss_lookup_stop(cfg->worker.lookup);
+	cfg->worker.lookup = NULL;
 	ss_worker_stop(net.worker);
 	net.worker = NULL;
 	return rc;

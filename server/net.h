@@ -24,5 +24,7 @@ struct ss_net_cfg {
  * "jsr-server: lytter på ws://HOST:PORT/sync" (stdout, flushed) when ready.
  */
 int ss_net_run(struct ss_net_cfg *cfg, struct sh_reason *why) SH_MUST_USE;
+/* libwebsockets' own messages into our log (errors and warnings only); before any lws context. */
+void ss_net_log_init(void);
 
 #endif

@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "proto.h"
 #include "text.h"
+#include "lookup_store.h"
 #include "web.h"
 #include "wire.h"
 
@@ -552,6 +553,8 @@ static void notify_kommuner(struct ss_worker *w, uint64_t except, const struct s
 	}
 }
 
+static int lk_renumbered(struct ss_worker *w, const struct sh_buf *list);
+
 static void ack(struct ss_worker *w, struct conn *c, uint64_t id, uint64_t seq, const char *body,
 		uint64_t t0)
 {
@@ -621,15 +624,16 @@ static int on_push(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 		goto out;
 	}
 	{
-		struct sh_buf written;
+		struct sh_buf written, renum;
 		struct ss_merge m = {.store = w->cfg.store, .d = w->cfg.domain, .user = &c->user,
 				     .device = c->dev.id, .clock = &w->clock, .now = now_ms(),
-				     .written = &written,
+				     .written = &written, .renumbered = &renum,
 				     .hlc_limit = c->final ? (uint64_t)c->deactivated_at << 16 | 0xffff : 0};
 		uint64_t t1 = ss_now_us();
 		char detail[64];
 
 		sh_buf_init(&written, (size_t)1 << 26);
+		sh_buf_init(&renum, (size_t)1 << 24);
 
 		sh_buf_printf(&ackb, "{\"seq\":%llu,\"results\":", (unsigned long long)seq);
 		rc = ss_merge_changes(&m, changes, n, &ackb);
@@ -647,7 +651,10 @@ static int on_push(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 		snprintf(detail, sizeof(detail), "endringssett %llu: %zu endringer", (unsigned long long)seq, n);
 		if (rc == SH_OK && written.len)
 			rc = ss_audit(w->cfg.store, c->user.username, c->dev.id, "write", detail, written.data);
+		if (rc == SH_OK && renum.len)
+			rc = lk_renumbered(w, &renum);
 		sh_buf_free(&written);
+		sh_buf_free(&renum);
 		if (rc != SH_OK)
 			goto out;
 		c->dev.acked_seq = seq;
@@ -845,6 +852,329 @@ static int on_http(struct ss_worker *w, struct ss_job *j)
 	return SH_OK;
 }
 
+
+/* ---- Folkeregister lookups ------------------------------------------------------------ */
+
+/* State rows for clients, gathered while a message or a batch of results is handled. */
+struct lk_states {
+	struct sh_buf rows; /* JSON array elements, each prefixed by its kommune and a tab */
+	size_t n;
+};
+
+static void lk_state_row(struct lk_states *ls, const char *kommune, const char *participant,
+			 const struct ss_lk_job *j)
+{
+	struct sh_buf *b = &ls->rows;
+
+	sh_buf_printf(b, "%s\t[\"%s\",\"%s\",", kommune, participant, j->fnr);
+	sh_buf_json_str(b, ss_lk_client_state(j));
+	sh_buf_printf(b, ",%d,%lld,", j->attempts, (long long)j->next_try);
+	sh_buf_json_str(b, j->reason);
+	sh_buf_puts(b, "]\n");
+	ls->n++;
+}
+
+/* The rows of the user's municipalities, as {"states": [...]} (NULL: none). */
+static char *lk_body_for(const struct lk_states *ls, const struct ss_user *u)
+{
+	struct sh_buf b;
+	const char *p = ls->rows.data, *end = p ? p + ls->rows.len : NULL;
+	bool any = false;
+
+	sh_buf_init(&b, (size_t)1 << 26);
+	sh_buf_puts(&b, "{\"states\":[");
+	while (p && p < end) {
+		const char *tab = memchr(p, '\t', (size_t)(end - p)), *nl = memchr(p, '\n', (size_t)(end - p));
+		char k[8];
+
+		if (!tab || !nl)
+			break;
+		snprintf(k, sizeof(k), "%.*s", (int)(tab - p), p);
+		if (ss_user_in(u, k)) {
+			if (any)
+				sh_buf_append(&b, ",", 1);
+			sh_buf_append(&b, tab + 1, (size_t)(nl - tab - 1));
+			any = true;
+		}
+		p = nl + 1;
+	}
+	sh_buf_puts(&b, "]}");
+	if (!any || b.err) {
+		sh_buf_free(&b);
+		return NULL;
+	}
+	return sh_buf_take(&b, NULL);
+}
+
+static void lk_send(struct ss_worker *w, struct conn *c, uint64_t id, const char *body)
+{
+	char header[128];
+
+	snprintf(header, sizeof(header), "{\"k\":\"lookup_state\",\"dev\":\"%s\"}", c->dev.id);
+	emit(w, c->id, sealed_reply(w, c, SH_MSG_LOOKUP_STATE, id, header, body, strlen(body)), false, 0, 0,
+	     false);
+}
+
+/* Tells every connected device of the municipalities concerned. */
+static void lk_broadcast(struct ss_worker *w, const struct lk_states *ls)
+{
+	if (!ls->n)
+		return;
+	for (size_t i = 0; i < w->nconns; i++) {
+		struct conn *c = &w->conns[i];
+		char *body;
+
+		if (!c->authed || c->final || !ss_role_may(c->user.role, SS_MAY_PARTICIPANTS))
+			continue;
+		if ((body = lk_body_for(ls, &c->user))) {
+			lk_send(w, c, 0, body);
+			sh_free(body);
+		}
+	}
+}
+
+/* An answer reaches one waiting participant (found: its name is written). */
+struct lk_apply {
+	struct ss_worker *w;
+	struct ss_merge *m;
+	const struct ss_lookup_result *r;
+	const struct ss_lk_job *job;
+	struct lk_states *ls;
+	struct sh_buf *ids;
+};
+
+static int lk_apply_one(const char *participant, const char *kommune, void *arg)
+{
+	struct lk_apply *a = arg;
+	bool applied = false;
+	int rc = SH_OK;
+
+	if (a->r->outcome == SS_LK_FOUND)
+		rc = ss_merge_lookup(a->m, participant, a->job->fnr, a->r->person.navn, a->r->person.kjonn,
+				     &applied);
+	if (rc == SH_OK) {
+		lk_state_row(a->ls, kommune, participant, a->job);
+		if (a->ids->len)
+			sh_buf_append(a->ids, " ", 1);
+		sh_buf_puts(a->ids, participant);
+	}
+	return rc;
+}
+
+static int lk_result(struct ss_worker *w, const struct ss_lookup_result *r, struct ss_merge *m,
+		     struct lk_states *ls)
+{
+	static const char *const finals[] = {[SS_LK_FOUND] = "found", [SS_LK_NOT_FOUND] = "not_found",
+					     [SS_LK_FAILED] = "failed"};
+	struct ss_lk_job job;
+	struct sh_buf ids;
+	int64_t now = now_ms();
+	int rc;
+
+	if (r->outcome == SS_LK_HEALTH) {
+		/* for jsr-server status and the operator: the alert lives in meta */
+		return ss_lk_alert_put(w->cfg.store, r->reason);
+	}
+	if ((rc = ss_lk_job_get(w->cfg.store, r->fnr, &job)) != SH_OK || strcmp(job.state, "pending") != 0)
+		return rc == SH_ERR_NOT_FOUND ? SH_OK : rc; /* cancelled or done meanwhile */
+	if (r->outcome == SS_LK_RETRY) {
+		rc = ss_lk_retry(w->cfg.store, r->fnr, r->attempts, r->next_try, r->reason, now);
+	} else {
+		rc = ss_lk_finish(w->cfg.store, r->fnr, finals[r->outcome], r->attempts, r->person.navn,
+				  r->person.kjonn, r->person.status,
+				  r->outcome == SS_LK_NOT_FOUND ? "Ikke funnet i Folkeregisteret." : r->reason, now);
+	}
+	if (rc == SH_OK)
+		rc = ss_lk_job_get(w->cfg.store, r->fnr, &job);
+	if (rc != SH_OK)
+		return rc;
+	sh_buf_init(&ids, (size_t)1 << 24);
+	{
+		struct lk_apply a = {w, m, r, &job, ls, &ids};
+
+		rc = ss_lk_requests_each(w->cfg.store, r->fnr, lk_apply_one, &a);
+	}
+	if (rc == SH_OK && r->outcome != SS_LK_RETRY) {
+		rc = ss_lk_requests_drop(w->cfg.store, r->fnr);
+		if (rc == SH_OK && ids.len)
+			rc = ss_audit(w->cfg.store, "folkeregisteret", "-", "lookup",
+				      r->outcome == SS_LK_FOUND ? "navn fra Folkeregisteret" :
+				      r->outcome == SS_LK_NOT_FOUND ? "ikke funnet i Folkeregisteret" :
+								      "oppslaget feilet", ids.data);
+	}
+	sh_buf_free(&ids);
+	return rc;
+}
+
+/* A batch of results from the scheduler, in the batch's transaction. */
+static int on_lookup_results(struct ss_worker *w, const struct ss_job *j)
+{
+	static const struct ss_user freg = {.username = "folkeregisteret"};
+	struct ss_merge m = {.store = w->cfg.store, .d = w->cfg.domain, .user = &freg, .device = "server",
+			     .clock = &w->clock, .now = now_ms()};
+	struct lk_states ls = {0};
+	int rc = SH_OK;
+
+	sh_buf_init(&ls.rows, (size_t)1 << 26);
+	for (size_t i = 0; i < j->len && rc == SH_OK; i++)
+		rc = lk_result(w, &j->results[i], &m, &ls);
+	if (rc == SH_OK) {
+		lk_broadcast(w, &ls);
+		if (m.nkommuner)
+			notify_kommuner(w, 0, &m);
+	}
+	sh_buf_free(&ls.rows);
+	return rc;
+}
+
+/* A device asks for (or about) the lookups of its participants. */
+static int on_lookup(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64_t id)
+{
+	const cJSON *box, *list, *it;
+	cJSON *hdr = NULL, *req = NULL;
+	char *body = NULL, *reply = NULL;
+	size_t len = 0;
+	struct lk_states ls = {0};
+	struct sh_buf ids;
+	int rc;
+
+	sh_buf_init(&ids, (size_t)1 << 24);
+	sh_buf_init(&ls.rows, (size_t)1 << 26);
+	if ((rc = still_authed(w, c, id)) != SH_OK || c->final) {
+		rc = rc == SH_ERR_AUTH || rc == SH_ERR_DENIED || rc == SH_OK ? SH_OK : rc;
+		goto out;
+	}
+	if (box_of(msg, "lookup", &box, &hdr) != SH_OK || strcmp(sh_json_str(hdr, "dev", SH_ID_LEN), c->dev.id) ||
+	    sh_box_open(c->ch.rx, c->dev.sign_pk, box, &body, &len) != SH_OK ||
+	    !(req = cJSON_ParseWithLength(body, len)) ||
+	    !cJSON_IsArray(list = cJSON_GetObjectItemCaseSensitive(req, "lookups")) ||
+	    cJSON_GetArraySize(list) > SH_CHANGESET_MAX) {
+		emit_error(w, c->id, id, SH_ERR_PROTO, "Oppslagsmeldingen er ugyldig.", "bad lookup box");
+		goto out;
+	}
+	cJSON_ArrayForEach(it, list) {
+		const char *pid = cJSON_GetStringValue(cJSON_GetArrayItem(it, 0));
+		const char *fnr = cJSON_GetStringValue(cJSON_GetArrayItem(it, 1));
+		struct sh_participant p;
+		struct ss_lk_job job = {0};
+		char kommune[8] = "";
+		bool exists = false, start = false;
+
+		if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) != 2 || !sh_id_valid(pid) || !fnr ||
+		    strlen(fnr) != 11 || strspn(fnr, "0123456789") != 11) {
+			emit_error(w, c->id, id, SH_ERR_PROTO, "Oppslagsmeldingen er ugyldig.", "bad lookup entry");
+			goto out;
+		}
+		sh_participant_init(&p);
+		rc = ss_participant_load(w->cfg.store, pid, &exists, kommune, &p);
+		if (rc == SH_OK && exists && ss_user_in(&c->user, kommune) && p.v[SH_F_FNR] &&
+		    strcmp(p.v[SH_F_FNR], fnr) == 0) {
+			rc = ss_lk_request(w->cfg.store, pid, fnr, kommune, c->user.username, now_ms(), &start, &job);
+			if (rc == SH_OK && start)
+				ss_lookup_add(w->cfg.lookup, fnr, 0, 0);
+			if (rc == SH_OK && strcmp(job.state, "found") == 0) {
+				/* answered before (another participation of the same person) */
+				struct ss_merge m = {.store = w->cfg.store, .d = w->cfg.domain, .clock = &w->clock,
+						     .now = now_ms()};
+				bool applied;
+
+				rc = ss_merge_lookup(&m, pid, fnr, job.navn, job.kjonn, &applied);
+				if (rc == SH_OK && m.nkommuner)
+					notify_kommuner(w, 0, &m);
+			}
+			if (rc == SH_OK) {
+				lk_state_row(&ls, kommune, pid, &job);
+				if (ids.len)
+					sh_buf_append(&ids, " ", 1);
+				sh_buf_puts(&ids, pid);
+			}
+		} else if (rc == SH_OK) {
+			/* not (yet) on the server with that number, or not the user's: nothing to look up */
+			struct ss_lk_job wait = {.state = "cancelled"};
+
+			snprintf(wait.fnr, sizeof(wait.fnr), "%s", fnr);
+			snprintf(wait.reason, sizeof(wait.reason), "%s", exists && !ss_user_in(&c->user, kommune) ?
+				 "Deltakeren hører til en kommune du ikke har tilgang til." :
+				 "Venter til nummeret er synkronisert.");
+			lk_state_row(&ls, c->user.nkommuner ? c->user.kommuner[0] : "", pid, &wait);
+		}
+		sh_participant_clear(&p);
+		if (rc != SH_OK)
+			goto out;
+	}
+	if (ids.len)
+		rc = ss_audit(w->cfg.store, c->user.username, c->dev.id, "lookup", "ba om oppslag i Folkeregisteret",
+			      ids.data);
+	if (rc == SH_OK) {
+		/* the reply carries every row asked about, whatever the municipality */
+		struct ss_user all = c->user;
+
+		all.nkommuner = 0;
+		for (const char *p = ls.rows.data; p && p < ls.rows.data + ls.rows.len;) {
+			const char *nl = memchr(p, '\n', (size_t)(ls.rows.data + ls.rows.len - p));
+			const char *tab = memchr(p, '\t', (size_t)(nl - p));
+
+			if (!nl || !tab)
+				break;
+			if (all.nkommuner < SS_MAX_KOMMUNER)
+				snprintf(all.kommuner[all.nkommuner++], sizeof(all.kommuner[0]), "%.*s",
+					 (int)(tab - p), p);
+			p = nl + 1;
+		}
+		reply = lk_body_for(&ls, &all);
+		lk_send(w, c, id, reply ? reply : "{\"states\":[]}");
+	}
+out:
+	sh_free(reply);
+	sh_buf_free(&ids);
+	sh_buf_free(&ls.rows);
+	cJSON_Delete(req);
+	cJSON_Delete(hdr);
+	sh_free(body);
+	return rc;
+}
+
+/* After a change-set: a changed number's old lookup goes, unless someone else waits for it. */
+static int lk_renumbered(struct ss_worker *w, const struct sh_buf *list)
+{
+	const char *p = list->data;
+	int rc = SH_OK;
+
+	while (p && *p && rc == SH_OK) {
+		char pid[SH_ID_LEN + 1], fnr[12];
+		bool cancelled = false;
+
+		if (sscanf(p, "%32[0-9a-f]:%11[0-9]", pid, fnr) != 2)
+			break;
+		rc = ss_lk_renumbered(w->cfg.store, pid, fnr, &cancelled);
+		if (rc == SH_OK && cancelled)
+			ss_lookup_cancel(w->cfg.lookup, fnr);
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	return rc;
+}
+
+static void lk_resume_one(const char *fnr, int attempts, int64_t next_try, void *arg)
+{
+	ss_lookup_add(arg, fnr, attempts, next_try);
+}
+
+void ss_worker_lookup_sink(void *arg, struct ss_lookup_result *r, size_t n)
+{
+	struct ss_job *j = sh_calloc(1, sizeof(*j));
+
+	if (!j) {
+		sh_free(r); /* the jobs stay pending in the store and are redone after a restart */
+		return;
+	}
+	j->kind = SS_JOB_LOOKUP;
+	j->results = r;
+	j->len = n;
+	ss_worker_post(arg, j);
+}
+
 /* ---- dispatch ---------------------------------------------------------------------- */
 
 static int on_message(struct ss_worker *w, struct ss_job *j)
@@ -878,6 +1208,9 @@ static int on_message(struct ss_worker *w, struct ss_job *j)
 		break;
 	case SH_MSG_ADMIN:
 		rc = on_admin(w, c, msg, id);
+		break;
+	case SH_MSG_LOOKUP:
+		rc = on_lookup(w, c, msg, id);
 		break;
 	default:
 		emit_error(w, c->id, id, SH_ERR_PROTO, "Denne meldingstypen kan ikke sendes til serveren.",
@@ -929,17 +1262,18 @@ static void process(struct ss_worker *w, struct ss_job *batch)
 		if (ss_savepoint(w->cfg.store) != SH_OK) {
 			rc = SH_ERR_DB;
 		} else {
-			rc = j->kind == SS_JOB_HTTP ? on_http(w, j) : on_message(w, j);
+			rc = j->kind == SS_JOB_HTTP ? on_http(w, j) : j->kind == SS_JOB_LOOKUP ? on_lookup_results(w, j)
+											  : on_message(w, j);
 			if (rc == SH_OK)
 				rc = ss_release(w->cfg.store);
 			else
 				ss_rollback_to(w->cfg.store);
 		}
 		if (rc != SH_OK) {
-			sh_log_error("worker: a %s failed: %s", j->kind == SS_JOB_HTTP ? "page" : "message",
-				     sh_err_log(rc));
+			sh_log_error("worker: a %s failed: %s", j->kind == SS_JOB_HTTP ? "page" :
+				     j->kind == SS_JOB_LOOKUP ? "lookup result" : "message", sh_err_log(rc));
 			drop_pending(w, mark);
-			if (j->kind != SS_JOB_HTTP)
+			if (j->kind == SS_JOB_MSG)
 				emit_error(w, j->conn, 0, SH_ERR_BUSY, "Serveren kunne ikke lagre. Prøv igjen.",
 					   sh_err_log(rc));
 		}
@@ -953,7 +1287,7 @@ static void process(struct ss_worker *w, struct ss_job *batch)
 			}
 		}
 		/* one marker per message: the network thread counts them for flow control */
-		if (j->kind != SS_JOB_HTTP)
+		if (j->kind == SS_JOB_MSG)
 			emit(w, j->conn, NULL, false, 0, 0, true);
 	}
 	if (in_txn && ss_commit(w->cfg.store) != SH_OK) {
@@ -976,6 +1310,10 @@ static void *run(void *arg)
 {
 	struct ss_worker *w = arg;
 
+	/* the jobs that were open when the server stopped go on */
+	if (w->cfg.lookup && ss_lk_open_each(w->cfg.store, lk_resume_one, w->cfg.lookup) != SH_OK)
+		sh_log_error("worker: could not read the open lookup jobs");
+
 	for (;;) {
 		struct ss_job *batch;
 		bool stop;
@@ -994,6 +1332,7 @@ static void *run(void *arg)
 			struct ss_job *next = batch->next;
 
 			sh_free(batch->text);
+			sh_free(batch->results);
 			sh_free(batch);
 			batch = next;
 		}
@@ -1069,6 +1408,7 @@ void ss_worker_stop(struct ss_worker *w)
 		struct ss_job *next = j->next;
 
 		sh_free(j->text);
+		sh_free(j->results);
 		sh_free(j);
 		j = next;
 	}

@@ -17,12 +17,13 @@
 #include <stdint.h>
 
 #include "access.h"
+#include "lookup.h"
 #include "catalog.h"
 #include "mail.h"
 #include "seal.h"
 #include "store.h"
 
-enum ss_job_kind { SS_JOB_OPEN, SS_JOB_MSG, SS_JOB_CLOSE, SS_JOB_HTTP };
+enum ss_job_kind { SS_JOB_OPEN, SS_JOB_MSG, SS_JOB_CLOSE, SS_JOB_HTTP, SS_JOB_LOOKUP };
 
 struct ss_job {
 	struct ss_job *next;
@@ -35,6 +36,8 @@ struct ss_job {
 	/* HTTP */
 	char method[8], path[64], token[80], ctype[128];
 	bool too_big;
+	/* LOOKUP: results from the scheduler (len of them), owned by the job */
+	struct ss_lookup_result *results;
 };
 
 struct ss_out {
@@ -58,6 +61,7 @@ struct ss_worker_cfg {
 	size_t page_limit;
 	struct ss_access_cfg access;
 	struct ss_mailer *mailer;        /* woken when mail is queued; may be NULL */
+	struct ss_lookup *lookup;        /* the Folkeregister scheduler; may be NULL */
 	void (*wake)(void *arg);         /* called after outputs were queued */
 	void *wake_arg;
 };
@@ -72,6 +76,9 @@ struct ss_out *ss_worker_take(struct ss_worker *w);
 void ss_out_free(struct ss_out *o);
 /* Finishes the queued jobs, stops the thread, closes the store. */
 void ss_worker_stop(struct ss_worker *w);
+
+/* The scheduler's sink (lookup.h): results become a job of this worker. arg: the worker. */
+void ss_worker_lookup_sink(void *arg, struct ss_lookup_result *r, size_t n);
 
 /* Monotonic microseconds. */
 uint64_t ss_now_us(void);

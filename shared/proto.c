@@ -12,7 +12,8 @@ static const char *const names[SH_MSG_COUNT] = {
 	[SH_MSG_AUTH] = "auth",       [SH_MSG_AUTH_OK] = "auth_ok",   [SH_MSG_PUSH] = "push",
 	[SH_MSG_PUSH_ACK] = "push_ack", [SH_MSG_PULL] = "pull",       [SH_MSG_CHANGES] = "changes",
 	[SH_MSG_NOTIFY] = "notify",   [SH_MSG_ERROR] = "error",       [SH_MSG_ADMIN] = "admin",
-	[SH_MSG_ADMIN_OK] = "admin_ok", [SH_MSG_WIPE] = "wipe",
+	[SH_MSG_ADMIN_OK] = "admin_ok", [SH_MSG_WIPE] = "wipe",   [SH_MSG_LOOKUP] = "lookup",
+	[SH_MSG_LOOKUP_STATE] = "lookup_state",
 };
 
 const char *sh_msg_name(enum sh_msg m) { return (unsigned)m < SH_MSG_COUNT ? names[m] : "?"; }

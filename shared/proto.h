@@ -36,6 +36,8 @@ enum sh_msg {
 	SH_MSG_ADMIN,     /* c→s: box(kind admin): op invite|resend|deactivate|users */
 	SH_MSG_ADMIN_OK,  /* s→c: box: the op's result */
 	SH_MSG_WIPE,      /* s→c: box: the user is deactivated; delete the replica */
+	SH_MSG_LOOKUP,    /* c→s: box(kind lookup): {"lookups": [[participant, fnr], ...]} */
+	SH_MSG_LOOKUP_STATE, /* s→c: box: {"states": [[participant, fnr, state, attempts, next_try, reason], ...]} */
 	SH_MSG_COUNT
 };
 

@@ -28,6 +28,7 @@ MATRIX = {
     "push new participant":   {"ku": (Y, N), "ka": (Y, N), "ia": (N, N), "an": (N, N), ANON: (N, N)},
     "push edit participant":  {"ku": (Y, N), "ka": (Y, N), "ia": (N, N), "an": (N, N), ANON: (N, N)},
     "pull participant":       {"ku": (Y, N), "ka": (Y, N), "ia": (N, N), "an": (N, N), ANON: (N, N)},
+    "lookup participant":     {"ku": (Y, N), "ka": (Y, N), "ia": (N, N), "an": (N, N), ANON: (N, N)},
     "admin invite kommune_user":  {"ku": (N, N), "ka": (Y, N), "ia": (Y, Y), "an": (N, N), ANON: (N, N)},
     "admin invite kommune_admin": {"ku": (N, N), "ka": (N, N), "ia": (Y, Y), "an": (N, N), ANON: (N, N)},
     "admin invite imdi_analyst":  {"ku": N, "ka": N, "ia": Y, "an": N, ANON: N},
@@ -37,7 +38,7 @@ MATRIX = {
     "server-to-client types": {"ku": N, "ka": N, "ia": N, "an": N, ANON: N},
 }
 SERVER_ONLY = ["hello", "login_ok", "auth_ok", "push_ack", "changes", "notify", "error",
-               "admin_ok", "wipe"]
+               "admin_ok", "wipe", "lookup_state"]
 
 
 class Matrix(TempDirCase):
@@ -149,6 +150,22 @@ class Matrix(TempDirCase):
             ops += page["ops"]
         return Y if self.existing[k][0] in {o[0] for o in ops} else N
 
+    def do_lookup(self, who, k):
+        pid = self.existing[k][0]
+        fnr = self.server.sql(f"SELECT value FROM field_value WHERE participant = '{pid}' AND field = 'fnr'")[0][0]
+        m, states = self.peers[who].lookup([[pid, fnr]])
+        asked = self.server.sql(f"SELECT count(*) FROM audit WHERE action = 'lookup' AND actor = '{who}' "
+                                f"AND participants LIKE '%{pid}%'")[0][0]
+        if m["t"] != "lookup_state":
+            self.assertTrue(self.refused(m), m)
+            self.assertEqual(asked, 0)
+            return N
+        self.assertEqual(len(states), 1)
+        # a participant of another municipality is not looked up for this user, and nothing is recorded
+        allowed = states[0][2] in ("sendt", "henter", "hentet", "ikke_funnet")
+        self.assertEqual(asked, 1 if allowed else 0)
+        return Y if allowed else N
+
     def admin_outcome(self, m):
         if m["t"] == "admin_ok":
             return Y
@@ -201,7 +218,8 @@ class Matrix(TempDirCase):
         actions = {
             "login": self.do_login, "auth (resume session)": self.do_auth,
             "push new participant": self.do_push_new, "push edit participant": self.do_push_edit,
-            "pull participant": self.do_pull, "admin invite kommune_user": self.do_invite_user,
+            "pull participant": self.do_pull, "lookup participant": self.do_lookup,
+            "admin invite kommune_user": self.do_invite_user,
             "admin invite kommune_admin": self.do_invite_admin,
             "admin invite imdi_analyst": self.do_invite_analyst, "admin resend": self.do_resend,
             "admin deactivate": self.do_deactivate, "admin users": self.do_users,
@@ -220,7 +238,7 @@ class Matrix(TempDirCase):
                         if expected == N:
                             self.assertEqual(before, self.stored(), "a denied request changed the store")
                         cells += 1
-        self.assertGreaterEqual(cells, 90)
+        self.assertGreaterEqual(cells, 100)
         # the server kept serving all along, and every decision left a sound audit chain
         self.assertEqual(self.server.cli("audit", "verify").returncode, 0)
 

@@ -6,7 +6,7 @@ build=$1
 secs=${2:-60}
 here=$(cd "$(dirname "$0")" && pwd)
 status=0
-for t in fnr codes proto; do
+for t in fnr codes proto freg; do
 	work="$build/fuzz-corpus/$t"
 	mkdir -p "$work" "$build/fuzz-findings"
 	cp -n "$here/corpus/$t/"* "$work/" 2>/dev/null || true

@@ -281,6 +281,15 @@ class Peer:
             if not page["more"]:
                 return ops, conflicts, since
 
+    def lookup(self, entries):
+        """Asks about Folkeregister lookups: entries [[participant, fnr], ...].
+        (message, opened states or None)"""
+        self.send({"t": "lookup", "box": self.box("lookup", {"lookups": entries})})
+        while True:
+            m = self.recv()
+            if m["t"] != "lookup_state" or m.get("id"):
+                return m, (self.open(m)["states"] if m["t"] == "lookup_state" else None)
+
     def admin(self, op, **args):
         """(message, opened body or None) of an admin request."""
         self.send({"t": "admin", "box": self.box("admin", {"op": op, **args})})

@@ -1,0 +1,204 @@
+/* lookup_store.c: lookup jobs and requests in the store (see lookup_store.h). */
+#include "lookup_store.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "log.h"
+
+#define TXT(st, i) ((const char *)sqlite3_column_text(st, i))
+
+/* One statement: "t" binds text (NULL allowed), "i" an int64. */
+static int exec(struct ss_store *s, const char *sql, const char *types, ...)
+{
+	sqlite3 *db = ss_store_db(s);
+	sqlite3_stmt *st;
+	va_list ap;
+	int rc;
+
+	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+		sh_log_error("lookup store: %s", sqlite3_errmsg(db));
+		return SH_ERR_DB;
+	}
+	va_start(ap, types);
+	for (int i = 0; types[i]; i++) {
+		if (types[i] == 't')
+			sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+	}
+	va_end(ap);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SH_OK : SH_ERR_DB;
+}
+
+const char *ss_lk_client_state(const struct ss_lk_job *j)
+{
+	static const char *const map[][2] = {
+		{"found", "hentet"}, {"not_found", "ikke_funnet"}, {"failed", "feil"}, {"cancelled", "venter"}};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(*map); i++)
+		if (strcmp(j->state, map[i][0]) == 0)
+			return map[i][1];
+	return j->attempts ? "henter" : "sendt";
+}
+
+int ss_lk_job_get(struct ss_store *s, const char *fnr, struct ss_lk_job *j)
+{
+	sqlite3_stmt *st;
+	int rc = SH_ERR_NOT_FOUND;
+
+	memset(j, 0, sizeof(*j));
+	if (sqlite3_prepare_v2(ss_store_db(s), "SELECT state, attempts, next_try, coalesce(last_error, ''), "
+					       "coalesce(navn, ''), coalesce(kjonn, '') FROM lookup_job WHERE fnr = ?1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return SH_ERR_DB;
+	sqlite3_bind_text(st, 1, fnr, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(j->fnr, sizeof(j->fnr), "%s", fnr);
+		snprintf(j->state, sizeof(j->state), "%s", TXT(st, 0));
+		j->attempts = sqlite3_column_int(st, 1);
+		j->next_try = sqlite3_column_int64(st, 2);
+		snprintf(j->reason, sizeof(j->reason), "%s", TXT(st, 3));
+		snprintf(j->navn, sizeof(j->navn), "%s", TXT(st, 4));
+		snprintf(j->kjonn, sizeof(j->kjonn), "%s", TXT(st, 5));
+		rc = SH_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int ss_lk_request(struct ss_store *s, const char *participant, const char *fnr, const char *kommune,
+		  const char *user, int64_t now, bool *start, struct ss_lk_job *j)
+{
+	int rc;
+
+	*start = false;
+	rc = exec(s, "INSERT INTO lookup_request(participant, fnr, kommune, requested, by_user) "
+		     "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(participant) DO UPDATE SET fnr = excluded.fnr, "
+		     "kommune = excluded.kommune, requested = excluded.requested, by_user = excluded.by_user",
+		  "tttit", participant, fnr, kommune, now, user);
+	if (rc != SH_OK)
+		return rc;
+	rc = ss_lk_job_get(s, fnr, j);
+	if (rc == SH_ERR_NOT_FOUND) {
+		rc = exec(s, "INSERT INTO lookup_job(fnr, created, updated) VALUES (?1, ?2, ?2)", "ti", fnr, now);
+		*start = rc == SH_OK;
+	} else if (rc == SH_OK && strcmp(j->state, "cancelled") == 0) {
+		/* wanted again: a fresh start */
+		rc = exec(s, "UPDATE lookup_job SET state = 'pending', attempts = 0, next_try = 0, "
+			     "last_error = NULL, updated = ?2 WHERE fnr = ?1", "ti", fnr, now);
+		*start = rc == SH_OK;
+	}
+	if (rc == SH_OK)
+		rc = ss_lk_job_get(s, fnr, j);
+	return rc;
+}
+
+int ss_lk_retry(struct ss_store *s, const char *fnr, int attempts, int64_t next_try, const char *reason,
+		int64_t now)
+{
+	return exec(s, "UPDATE lookup_job SET attempts = ?2, next_try = ?3, last_error = ?4, updated = ?5 "
+		       "WHERE fnr = ?1 AND state = 'pending'", "tiiti", fnr, (int64_t)attempts, next_try, reason, now);
+}
+
+int ss_lk_finish(struct ss_store *s, const char *fnr, const char *state, int attempts, const char *navn,
+		 const char *kjonn, const char *status, const char *reason, int64_t now)
+{
+	return exec(s, "UPDATE lookup_job SET state = ?2, attempts = ?3, navn = nullif(?4, ''), "
+		       "kjonn = nullif(?5, ''), status = nullif(?6, ''), last_error = nullif(?7, ''), "
+		       "updated = ?8, done_at = ?8 WHERE fnr = ?1 AND state = 'pending'",
+		    "ttitttti", fnr, state, (int64_t)attempts, navn ? navn : "", kjonn ? kjonn : "",
+		    status ? status : "", reason ? reason : "", now);
+}
+
+int ss_lk_requests_each(struct ss_store *s, const char *fnr,
+			int (*cb)(const char *participant, const char *kommune, void *arg), void *arg)
+{
+	sqlite3_stmt *st;
+	int rc = SH_OK, step;
+
+	if (sqlite3_prepare_v3(ss_store_db(s), "SELECT participant, kommune FROM lookup_request WHERE fnr = ?1 "
+					       "ORDER BY participant", -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
+		return SH_ERR_DB;
+	sqlite3_bind_text(st, 1, fnr, -1, SQLITE_STATIC);
+	/* the rows are copied out first: the callback may write to these tables */
+	{
+		char (*rows)[2][40] = NULL;
+		size_t n = 0, cap = 0;
+
+		while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+			if (n == cap) {
+				void *v = sh_realloc(rows, (cap = cap ? cap * 2 : 8) * sizeof(*rows));
+
+				if (!v) {
+					rc = SH_ERR_NOMEM;
+					break;
+				}
+				rows = v;
+			}
+			snprintf(rows[n][0], 40, "%s", TXT(st, 0));
+			snprintf(rows[n][1], 40, "%s", TXT(st, 1));
+			n++;
+		}
+		sqlite3_finalize(st);
+		if (rc == SH_OK && step != SQLITE_DONE && step != SQLITE_ROW)
+			rc = SH_ERR_DB;
+		for (size_t i = 0; rc == SH_OK && i < n; i++)
+			rc = cb(rows[i][0], rows[i][1], arg);
+		sh_free(rows);
+	}
+	return rc;
+}
+
+int ss_lk_requests_drop(struct ss_store *s, const char *fnr)
+{
+	return exec(s, "DELETE FROM lookup_request WHERE fnr = ?1", "t", fnr);
+}
+
+int ss_lk_renumbered(struct ss_store *s, const char *participant, const char *old_fnr, bool *cancelled)
+{
+	sqlite3_stmt *st;
+	bool others = true;
+	int rc;
+
+	*cancelled = false;
+	rc = exec(s, "DELETE FROM lookup_request WHERE participant = ?1 AND fnr = ?2", "tt", participant, old_fnr);
+	if (rc != SH_OK)
+		return rc;
+	if (sqlite3_prepare_v2(ss_store_db(s), "SELECT 1 FROM lookup_request WHERE fnr = ?1 LIMIT 1", -1, &st,
+			       NULL) != SQLITE_OK)
+		return SH_ERR_DB;
+	sqlite3_bind_text(st, 1, old_fnr, -1, SQLITE_STATIC);
+	others = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (others)
+		return SH_OK;
+	rc = exec(s, "UPDATE lookup_job SET state = 'cancelled' WHERE fnr = ?1 AND state = 'pending'", "t", old_fnr);
+	*cancelled = rc == SH_OK && sqlite3_changes(ss_store_db(s)) > 0;
+	return rc;
+}
+
+int ss_lk_open_each(struct ss_store *s, void (*cb)(const char *fnr, int attempts, int64_t next_try, void *arg),
+		    void *arg)
+{
+	sqlite3_stmt *st;
+	int step;
+
+	if (sqlite3_prepare_v2(ss_store_db(s), "SELECT fnr, attempts, next_try FROM lookup_job WHERE state = "
+					       "'pending' ORDER BY next_try", -1, &st, NULL) != SQLITE_OK)
+		return SH_ERR_DB;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW)
+		cb(TXT(st, 0), sqlite3_column_int(st, 1), sqlite3_column_int64(st, 2), arg);
+	sqlite3_finalize(st);
+	return step == SQLITE_DONE ? SH_OK : SH_ERR_DB;
+}
+
+int ss_lk_alert_put(struct ss_store *s, const char *text)
+{
+	return exec(s, "INSERT INTO meta(key, value) VALUES ('freg_alert', ?1) ON CONFLICT(key) DO UPDATE "
+		       "SET value = excluded.value", "t", text ? text : "");
+}
