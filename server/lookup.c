@@ -77,7 +77,9 @@ struct ss_lookup {
 	int in_flight;
 	int64_t *ring; /* start times (mono us) of the last `window_n` requests */
 	size_t window_n, ring_head, ring_count;
-	int64_t window_us, spacing_us, last_start_us;
+	int64_t window_us;
+	double tokens, burst, rate; /* a token bucket for smoothness: refills at rate, holds burst */
+	int64_t tokens_at_us;
 	int fails;              /* transient failures in a row */
 	int64_t open_until;     /* breaker open (mono ms); 0 closed */
 	int open_ms;
@@ -500,6 +502,14 @@ static int64_t mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static void refill(struct ss_lookup *l, int64_t now_us)
+{
+	l->tokens += (double)(now_us - l->tokens_at_us) * l->rate / 1e6;
+	if (l->tokens > l->burst)
+		l->tokens = l->burst;
+	l->tokens_at_us = now_us;
+}
+
 static void limiter_note(struct ss_lookup *l, int64_t now_us)
 {
 	l->ring[(l->ring_head + l->ring_count) % l->window_n] = now_us;
@@ -507,21 +517,26 @@ static void limiter_note(struct ss_lookup *l, int64_t now_us)
 		l->ring_count++;
 	else
 		l->ring_head = (l->ring_head + 1) % l->window_n;
-	l->last_start_us = now_us;
+	refill(l, now_us);
+	l->tokens -= 1;
 }
 
 /*
- * When the next request may start (mono us): never more than window_n in any
- * window, and evenly spaced (1/rate apart) so that the register sees a
- * steady stream, not bursts.
+ * When the next request may start (mono us). Two rules: never more than
+ * window_n starts in any window (the register's limit, kept exactly), and
+ * a token bucket of a few milliseconds' worth (rate/50) so that the
+ * register sees a steady stream, not a second's worth at once.
  */
 static int64_t limiter_next(struct ss_lookup *l)
 {
-	int64_t spaced = l->last_start_us + l->spacing_us;
+	int64_t now = mono_us(), at = now;
 
-	if (l->ring_count < l->window_n)
-		return spaced;
-	return l->ring[l->ring_head] + l->window_us > spaced ? l->ring[l->ring_head] + l->window_us : spaced;
+	refill(l, now);
+	if (l->tokens < 1)
+		at = now + (int64_t)((1 - l->tokens) * 1e6 / l->rate) + 1;
+	if (l->ring_count == l->window_n && l->ring[l->ring_head] + l->window_us > at)
+		at = l->ring[l->ring_head] + l->window_us;
+	return at;
 }
 
 static void pump(struct ss_lookup *l);
@@ -953,7 +968,8 @@ int ss_lookup_start(const struct ss_lookup_cfg *cfg, struct ss_lookup **out, str
 		l->window_n = 1;
 		l->window_us = (int64_t)(1e6 / (cfg->rate > 0.001 ? cfg->rate : 0.001));
 	}
-	l->spacing_us = (int64_t)(1e6 / (cfg->rate > 0.001 ? cfg->rate : 0.001));
+	l->rate = cfg->rate > 0.001 ? cfg->rate : 0.001;
+	l->burst = l->rate / 50 > 1 ? l->rate / 50 : 1;
 	l->window_us += 5000; /* room for jitter between our start and the register's clock */
 	l->ring = sh_calloc(l->window_n, sizeof(*l->ring));
 	/*
@@ -963,7 +979,7 @@ int ss_lookup_start(const struct ss_lookup_cfg *cfg, struct ss_lookup **out, str
 	for (size_t k = 0; l->ring && k < l->window_n; k++)
 		l->ring[k] = mono_us();
 	l->ring_count = l->window_n;
-	l->last_start_us = mono_us();
+	l->tokens_at_us = mono_us();
 	if (!l->backend || !l->ring || (strcmp(l->backend, "local") != 0 && !l->http)) {
 		sh_reason_set(why, "Ukjent Folkeregister-oppsett freg_backend «%s» (local eller http).",
 			      l->backend ? l->backend : "");

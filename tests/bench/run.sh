@@ -12,3 +12,8 @@ for b in "$build"/tests/bench_*; do
 		printf '%-56s | %12s | %s\n' "$(echo $name)" "$(echo $value)" "$(echo $unit)"
 	done
 done
+for b in "$here"/bench_*.py; do
+	python3 "$b" | while IFS='|' read -r name value unit; do
+		printf '%-56s | %12s | %s\n' "$(echo $name)" "$(echo $value)" "$(echo $unit)"
+	done
+done

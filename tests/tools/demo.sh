@@ -3,7 +3,8 @@
 # (synthetic numbers, so test mode is on). A caseworker registers a
 # participant offline; a server starts on 127.0.0.1; she logs in with a
 # password and a one-time code and synchronises; a colleague sees the
-# participant and changes it; the municipal administrator invites a new
+# participant and changes it; the name comes from the (synthetic)
+# Folkeregister; the municipal administrator invites a new
 # caseworker by e-mail (to a spool folder); the audit log says who saw what.
 # The server keeps running so the activation link can be opened in a
 # browser; Ctrl-C stops it. Re-running starts afresh.
@@ -21,9 +22,15 @@ say() { printf '\n\033[1m%s$ jsr %s\033[0m\n' "${who:+[$who] }" "$*"; JSR_DATA="
 srv() { printf '\n\033[1m$ jsr-server %s\033[0m\n' "$*"; "$bin/jsr-server" "$@" --data "$demo/server"; }
 code() { python3 "$here/totp.py" "$1"; }
 
+# the server's data (keys, store, a synthetic Folkeregister) is made now; it starts in step 2
+JSR_ADMIN_PASSWORD="$password" "$bin/jsr-server" init --data "$demo/server" >"$demo/init.out"
+# a woman from the synthetic register, with a number under today's rules
+fnr=$(awk -F';' 'NR > 1 && $5 == "kvinne" { print $1 }' "$demo/server/freg.csv" | while read -r n; do
+	"$bin/jsr" fnr check --json "$n" | grep -q '"rule":"old"' && { echo "$n"; break; }
+done)
+
 echo "== 1. Kari registrerer en deltaker uten nett (replika i $demo/kari) =="
 who=kari
-fnr=$("$bin/jsr" fnr generate --seed 7 --gender kvinne)
 say fnr check "$fnr"
 id=$(JSR_DATA="$demo/kari" "$bin/jsr" new --fnr "$fnr" --kommune 0301 --json |
 	sed 's/.*"id":"\([0-9a-f]*\)".*/\1/')
@@ -39,7 +46,7 @@ say outbox
 
 echo
 echo "== 2. Serveren settes opp og starter =="
-JSR_ADMIN_PASSWORD="$password" srv init | sed -n '/Fingeravtrykk/p'
+sed -n '/Fingeravtrykk\|folkeregister/p' "$demo/init.out"
 key=$("$bin/jsr-server" fingerprint --data "$demo/server")
 for u in kari:kommune_user ola:kommune_user anne:kommune_admin; do
 	JSR_PASSWORD="$password" "$bin/jsr-server" user add --data "$demo/server" --username "${u%%:*}" \
@@ -64,9 +71,12 @@ login() {
 }
 
 echo
-echo "== 3. Kari logger inn (passord og engangskode) og synkroniserer =="
+echo "== 3. Kari logger inn (passord og engangskode) og synkroniserer; navnet kommer fra Folkeregisteret =="
 login kari
 say sync
+sleep 1
+say sync
+say list
 say status
 
 echo
@@ -99,6 +109,7 @@ echo
 echo "== 6. Revisjonsloggen: hvem har sett eller endret deltakeren =="
 srv audit show --participant "$id"
 srv audit verify
+srv status
 
 link=$(grep -o 'http://[^[:space:]]*aktiver?token=[0-9a-f]*' "$mail")
 cat <<EOT
