@@ -38,6 +38,7 @@ struct req {
 	char *body;
 	size_t len;
 	bool too_big, completed, timed_out, finished, probe;
+	bool dead; /* lws is done with it while connect was still running: freed by start() */
 };
 
 enum input_kind { IN_ADD, IN_CANCEL };
@@ -93,6 +94,7 @@ struct ss_lookup {
 	bool token_changed;
 	bool last_config_error, last_breaker;
 	lws_sorted_usec_list_t tick;
+	struct req *connecting; /* the request inside lws_client_connect_via_info() */
 };
 
 static struct job TOMB_JOB;
@@ -686,14 +688,19 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 			q->completed = true;
 			done(q->l, q);
 		}
-		break;
+		return -1; /* one request per connection: close it now */
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 	case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
 		if (q) {
 			done(q->l, q);
 			lws_set_wsi_user(wsi, NULL);
-			sh_free(q->body);
-			sh_free(q);
+			q->wsi = NULL;
+			if (q->l->connecting == q) {
+				q->dead = true; /* start() frees it when connect returns */
+			} else {
+				sh_free(q->body);
+				sh_free(q);
+			}
 		}
 		return 0;
 	default:
@@ -790,13 +797,15 @@ static void start(struct ss_lookup *l, struct job *j)
 	i.pwsi = &q->wsi;
 	lws_sul_schedule(l->ctx, 0, &q->timeout, timeout_cb, (lws_usec_t)l->cfg.timeout_ms * LWS_US_PER_MS);
 	atomic_store(&ss_metrics.freg_in_flight, l->in_flight);
-	if (!lws_client_connect_via_info(&i)) {
-		/* failed at once: no callback follows */
+	/* the error callback may run inside the connect call, or not at all when it fails at once */
+	l->connecting = q;
+	if (!lws_client_connect_via_info(&i) || q->dead) {
 		if (!q->finished)
 			done(l, q);
 		sh_free(q->body);
 		sh_free(q);
 	}
+	l->connecting = NULL;
 }
 
 /* Starts whatever may start now; arranges to be called again when more may. */
@@ -968,9 +977,9 @@ int ss_lookup_start(const struct ss_lookup_cfg *cfg, struct ss_lookup **out, str
 		l->window_n = 1;
 		l->window_us = (int64_t)(1e6 / (cfg->rate > 0.001 ? cfg->rate : 0.001));
 	}
-	l->rate = cfg->rate > 0.001 ? cfg->rate : 0.001;
+	l->rate = (cfg->rate > 0.001 ? cfg->rate : 0.001) * 0.98; /* a little under, as the window */
 	l->burst = l->rate / 50 > 1 ? l->rate / 50 : 1;
-	l->window_us += 5000; /* room for jitter between our start and the register's clock */
+	l->window_us += 50000; /* room for jitter between our start and the register's clock */
 	l->ring = sh_calloc(l->window_n, sizeof(*l->ring));
 	/*
 	 * As if a full window had just been used: a server restarted a moment

@@ -152,39 +152,74 @@ static bool claim(sqlite3 *db, int64_t id, int64_t now)
 	return mine;
 }
 
+/* The message's fields (sh_free each); false if it is gone. */
+static bool load(sqlite3 *db, int64_t id, char **to, char **subject, char **body, int *attempts)
+{
+	sqlite3_stmt *st;
+	bool found = false;
+
+	*to = *subject = *body = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT recipient, subject, body, attempts FROM mail WHERE id = ?1", -1, &st,
+			       NULL) != SQLITE_OK)
+		return false;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*to = sh_strdup((const char *)sqlite3_column_text(st, 0));
+		*subject = sh_strdup((const char *)sqlite3_column_text(st, 1));
+		*body = sh_strdup((const char *)sqlite3_column_text(st, 2));
+		*attempts = sqlite3_column_int(st, 3);
+		found = *to && *subject && *body;
+	}
+	sqlite3_finalize(st);
+	return found;
+}
+
+/*
+ * Every step is its own short transaction, and no statement stays open
+ * across a write: a read snapshot held while the worker commits would make
+ * the write fail at once (SQLITE_BUSY_SNAPSHOT), leaving a sent message
+ * unrecorded.
+ */
 int ss_mail_deliver(const char *db_path, const char *spool, const char *sendmail, const char *from,
-		    bool all,
-		    int *sent, int *failed)
+		    bool all, int *sent, int *failed)
 {
 	sqlite3 *db;
 	sqlite3_stmt *st, *up;
 	struct sh_reason why;
-	int64_t now = (int64_t)sh_wall_ms();
+	int64_t now = (int64_t)sh_wall_ms(), ids[100];
+	size_t n = 0;
 
 	*sent = *failed = 0;
 	if (sh_db_open(db_path, &db, &why) != SH_OK)
 		return SH_ERR_DB;
-	if (sqlite3_prepare_v2(db, "SELECT id, recipient, subject, body, attempts FROM mail "
-				   "WHERE state = 'pending' AND next_try <= ?1 ORDER BY id LIMIT 100",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db, "SELECT id FROM mail WHERE state = 'pending' AND next_try <= ?1 AND "
+				   "claimed_until <= ?2 ORDER BY id LIMIT 100", -1, &st, NULL) != SQLITE_OK) {
 		sqlite3_close(db);
 		return SH_ERR_DB;
 	}
 	sqlite3_bind_int64(st, 1, all ? INT64_MAX : now);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 0);
-		int attempts = sqlite3_column_int(st, 4);
-		char err[512] = "", *msg;
-		int ok;
+	sqlite3_bind_int64(st, 2, now);
+	while (n < 100 && sqlite3_step(st) == SQLITE_ROW)
+		ids[n++] = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	for (size_t i = 0; i < n; i++) {
+		int64_t id = ids[i];
+		char err[512] = "", *msg = NULL, *to, *subject, *body;
+		int attempts = 0, ok;
 
 		if (!claim(db, id, now))
 			continue; /* another deliverer has it right now */
-		msg = format(id, from, (const char *)sqlite3_column_text(st, 1),
-						  (const char *)sqlite3_column_text(st, 2),
-						  (const char *)sqlite3_column_text(st, 3));
+		if (load(db, id, &to, &subject, &body, &attempts))
+			msg = format(id, from, to, subject, body);
+		sh_free(to);
+		sh_free(subject);
+		if (body)
+			sodium_memzero(body, strlen(body)); /* the activation link */
+		sh_free(body);
 		ok = msg && (sendmail && *sendmail ? to_sendmail(sendmail, msg, err, sizeof(err))
 						   : to_spool(spool, id, msg, err, sizeof(err))) == 0;
-
+		if (msg)
+			sodium_memzero(msg, strlen(msg));
 		sh_free(msg);
 		if (ok)
 			sqlite3_prepare_v2(db, "UPDATE mail SET state = 'sent', sent = ?2, attempts = attempts + 1, "
@@ -208,7 +243,6 @@ int ss_mail_deliver(const char *db_path, const char *spool, const char *sendmail
 				    attempts + 1, err);
 		}
 	}
-	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return SH_OK;
 }
