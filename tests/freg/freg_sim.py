@@ -35,7 +35,7 @@ class Sim:
         self.rng = random.Random(seed)
         self.cfg = dict(latency_ms=0, jitter_ms=0, p500=0.0, p429=0.0, retry_after_s=1, p_timeout=0.0,
                         p_reset=0.0, p_bad_json=0.0, p_missing=0.0, p_two_current=0.0, p_huge=0.0,
-                        p_wrong_type=0.0, auth_fail=False)
+                        p_wrong_type=0.0, p400=0.0, auth_fail=False)
         self.reset()
 
     def reset(self):
@@ -75,7 +75,7 @@ class Sim:
                 {"Retry-After": str(self.cfg["retry_after_s"])}
         if self.chance("p500"):
             return 500, "application/json", b'{"kode":"FREG-500","melding":"Intern feil"}', {}
-        if len(nr) != 11 or not nr.isdigit():
+        if len(nr) != 11 or not nr.isdigit() or self.chance("p400"):
             return 400, "application/json", b'{"kode":"FREG-001","melding":"Ugyldig identifikator"}', {}
         p = self.people.get(nr)
         if not p:
@@ -191,10 +191,17 @@ async def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--config", default="{}", help="initial faults as JSON")
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS")
     a = ap.parse_args()
     sim = Sim(a.register, a.token, a.seed)
     sim.cfg.update(json.loads(a.config))
-    server = await asyncio.start_server(lambda r, w: handle(sim, r, w), "127.0.0.1", a.port, backlog=1024)
+    ssl_ctx = None
+    if a.tls:
+        import ssl
+        ssl_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ssl_ctx.load_cert_chain(a.tls[0], a.tls[1])
+    server = await asyncio.start_server(lambda r, w: handle(sim, r, w), "127.0.0.1", a.port, backlog=1024,
+                                        ssl=ssl_ctx)
     print("freg-sim: %d" % server.sockets[0].getsockname()[1], flush=True)
     async with server:
         await server.serve_forever()

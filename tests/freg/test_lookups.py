@@ -32,6 +32,7 @@ class FregCase(TempDirCase):
     server_config = {}
     count = 3000  # persons in the synthetic register
     token = "test-token"  # what the server's token file says at start
+    tls = False           # the simulator over HTTPS, with a CA of the test's own
 
     def setUp(self):
         super().setUp()
@@ -41,11 +42,21 @@ class FregCase(TempDirCase):
         self.people = register_rows(self.reg)
         # the woman rule: numbers that say "man" are refused before any lookup
         self.women = [r for r in self.people if r["kjoenn"] == "kvinne"]
-        self.sim = FregSim(self.reg, **self.faults)
+        extra = {}
+        if self.tls:
+            cert, key = os.path.join(self.tmp, "sim.pem"), os.path.join(self.tmp, "sim.key")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                            "-keyout", key, "-out", cert, "-subj", "/CN=localhost",
+                            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                           check=True, capture_output=True)
+            self.sim = FregSim(self.reg, tls=(cert, key), **self.faults)
+            extra = {"freg_url": f"https://localhost:{self.sim.port}/", "freg_ca_file": cert}
+        else:
+            self.sim = FregSim(self.reg, **self.faults)
         self.token_file = os.path.join(self.server.dir, "freg.token")
         self.set_token(self.token)
         with open(os.path.join(self.server.dir, "jsr-server.conf"), "a") as f:
-            for k, v in {"freg_backend": "http", "freg_url": self.sim.url + "/", "freg_rate": 200,
+            for k, v in {"freg_backend": "http", "freg_url": self.sim.url + "/", **extra, "freg_rate": 200,
                          "freg_timeout_ms": 1000, "freg_max_backoff_s": 2, "freg_breaker_open_s": 1,
                          "freg_probe_s": 1, **self.server_config}.items():
                 f.write(f"{k} = {v}\n")
@@ -183,6 +194,18 @@ class Faults(FregCase):
                 self.assertIn(words, reason)
                 self.assertEqual(attempts, 3)
                 self.assertNotIn(pid, self.names_on_server())
+        # 400: refused as bad input: final at once, with the register's code
+        self.sim.config(**{k: 0.0 for k in ("p_bad_json", "p_missing", "p_two_current", "p_huge",
+                                            "p_wrong_type")}, p400=1.0)
+        row = self.women.pop()
+        self.push_participants([row["fnr"]])
+        end = time.time() + 30
+        while time.time() < end and self.server.sql(
+                f"SELECT state FROM lookup_job WHERE fnr = '{row['fnr']}'") != [("failed",)]:
+            time.sleep(0.2)
+        self.assertEqual(self.server.sql(f"SELECT state, attempts, last_error FROM lookup_job WHERE fnr = "
+                                         f"'{row['fnr']}'"),
+                         [("failed", 1, "Folkeregisteret avviste oppslaget (FREG-001).")])
         self.assertIsNone(self.server.proc.poll())  # still serving
         with urllib.request.urlopen(self.server.url.replace("ws://", "http://").replace("/sync", "/healthz")) as r:
             self.assertEqual(r.status, 200)
@@ -199,6 +222,43 @@ class Faults(FregCase):
         self.assertEqual(sorted(names[p] for p in ids), sorted(full_name(r) for r in self.women[:40]))
         counts = self.sim.stats()["counts"]
         self.assertGreater(counts.get("timeout", 0) + counts.get("reset", 0) + counts.get("500", 0), 0)
+
+
+class Https(FregCase):
+    tls = True
+
+    def test_lookups_over_tls_with_a_private_ca(self):
+        rows = self.women[:5]
+        ids = self.push_participants([r["fnr"] for r in rows])
+        self.wait_jobs(5, timeout=60)
+        names = self.names_on_server()
+        self.assertEqual([names.get(p) for p in ids], [full_name(r) for r in rows])
+
+
+class Breaker(FregCase):
+    server_config = {"freg_breaker_failures": 3, "freg_breaker_open_s": 1, "freg_max_backoff_s": 1,
+                     "freg_concurrency": 2}
+    faults = {"p500": 1.0}
+
+    def test_register_down_then_back(self):
+        ids = self.push_participants([r["fnr"] for r in self.women[:50]])
+        time.sleep(6)
+        # down: after three failures in a row the breaker opens; then one probe at a time
+        # (1 s, 2 s, 4 s apart), not fifty jobs retried every second
+        tried = self.sim.stats()["counts"].get("500", 0)
+        self.assertGreaterEqual(tried, 3)
+        self.assertLessEqual(tried, 10)
+        base = self.server.url.replace("ws://", "http://").replace("/sync", "")
+        with urllib.request.urlopen(base + "/metrics") as r:
+            self.assertIn("jsr_freg_circuit_open 1", r.read().decode())
+        self.assertIn("svarer ikke", self.server.cli("status", check=1).stdout)
+        # back: the next probe succeeds, the breaker closes, everything resolves
+        self.sim.config(p500=0.0)
+        self.wait_jobs(50, timeout=60)
+        self.assertEqual(len([p for p in ids if p in self.names_on_server()]), 50)
+        with urllib.request.urlopen(base + "/metrics") as r:
+            self.assertIn("jsr_freg_circuit_open 0", r.read().decode())
+        self.server.cli("status", check=0)
 
 
 class Unauthorised(FregCase):

@@ -9,19 +9,27 @@ SIM = os.path.join(os.path.dirname(__file__), "..", "freg", "freg_sim.py")
 
 
 class FregSim:
-    def __init__(self, register, token="test-token", seed=1, **faults):
-        self.proc = subprocess.Popen([sys.executable, SIM, "--register", register, "--token", token,
-                                      "--seed", str(seed), "--config", json.dumps(faults)],
-                                     stdout=subprocess.PIPE, text=True)
+    def __init__(self, register, token="test-token", seed=1, tls=None, **faults):
+        args = [sys.executable, SIM, "--register", register, "--token", token, "--seed", str(seed),
+                "--config", json.dumps(faults)]
+        if tls:
+            args += ["--tls", *tls]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         assert line.startswith("freg-sim: "), line
         self.port = int(line.split()[1])
         self.url = f"http://127.0.0.1:{self.port}"
+        self.tls = tls
 
     def _call(self, path, data=None):
-        req = urllib.request.Request(self.url + path, data=None if data is None else json.dumps(data).encode(),
+        import ssl
+        ctx = None
+        if self.tls:
+            ctx = ssl.create_default_context(cafile=self.tls[0])
+        base = f"https://localhost:{self.port}" if self.tls else self.url
+        req = urllib.request.Request(base + path, data=None if data is None else json.dumps(data).encode(),
                                      method="POST" if data is not None else "GET")
-        with urllib.request.urlopen(req, timeout=30) as r:
+        with urllib.request.urlopen(req, timeout=30, context=ctx) as r:
             return json.loads(r.read())
 
     def config(self, **faults):
