@@ -14,6 +14,7 @@
 
 #include "alloc.h"
 #include "audit.h"
+#include "db.h"
 #include "auth.h"
 #include "hlc.h"
 #include "log.h"
@@ -88,34 +89,6 @@ void ss_system_admin(struct ss_user *u)
 	snprintf(u->username, sizeof(u->username), "jsr-server");
 	snprintf(u->role, sizeof(u->role), "imdi_admin");
 	u->active = true;
-}
-
-/* One statement with text/int parameters: "t" binds a string, "i" an int64. */
-static int exec(sqlite3 *db, const char *sql, const char *types, ...)
-{
-	sqlite3_stmt *st;
-	va_list ap;
-	int rc;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		sh_log_error("access: %s", sqlite3_errmsg(db));
-		return SH_ERR_DB;
-	}
-	va_start(ap, types);
-	for (int i = 0; types[i]; i++) {
-		if (types[i] == 't')
-			sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
-		else
-			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
-	}
-	va_end(ap);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		sh_log_error("access: %s", sqlite3_errmsg(db));
-		return rc == SQLITE_CONSTRAINT ? SH_ERR_CONFLICT : SH_ERR_DB;
-	}
-	return SH_OK;
 }
 
 static bool contains_nocase(const char *hay, const char *needle)
@@ -231,17 +204,17 @@ int ss_login_attempt(struct ss_store *s, const struct ss_access_cfg *cfg, const 
 	}
 	if (good) {
 		*ok = true;
-		rc = exec(db, "UPDATE users SET failures = 0, locked_until = 0, totp_last_step = "
+		rc = sh_db_run(db, "UPDATE users SET failures = 0, locked_until = 0, totp_last_step = "
 			      "max(totp_last_step, ?2) WHERE id = ?1", "ii", u->id, (int64_t)step);
 		if (rc == SH_OK)
-			rc = exec(db, "DELETE FROM address_failure WHERE address = ?1", "t", address);
+			rc = sh_db_run(db, "DELETE FROM address_failure WHERE address = ?1", "t", address);
 		return rc;
 	}
 	if (found == SH_OK)
-		rc = exec(db, "UPDATE users SET failures = ?2, locked_until = ?3 WHERE id = ?1", "iii", u->id,
+		rc = sh_db_run(db, "UPDATE users SET failures = ?2, locked_until = ?3 WHERE id = ?1", "iii", u->id,
 			  (int64_t)failures + 1, now + backoff(cfg, failures + 1, cfg->lockout_threshold));
 	if (rc == SH_OK)
-		rc = exec(db, "INSERT INTO address_failure(address, failures, locked_until) VALUES (?1, ?2, ?3) "
+		rc = sh_db_run(db, "INSERT INTO address_failure(address, failures, locked_until) VALUES (?1, ?2, ?3) "
 			      "ON CONFLICT(address) DO UPDATE SET failures = excluded.failures, "
 			      "locked_until = excluded.locked_until", "tii", address,
 			  (int64_t)addr_failures + 1, now + backoff(cfg, addr_failures + 1, cfg->address_threshold));
@@ -391,14 +364,14 @@ int ss_invite(struct ss_store *s, const struct ss_access_cfg *cfg, const struct 
 							 : "Ugyldig telefonnummer (8–20 sifre).");
 		return SH_ERR_INVALID;
 	}
-	rc = exec(db, "INSERT INTO users(role, active, created, name, email, phone, state, invited_by) "
+	rc = sh_db_run(db, "INSERT INTO users(role, active, created, name, email, phone, state, invited_by) "
 		      "VALUES (?1, 0, ?2, ?3, ?4, ?5, 'invited', nullif(?6, 0))", "tittti",
 		  role, (int64_t)sh_wall_ms(), name, email, phone, by->id);
 	if (rc != SH_OK)
 		return rc;
 	*user_id = sqlite3_last_insert_rowid(db);
 	if (kommune)
-		rc = exec(db, "INSERT INTO user_kommune(user_id, kommune) VALUES (?1, ?2)", "it", *user_id, kommune);
+		rc = sh_db_run(db, "INSERT INTO user_kommune(user_id, kommune) VALUES (?1, ?2)", "it", *user_id, kommune);
 	if (rc == SH_OK)
 		rc = send_invitation(s, cfg, *user_id, name, email, kommune, role, by->username);
 	snprintf(detail, sizeof(detail), "inviterte bruker %lld som %s, kommune %s", (long long)*user_id, role,
@@ -471,10 +444,10 @@ int ss_resend(struct ss_store *s, const struct ss_access_cfg *cfg, const struct 
 		return SH_ERR_RULE;
 	}
 	/* the old link stops working */
-	rc = exec(ss_store_db(s), "UPDATE invitation SET state = 'voided' WHERE user_id = ?1 AND state IN "
+	rc = sh_db_run(ss_store_db(s), "UPDATE invitation SET state = 'voided' WHERE user_id = ?1 AND state IN "
 				  "('open', 'password_set')", "i", id);
 	if (rc == SH_OK)
-		rc = exec(ss_store_db(s), "UPDATE users SET username = NULL, pwhash = NULL, totp_secret = NULL "
+		rc = sh_db_run(ss_store_db(s), "UPDATE users SET username = NULL, pwhash = NULL, totp_secret = NULL "
 					  "WHERE id = ?1", "i", id);
 	if (rc == SH_OK)
 		rc = send_invitation(s, cfg, id, name, email, t.nkommuner ? t.kommuner[0] : NULL, role,
@@ -508,14 +481,14 @@ int ss_deactivate(struct ss_store *s, const struct ss_user *by, const char *who,
 		sh_reason_set(why, "Brukeren er allerede deaktivert.");
 		return SH_ERR_RULE;
 	}
-	rc = exec(ss_store_db(s), "UPDATE users SET state = 'deactivated', active = 0, deactivated_at = ?2 "
+	rc = sh_db_run(ss_store_db(s), "UPDATE users SET state = 'deactivated', active = 0, deactivated_at = ?2 "
 				  "WHERE id = ?1", "ii", id, (int64_t)sh_wall_ms());
 	if (rc == SH_OK)
 		rc = ss_session_revoke_user(s, id);
 	if (rc == SH_OK)
-		rc = exec(ss_store_db(s), "UPDATE device SET wipe = 1 WHERE user_id = ?1", "i", id);
+		rc = sh_db_run(ss_store_db(s), "UPDATE device SET wipe = 1 WHERE user_id = ?1", "i", id);
 	if (rc == SH_OK)
-		rc = exec(ss_store_db(s), "UPDATE invitation SET state = 'voided' WHERE user_id = ?1 AND state "
+		rc = sh_db_run(ss_store_db(s), "UPDATE invitation SET state = 'voided' WHERE user_id = ?1 AND state "
 					  "IN ('open', 'password_set')", "i", id);
 	snprintf(detail, sizeof(detail), "deaktiverte bruker %lld", (long long)id);
 	if (rc == SH_OK)
@@ -661,7 +634,7 @@ int ss_activate_password(struct ss_store *s, const struct ss_access_cfg *cfg, st
 	if ((rc = ss_password_hash(password, &hash)) != SH_OK)
 		return rc;
 	sh_totp_secret_new(secret);
-	rc = exec(ss_store_db(s), "UPDATE users SET username = ?2, pwhash = ?3, totp_secret = ?4 WHERE id = ?1",
+	rc = sh_db_run(ss_store_db(s), "UPDATE users SET username = ?2, pwhash = ?3, totp_secret = ?4 WHERE id = ?1",
 		  "itt" "t", inv->user_id, username, hash, secret);
 	sh_free(hash);
 	if (rc == SH_ERR_CONFLICT) {
@@ -669,7 +642,7 @@ int ss_activate_password(struct ss_store *s, const struct ss_access_cfg *cfg, st
 		return SH_ERR_INVALID;
 	}
 	if (rc == SH_OK)
-		rc = exec(ss_store_db(s), "UPDATE invitation SET state = 'password_set' WHERE id = ?1", "i", inv->id);
+		rc = sh_db_run(ss_store_db(s), "UPDATE invitation SET state = 'password_set' WHERE id = ?1", "i", inv->id);
 	snprintf(detail, sizeof(detail), "bruker %lld valgte brukernavn og passord", (long long)inv->user_id);
 	if (rc == SH_OK)
 		rc = ss_audit(s, username, "-", "activate", detail, "");
@@ -694,10 +667,10 @@ int ss_activate_totp(struct ss_store *s, struct ss_invitation *inv, const char *
 			      "inn koden som vises nå (6 sifre).");
 		return SH_ERR_INVALID;
 	}
-	rc = exec(ss_store_db(s), "UPDATE users SET state = 'active', active = 1, totp_last_step = ?2 "
+	rc = sh_db_run(ss_store_db(s), "UPDATE users SET state = 'active', active = 1, totp_last_step = ?2 "
 				  "WHERE id = ?1", "ii", inv->user_id, (int64_t)step);
 	if (rc == SH_OK)
-		rc = exec(ss_store_db(s), "UPDATE invitation SET state = 'used' WHERE id = ?1", "i", inv->id);
+		rc = sh_db_run(ss_store_db(s), "UPDATE invitation SET state = 'used' WHERE id = ?1", "i", inv->id);
 	snprintf(detail, sizeof(detail), "bruker %lld aktivert", (long long)inv->user_id);
 	if (rc == SH_OK)
 		rc = ss_audit(s, inv->username, "-", "activate", detail, "");
@@ -707,5 +680,5 @@ int ss_activate_totp(struct ss_store *s, struct ss_invitation *inv, const char *
 int ss_user_set_totp(struct ss_store *s, int64_t user_id, char secret[40])
 {
 	sh_totp_secret_new(secret);
-	return exec(ss_store_db(s), "UPDATE users SET totp_secret = ?2 WHERE id = ?1", "it", user_id, secret);
+	return sh_db_run(ss_store_db(s), "UPDATE users SET totp_secret = ?2 WHERE id = ?1", "it", user_id, secret);
 }

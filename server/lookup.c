@@ -440,24 +440,17 @@ static void outcome(struct ss_lookup *l, struct job *j, enum klass k, const stru
 	atomic_fetch_add(&ss_metrics.freg_requests[k], 1);
 	switch (k) {
 	case K_OK:
-		healthy(l);
-		r.outcome = SS_LK_FOUND;
-		r.person = *p;
-		j->attempts++;
-		final(l, j, &r);
-		break;
 	case K_NOT_FOUND:
-		healthy(l);
-		r.outcome = SS_LK_NOT_FOUND;
-		j->attempts++;
-		final(l, j, &r);
-		break;
 	case K_BAD:
+		/* an answer about this number: final */
 		healthy(l);
-		r.outcome = SS_LK_FAILED;
+		r.outcome = k == K_OK ? SS_LK_FOUND : k == K_NOT_FOUND ? SS_LK_NOT_FOUND : SS_LK_FAILED;
+		if (k == K_OK)
+			r.person = *p;
+		if (k == K_BAD)
+			snprintf(r.reason, sizeof(r.reason), "Folkeregisteret avviste oppslaget%s%s%s.",
+				 detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
 		j->attempts++;
-		snprintf(r.reason, sizeof(r.reason), "Folkeregisteret avviste oppslaget%s%s%s.",
-			 detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
 		final(l, j, &r);
 		break;
 	case K_AUTH:

@@ -6,34 +6,10 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "db.h"
 #include "log.h"
 
 #define TXT(st, i) ((const char *)sqlite3_column_text(st, i))
-
-/* One statement: "t" binds text (NULL allowed), "i" an int64. */
-static int exec(struct ss_store *s, const char *sql, const char *types, ...)
-{
-	sqlite3 *db = ss_store_db(s);
-	sqlite3_stmt *st;
-	va_list ap;
-	int rc;
-
-	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
-		sh_log_error("lookup store: %s", sqlite3_errmsg(db));
-		return SH_ERR_DB;
-	}
-	va_start(ap, types);
-	for (int i = 0; types[i]; i++) {
-		if (types[i] == 't')
-			sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
-		else
-			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
-	}
-	va_end(ap);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SH_OK : SH_ERR_DB;
-}
 
 const char *ss_lk_client_state(const struct ss_lk_job *j)
 {
@@ -77,7 +53,7 @@ int ss_lk_request(struct ss_store *s, const char *participant, const char *fnr, 
 	int rc;
 
 	*start = false;
-	rc = exec(s, "INSERT INTO lookup_request(participant, fnr, kommune, requested, by_user) "
+	rc = sh_db_run(ss_store_db(s), "INSERT INTO lookup_request(participant, fnr, kommune, requested, by_user) "
 		     "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(participant) DO UPDATE SET fnr = excluded.fnr, "
 		     "kommune = excluded.kommune, requested = excluded.requested, by_user = excluded.by_user",
 		  "tttit", participant, fnr, kommune, now, user);
@@ -85,11 +61,11 @@ int ss_lk_request(struct ss_store *s, const char *participant, const char *fnr, 
 		return rc;
 	rc = ss_lk_job_get(s, fnr, j);
 	if (rc == SH_ERR_NOT_FOUND) {
-		rc = exec(s, "INSERT INTO lookup_job(fnr, created, updated) VALUES (?1, ?2, ?2)", "ti", fnr, now);
+		rc = sh_db_run(ss_store_db(s), "INSERT INTO lookup_job(fnr, created, updated) VALUES (?1, ?2, ?2)", "ti", fnr, now);
 		*start = rc == SH_OK;
 	} else if (rc == SH_OK && strcmp(j->state, "cancelled") == 0) {
 		/* wanted again: a fresh start */
-		rc = exec(s, "UPDATE lookup_job SET state = 'pending', attempts = 0, next_try = 0, "
+		rc = sh_db_run(ss_store_db(s), "UPDATE lookup_job SET state = 'pending', attempts = 0, next_try = 0, "
 			     "last_error = NULL, updated = ?2 WHERE fnr = ?1", "ti", fnr, now);
 		*start = rc == SH_OK;
 	}
@@ -101,14 +77,14 @@ int ss_lk_request(struct ss_store *s, const char *participant, const char *fnr, 
 int ss_lk_retry(struct ss_store *s, const char *fnr, int attempts, int64_t next_try, const char *reason,
 		int64_t now)
 {
-	return exec(s, "UPDATE lookup_job SET attempts = ?2, next_try = ?3, last_error = ?4, updated = ?5 "
+	return sh_db_run(ss_store_db(s), "UPDATE lookup_job SET attempts = ?2, next_try = ?3, last_error = ?4, updated = ?5 "
 		       "WHERE fnr = ?1 AND state = 'pending'", "tiiti", fnr, (int64_t)attempts, next_try, reason, now);
 }
 
 int ss_lk_finish(struct ss_store *s, const char *fnr, const char *state, int attempts, const char *navn,
 		 const char *kjonn, const char *status, const char *reason, int64_t now)
 {
-	return exec(s, "UPDATE lookup_job SET state = ?2, attempts = ?3, navn = nullif(?4, ''), "
+	return sh_db_run(ss_store_db(s), "UPDATE lookup_job SET state = ?2, attempts = ?3, navn = nullif(?4, ''), "
 		       "kjonn = nullif(?5, ''), status = nullif(?6, ''), last_error = nullif(?7, ''), "
 		       "updated = ?8, done_at = ?8 WHERE fnr = ?1 AND state = 'pending'",
 		    "ttitttti", fnr, state, (int64_t)attempts, navn ? navn : "", kjonn ? kjonn : "",
@@ -156,7 +132,7 @@ int ss_lk_requests_each(struct ss_store *s, const char *fnr,
 
 int ss_lk_requests_drop(struct ss_store *s, const char *fnr)
 {
-	return exec(s, "DELETE FROM lookup_request WHERE fnr = ?1", "t", fnr);
+	return sh_db_run(ss_store_db(s), "DELETE FROM lookup_request WHERE fnr = ?1", "t", fnr);
 }
 
 int ss_lk_renumbered(struct ss_store *s, const char *participant, const char *old_fnr, bool *cancelled)
@@ -166,7 +142,7 @@ int ss_lk_renumbered(struct ss_store *s, const char *participant, const char *ol
 	int rc;
 
 	*cancelled = false;
-	rc = exec(s, "DELETE FROM lookup_request WHERE participant = ?1 AND fnr = ?2", "tt", participant, old_fnr);
+	rc = sh_db_run(ss_store_db(s), "DELETE FROM lookup_request WHERE participant = ?1 AND fnr = ?2", "tt", participant, old_fnr);
 	if (rc != SH_OK)
 		return rc;
 	if (sqlite3_prepare_v2(ss_store_db(s), "SELECT 1 FROM lookup_request WHERE fnr = ?1 LIMIT 1", -1, &st,
@@ -177,7 +153,7 @@ int ss_lk_renumbered(struct ss_store *s, const char *participant, const char *ol
 	sqlite3_finalize(st);
 	if (others)
 		return SH_OK;
-	rc = exec(s, "UPDATE lookup_job SET state = 'cancelled' WHERE fnr = ?1 AND state = 'pending'", "t", old_fnr);
+	rc = sh_db_run(ss_store_db(s), "UPDATE lookup_job SET state = 'cancelled' WHERE fnr = ?1 AND state = 'pending'", "t", old_fnr);
 	*cancelled = rc == SH_OK && sqlite3_changes(ss_store_db(s)) > 0;
 	return rc;
 }
@@ -199,6 +175,6 @@ int ss_lk_open_each(struct ss_store *s, void (*cb)(const char *fnr, int attempts
 
 int ss_lk_alert_put(struct ss_store *s, const char *text)
 {
-	return exec(s, "INSERT INTO meta(key, value) VALUES ('freg_alert', ?1) ON CONFLICT(key) DO UPDATE "
+	return sh_db_run(ss_store_db(s), "INSERT INTO meta(key, value) VALUES ('freg_alert', ?1) ON CONFLICT(key) DO UPDATE "
 		       "SET value = excluded.value", "t", text ? text : "");
 }

@@ -36,5 +36,11 @@ int sh_db_version(sqlite3 *db);
 
 /* sqlite3_exec without results; SH_ERR_DB with the message in why. */
 int sh_db_exec(sqlite3 *db, const char *sql, struct sh_reason *why) SH_MUST_USE;
+/*
+ * One statement with parameters: types has a letter per parameter, "t"
+ * text (const char *, NULL binds NULL) or "i" int64_t. SH_OK, SH_ERR_CONFLICT
+ * on a constraint, SH_ERR_DB otherwise (logged).
+ */
+int sh_db_run(sqlite3 *db, const char *sql, const char *types, ...) SH_MUST_USE;
 
 #endif

@@ -13,7 +13,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "freg"))
 from fregsim import FregSim  # noqa: E402
 from jsrserver import Server  # noqa: E402
 from test_lookups import register_rows  # noqa: E402
-from jsrpeer import Peer, hlc_now  # noqa: E402
+from jsrpeer import Peer  # noqa: E402
 from jsrserver import PASSWORD  # noqa: E402
 
 N = int(os.environ.get("BENCH_FREG_N", "10000"))
@@ -35,15 +35,7 @@ def run(rate, concurrency, label):
             server.start()
             peer = Peer(server.url)
             peer.login("kari", PASSWORD)
-            ids = []
-            for i in range(0, len(women), 2000):
-                changes = []
-                for n in women[i:i + 2000]:
-                    pid, h = os.urandom(16).hex(), hlc_now()
-                    ids.append(pid)
-                    changes += [[pid, "fnr", "", n, h, 0], [pid, "startdato", "", "2026-01-15", h, 0],
-                                [pid, "kommune", "", "0301", h, 0], [pid, "finansiering", "", "1", h, 0]]
-                peer.push(changes)
+            ids = peer.register(women, per_changeset=2000)
             t0 = time.time()
             for i in range(0, len(ids), 5000):
                 peer.lookup([[p, n] for p, n in zip(ids[i:i + 5000], women[i:i + 5000])])

@@ -90,16 +90,7 @@ class FregCase(TempDirCase):
         if peer is None:
             peer = self.peer()
             self.addCleanup(peer.close)
-        ids = []
-        for i in range(0, len(numbers), 1000):
-            changes = []
-            for n in numbers[i:i + 1000]:
-                pid, h = os.urandom(16).hex(), hlc_now()
-                ids.append(pid)
-                changes += [[pid, "fnr", "", n, h, 0], [pid, "startdato", "", "2026-01-15", h, 0],
-                            [pid, "kommune", "", "0301", h, 0], [pid, "finansiering", "", "1", h, 0]]
-            m, ack = peer.push(changes)
-            self.assertEqual({r[0] for r in ack["results"]}, {"applied"}, m)
+        ids = peer.register(numbers)
         for i in range(0, len(ids), 5000):
             m, states = peer.lookup([[p, n] for p, n in zip(ids[i:i + 5000], numbers[i:i + 5000])])
             self.assertEqual(m["t"], "lookup_state", m)

@@ -281,6 +281,22 @@ class Peer:
             if not page["more"]:
                 return ops, conflicts, since
 
+    def register(self, numbers, kommune="0301", start="2026-01-15", per_changeset=1000):
+        """New participants with these numbers (the four mandatory fields), pushed in
+        change-sets; returns their ids. Raises if anything was not applied."""
+        ids = []
+        for i in range(0, len(numbers), per_changeset):
+            changes = []
+            for n in numbers[i:i + per_changeset]:
+                pid, h = os.urandom(16).hex(), hlc_now()
+                ids.append(pid)
+                changes += [[pid, "fnr", "", n, h, 0], [pid, "startdato", "", start, h, 0],
+                            [pid, "kommune", "", kommune, h, 0], [pid, "finansiering", "", "1", h, 0]]
+            m, ack = self.push(changes)
+            if not ack or {r[0] for r in ack["results"]} != {"applied"}:
+                raise AssertionError(f"not applied: {m}")
+        return ids
+
     def lookup(self, entries):
         """Asks about Folkeregister lookups: entries [[participant, fnr], ...].
         (message, opened states or None)"""
