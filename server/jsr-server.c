@@ -104,7 +104,7 @@ static void usage(FILE *out)
 		"                                      hvem har sett eller endret denne deltakeren\n"
 		"  mail flush --data MAPPE             send e-post som venter\n"
 		"  status --data MAPPE                 Folkeregister-oppslag og varsler for driften\n"
-		"  freg generate --count N [--seed S] [--out FIL]\n"
+		"  freg generate (--data MAPPE | --out FIL) [--count N] [--seed S]\n"
 		"                                      lag et syntetisk folkeregister (personer med testnumre)\n"
 		"  config [--config FIL]               alle innstillinger med forklaring\n\n"
 		"Roller: imdi_admin, kommune_admin, kommune_user, imdi_analyst.\n"

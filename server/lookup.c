@@ -950,18 +950,19 @@ int ss_lookup_start(const struct ss_lookup_cfg *cfg, struct ss_lookup **out, str
 	l->token_file = cfg->token_file ? sh_strdup(cfg->token_file) : NULL;
 	l->ca_file = cfg->ca_file && *cfg->ca_file ? sh_strdup(cfg->ca_file) : NULL;
 	l->http = l->backend && strcmp(l->backend, "http") == 0;
-	if (l->cfg.concurrency < 1)
-		l->cfg.concurrency = 1;
-	if (l->cfg.timeout_ms < 100)
-		l->cfg.timeout_ms = 100;
-	if (l->cfg.max_backoff_s < 1)
-		l->cfg.max_backoff_s = 1;
-	if (l->cfg.breaker_failures < 1)
-		l->cfg.breaker_failures = 1;
-	if (l->cfg.probe_s < 1)
-		l->cfg.probe_s = 1;
-	if (l->cfg.malformed_max < 1)
-		l->cfg.malformed_max = 1;
+	{
+		/* the least each setting may be */
+		const struct {
+			int *v, min;
+		} floors[] = {{&l->cfg.concurrency, 1},      {&l->cfg.timeout_ms, 100},
+			      {&l->cfg.max_backoff_s, 1},    {&l->cfg.breaker_failures, 1},
+			      {&l->cfg.breaker_open_s, 1},   {&l->cfg.probe_s, 1},
+			      {&l->cfg.malformed_max, 1}};
+
+		for (size_t i = 0; i < sizeof(floors) / sizeof(*floors); i++)
+			if (*floors[i].v < floors[i].min)
+				*floors[i].v = floors[i].min;
+	}
 	/* at most n starts in any window: n per second, or one per 1/rate seconds below 1/s */
 	if (cfg->rate >= 1) {
 		l->window_n = (size_t)cfg->rate;
