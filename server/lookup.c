@@ -971,9 +971,9 @@ int ss_lookup_start(const struct ss_lookup_cfg *cfg, struct ss_lookup **out, str
 		l->window_n = 1;
 		l->window_us = (int64_t)(1e6 / (cfg->rate > 0.001 ? cfg->rate : 0.001));
 	}
-	l->rate = (cfg->rate > 0.001 ? cfg->rate : 0.001) * 0.98; /* a little under, as the window */
+	l->rate = (cfg->rate > 0.001 ? cfg->rate : 0.001) * 0.95; /* a little under, as the window */
 	l->burst = l->rate / 50 > 1 ? l->rate / 50 : 1;
-	l->window_us += 50000; /* room for jitter between our start and the register's clock */
+	l->window_us += 100000; /* room for delays between our start and the register's clock */
 	l->ring = sh_calloc(l->window_n, sizeof(*l->ring));
 	/*
 	 * As if a full window had just been used: a server restarted a moment
