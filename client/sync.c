@@ -71,6 +71,20 @@ struct eng {
 	uint64_t t_push, t_pull; /* monotonic us when the phase began */
 	size_t lookups_out;      /* lookup messages not yet answered */
 	bool lookups_synced;     /* this connection has asked about every unfinished lookup */
+	/*
+	 * A received page or acknowledgement held back until what it lets us
+	 * send (the next pull, the next change-set) is on the wire, so the
+	 * server works on that while we store this. At most one is held.
+	 */
+	struct {
+		enum { HELD_NONE, HELD_PAGE, HELD_ACK } kind;
+		char *body;
+		cJSON *root;
+		struct sh_pull_page page;
+		uint64_t seq;
+		struct sh_result *res;
+		size_t n;
+	} held;
 };
 
 static uint64_t mono_us(void)
@@ -193,9 +207,18 @@ static char *boxed(struct eng *e, const char *type, const char *header, const ch
 
 /* ---- steps ---------------------------------------------------------------------- */
 
-static void start_pull(struct eng *e)
+/* Asks for the page after `since`. */
+static void request_page(struct eng *e, uint64_t since)
 {
 	char text[160];
+
+	snprintf(text, sizeof(text), "{\"t\":\"pull\",\"id\":%llu,\"since\":%llu,\"limit\":%d}",
+		 (unsigned long long)++e->next_id, (unsigned long long)since, SH_PAGE_MAX);
+	send_text(e, sh_strdup(text));
+}
+
+static void start_pull(struct eng *e)
+{
 
 	if (e->phase == P_PUSH)
 		e->res->push_ms += (double)(mono_us() - e->t_push) / 1000.0;
@@ -203,9 +226,7 @@ static void start_pull(struct eng *e)
 		e->t_pull = mono_us();
 	e->phase = P_PULL;
 	e->pull_again = false;
-	snprintf(text, sizeof(text), "{\"t\":\"pull\",\"id\":%llu,\"since\":%llu,\"limit\":%d}",
-		 (unsigned long long)++e->next_id, (unsigned long long)sc_cursor(e->r), SH_PAGE_MAX);
-	send_text(e, sh_strdup(text));
+	request_page(e, sc_cursor(e->r));
 }
 
 static bool has_unsent(struct eng *e);
@@ -478,24 +499,28 @@ static void on_login_ok(struct eng *e, const cJSON *msg)
 	sh_free(body);
 }
 
-static void on_push_ack(struct eng *e, const cJSON *msg)
+static void drop_held(struct eng *e)
 {
-	char *body = NULL;
-	size_t len, n = 0;
-	cJSON *root = NULL;
-	struct sh_result *res = NULL;
+	if (e->held.kind == HELD_PAGE)
+		sh_wire_page_free(&e->held.page);
+	sh_free(e->held.res);
+	cJSON_Delete(e->held.root);
+	sh_free(e->held.body);
+	memset(&e->held, 0, sizeof(e->held));
+}
+
+/* Stores the held acknowledgement; then the next step of the round. */
+static void store_ack(struct eng *e)
+{
 	struct sh_reason why = {{0}};
 	struct sc_ack_stats st;
-	uint64_t seq, t0 = mono_us();
+	uint64_t t0 = mono_us();
+	int rc = sc_apply_ack(e->r, e->held.seq, e->held.res, e->held.n, &st, &why);
 
-	if (open_box(e, msg, &body, &len) != SH_OK) {
-		finish(e, SC_SYNC_FAILED, "Kvitteringen fra serveren kunne ikke åpnes eller bekreftes.");
-		goto out;
-	}
-	if (sh_wire_ack_decode(body, len, &root, &seq, &res, &n, &why) != SH_OK ||
-	    sc_apply_ack(e->r, seq, res, n, &st, &why) != SH_OK) {
+	drop_held(e);
+	if (rc != SH_OK) {
 		finish(e, SC_SYNC_FAILED, "%s", why.text[0] ? why.text : "Kunne ikke lagre kvitteringen.");
-		goto out;
+		return;
 	}
 	sc_replica_maintain(e->r);
 	e->res->t_ack += (double)(mono_us() - t0) / 1000.0;
@@ -503,57 +528,109 @@ static void on_push_ack(struct eng *e, const cJSON *msg)
 	e->res->superseded += st.superseded;
 	e->res->conflicts += st.conflicts;
 	e->res->rejected += st.rejected;
-	if (e->inflight)
-		e->inflight--;
-	if (e->next_send < e->npending)
-		send_changesets(e);
-	else if (e->inflight == 0 && has_unsent(e))
+	if (e->inflight || e->next_send < e->npending)
+		return;
+	if (has_unsent(e))
 		start_push(e); /* rejected changes given another chance */
-	else if (e->inflight == 0)
+	else
 		start_pull(e);
-out:
-	sh_free(res);
-	cJSON_Delete(root);
-	sh_free(body);
 }
 
-static void on_changes(struct eng *e, const cJSON *msg)
+/* Stores the held page; the cursor moves with it. */
+static void store_page(struct eng *e)
 {
-	char *body = NULL;
-	size_t len, applied, kept;
-	cJSON *root = NULL;
-	struct sh_pull_page page;
-	struct sh_reason why = {{0}};
-	uint64_t t0 = mono_us(), t1;
-	int rc;
+	size_t applied, kept;
+	uint64_t t0 = mono_us();
+	bool more = e->held.page.more;
+	int rc = sc_apply_page(e->r, &e->held.page, &applied, &kept);
 
-	memset(&page, 0, sizeof(page));
-	if (open_box(e, msg, &body, &len) != SH_OK) {
-		finish(e, SC_SYNC_FAILED, "En side fra serveren kunne ikke åpnes eller bekreftes.");
-		goto out;
-	}
-	rc = sh_wire_page_decode(body, len, &root, &page, &why);
-	t1 = mono_us();
-	e->res->t_decode += (double)(t1 - t0) / 1000.0;
-	if (rc == SH_OK)
-		rc = sc_apply_page(e->r, &page, &applied, &kept);
+	drop_held(e);
 	sc_replica_maintain(e->r);
-	e->res->t_apply += (double)(mono_us() - t1) / 1000.0;
+	e->res->t_apply += (double)(mono_us() - t0) / 1000.0;
 	if (rc != SH_OK) {
-		finish(e, SC_SYNC_FAILED, "%s", why.text[0] ? why.text : "Kunne ikke lagre siden fra serveren.");
-		goto out;
+		finish(e, SC_SYNC_FAILED, "Kunne ikke lagre siden fra serveren.");
+		return;
 	}
 	e->res->pulled += applied;
 	e->res->kept += kept;
 	e->res->pages++;
-	if (page.more)
-		start_pull(e);
-	else
+	if (!more)
 		round_done(e);
-out:
-	sh_wire_page_free(&page);
-	cJSON_Delete(root);
-	sh_free(body);
+}
+
+static void store_held(struct eng *e)
+{
+	if (e->held.kind == HELD_PAGE)
+		store_page(e);
+	else if (e->held.kind == HELD_ACK)
+		store_ack(e);
+}
+
+/* Opens a box into the (empty) held slot. */
+static int hold(struct eng *e, const cJSON *msg, int kind, size_t *len)
+{
+	if (open_box(e, msg, &e->held.body, len) != SH_OK) {
+		e->held.body = NULL;
+		return SH_ERR_CRYPTO;
+	}
+	e->held.kind = kind;
+	return SH_OK;
+}
+
+/* An acknowledgement: the next change-set goes out before this one is stored. */
+static void on_push_ack(struct eng *e, const cJSON *msg)
+{
+	struct sh_reason why = {{0}};
+	size_t len;
+	int rc;
+
+	store_held(e); /* a request that went out behind others: stored in order */
+	if (e->finished)
+		return;
+	if ((rc = hold(e, msg, HELD_ACK, &len)) != SH_OK) {
+		finish(e, SC_SYNC_FAILED, "Kvitteringen fra serveren kunne ikke åpnes eller bekreftes.");
+		return;
+	}
+	if (sh_wire_ack_decode(e->held.body, len, &e->held.root, &e->held.seq, &e->held.res, &e->held.n,
+			       &why) != SH_OK) {
+		drop_held(e);
+		finish(e, SC_SYNC_FAILED, "%s", why.text[0] ? why.text : "Kvitteringen fra serveren er ugyldig.");
+		return;
+	}
+	if (e->inflight)
+		e->inflight--;
+	if (e->next_send < e->npending)
+		send_changesets(e); /* stored after the write: see callback() */
+	else
+		store_ack(e);
+}
+
+/* A page: when more follow, the next is asked for before this one is stored. */
+static void on_changes(struct eng *e, const cJSON *msg)
+{
+	struct sh_reason why = {{0}};
+	uint64_t t0 = mono_us();
+	size_t len;
+	int rc;
+
+	store_held(e); /* a request that went out behind others: stored in order */
+	if (e->finished)
+		return;
+	if ((rc = hold(e, msg, HELD_PAGE, &len)) != SH_OK) {
+		finish(e, SC_SYNC_FAILED, "En side fra serveren kunne ikke åpnes eller bekreftes.");
+		return;
+	}
+	rc = sh_wire_page_decode(e->held.body, len, &e->held.root, &e->held.page, &why);
+	e->res->t_decode += (double)(mono_us() - t0) / 1000.0;
+	if (rc != SH_OK) {
+		drop_held(e);
+		finish(e, SC_SYNC_FAILED, "%s", why.text[0] ? why.text : "Kunne ikke lese siden fra serveren.");
+		return;
+	}
+	if (e->held.page.more)
+		request_page(e, e->held.page.next); /* stored after the write: see callback() */
+	else
+		store_page(e);
 }
 
 static void send_admin(struct eng *e)
@@ -703,6 +780,7 @@ static void lost(struct eng *e, const char *what)
 {
 	e->wsi = NULL;
 	clear_queue(e);
+	drop_held(e); /* not stored: the page comes again, the change-set is acked again */
 	sh_buf_reset(&e->rx);
 	if (e->finished)
 		return;
@@ -796,7 +874,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		if (e->finished && !e->head)
 			return -1;
-		return write_one(e, wsi);
+		if (write_one(e, wsi) != 0)
+			return -1;
+		if (!e->head)
+			store_held(e);
+		if (e->finished && !e->head)
+			return -1;
+		return 0;
 	case LWS_CALLBACK_CLIENT_CLOSED:
 		if (e)
 			lost(e, "connection closed");
@@ -967,6 +1051,7 @@ int sc_sync_run(struct sc_replica *r, const struct sc_sync_opts *o, struct sc_sy
 	lws_context_destroy(e->ctx);
 out:
 	clear_queue(e);
+	drop_held(e);
 	sh_buf_free(&e->rx);
 	sh_free(e->pending);
 	sh_keys_free(e->keys);

@@ -313,10 +313,15 @@ static void set_version(struct q *q, const char *p, const char *f, const char *r
 	run(q, st);
 }
 
+/* Participants with a change of this ack that went through. */
+#define ACKED_PARTICIPANTS \
+	"SELECT o.participant FROM temp.ack a JOIN outbox o ON o.seq = a.oseq WHERE a.code <> 'rejected'"
+
 /*
- * Set-based: the results are paired with the change-set's rows in a
- * temporary table, and each kind of outcome is one statement. Only a
- * result carrying the server's own value is handled row by row (rare).
+ * Set-based: the results are paired with the change-set's outbox rows (by
+ * their seq) in a temporary table, and each kind of outcome is one
+ * statement. Only a result carrying the server's own value is handled row
+ * by row (rare).
  */
 int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res, size_t n,
 		 struct sc_ack_stats *stats, struct sh_reason *why)
@@ -326,17 +331,17 @@ int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res
 		"UPDATE outbox SET rejected = a.reason FROM temp.ack a WHERE outbox.seq = a.oseq "
 		"AND a.code = 'rejected'",
 		/* our value stands on the server at that version ... */
-		"UPDATE field_value SET version = a.version FROM temp.ack a WHERE a.code <> 'rejected' "
-		"AND a.value IS NULL AND field_value.participant = a.participant "
-		"AND field_value.field = a.field AND field_value.row = a.row",
+		"UPDATE field_value SET version = a.version FROM temp.ack a JOIN outbox o ON o.seq = a.oseq "
+		"WHERE a.code <> 'rejected' AND a.value IS NULL AND field_value.participant = o.participant "
+		"AND field_value.field = o.field AND field_value.row = o.row",
 		/* ... and a newer unsent edit of the field is based on it */
-		"UPDATE outbox SET base = a.version FROM temp.ack a WHERE a.code <> 'rejected' "
-		"AND a.value IS NULL AND outbox.changeset IS NULL AND outbox.participant = a.participant "
-		"AND outbox.field = a.field AND outbox.row = a.row",
+		"UPDATE outbox SET base = a.version FROM temp.ack a JOIN outbox o ON o.seq = a.oseq "
+		"WHERE a.code <> 'rejected' AND a.value IS NULL AND outbox.changeset IS NULL "
+		"AND outbox.participant = o.participant AND outbox.field = o.field AND outbox.row = o.row",
 		/* an older rejected change of a field now acknowledged is replaced by it */
-		"DELETE FROM outbox WHERE seq IN (SELECT o.seq FROM temp.ack a JOIN outbox o INDEXED BY "
-		"outbox_rejected ON o.participant = a.participant AND o.field = a.field AND o.row = a.row "
-		"AND o.rejected IS NOT NULL WHERE a.code <> 'rejected' AND o.changeset <> ?1)",
+		"DELETE FROM outbox WHERE seq IN (SELECT x.seq FROM temp.ack a JOIN outbox o ON o.seq = a.oseq "
+		"JOIN outbox x INDEXED BY outbox_rejected ON x.participant = o.participant AND x.field = o.field "
+		"AND x.row = o.row AND x.rejected IS NOT NULL WHERE a.code <> 'rejected' AND x.changeset <> ?1)",
 		/*
 		 * something of these participants went through: their earlier
 		 * rejected changes get another chance (the reason may be gone,
@@ -344,12 +349,11 @@ int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res
 		 * replaces them
 		 */
 		"DELETE FROM outbox WHERE rejected IS NOT NULL AND changeset <> ?1 AND participant IN "
-		"(SELECT participant FROM temp.ack WHERE code <> 'rejected') AND EXISTS (SELECT 1 FROM "
+		"(" ACKED_PARTICIPANTS ") AND EXISTS (SELECT 1 FROM "
 		"outbox o WHERE o.participant = outbox.participant AND o.field = outbox.field "
 		"AND o.row = outbox.row AND o.changeset IS NULL)",
 		"UPDATE outbox SET changeset = NULL, rejected = NULL WHERE rejected IS NOT NULL "
-		"AND changeset <> ?1 AND participant IN (SELECT participant FROM temp.ack "
-		"WHERE code <> 'rejected')",
+		"AND changeset <> ?1 AND participant IN (" ACKED_PARTICIPANTS ")",
 		/* acknowledged: out of the outbox */
 		"DELETE FROM outbox WHERE seq IN (SELECT oseq FROM temp.ack WHERE code <> 'rejected')",
 	};
@@ -363,16 +367,15 @@ int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res
 	if (begin(q.db) != SH_OK)
 		return SH_ERR_DB;
 	if (sh_db_exec(q.db, "CREATE TEMP TABLE IF NOT EXISTS ack(oseq INTEGER PRIMARY KEY, code TEXT, "
-			     "version INTEGER, value TEXT, reason TEXT, participant TEXT, field TEXT, row TEXT);"
-			     "CREATE INDEX IF NOT EXISTS temp.ack_field ON ack(participant, field, row);"
+			     "version INTEGER, value TEXT, reason TEXT);"
 			     "DELETE FROM temp.ack", NULL) != SH_OK ||
-	    sqlite3_prepare_v2(q.db, "SELECT seq, participant, field, row FROM outbox "
+	    sqlite3_prepare_v2(q.db, "SELECT seq, field FROM outbox "
 				     "WHERE changeset = ?1 AND rejected IS NULL ORDER BY " CHANGESET_ORDER, -1, &rows,
 			       NULL) != SQLITE_OK) {
 		(void)!sh_db_exec(q.db, "ROLLBACK", NULL);
 		return SH_ERR_DB;
 	}
-	ins = Q(&q, 5, "INSERT INTO temp.ack VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+	ins = Q(&q, 5, "INSERT INTO temp.ack VALUES (?1, ?2, ?3, ?4, ?5)");
 	sqlite3_bind_int64(rows, 1, (sqlite3_int64)seq);
 	while (q.err == SH_OK && ins && sqlite3_step(rows) == SQLITE_ROW) {
 		const struct sh_result *x;
@@ -390,13 +393,10 @@ int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res
 		bt(ins, 4, x->value);
 		bt(ins, 5, strcmp(x->code, "rejected") == 0 ? (x->reason ? x->reason : "avvist av serveren")
 							   : NULL);
-		bt(ins, 6, TXT(rows, 1));
-		bt(ins, 7, TXT(rows, 2));
-		bt(ins, 8, TXT(rows, 3));
 		run(&q, ins);
 		if (strcmp(x->code, "rejected") == 0)
 			stats->rejected++;
-		else if (strcmp(TXT(rows, 2), SH_RESOLVE) == 0)
+		else if (strcmp(TXT(rows, 1), SH_RESOLVE) == 0)
 			continue;
 		else if (strcmp(x->code, "applied") == 0)
 			stats->applied++;
@@ -412,9 +412,10 @@ int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res
 		q.err = SH_ERR_PROTO;
 	}
 	/* the server kept another value: take it, unless a newer local edit waits */
-	if (q.err == SH_OK && sqlite3_prepare_v2(q.db, "SELECT oseq, participant, field, row, value, version "
-						       "FROM temp.ack WHERE code <> 'rejected' AND value IS NOT NULL "
-						       "AND field <> '" SH_RESOLVE "'", -1, &rows, NULL) == SQLITE_OK) {
+	if (q.err == SH_OK && sqlite3_prepare_v2(q.db, "SELECT a.oseq, o.participant, o.field, o.row, a.value, "
+						       "a.version FROM temp.ack a JOIN outbox o ON o.seq = a.oseq "
+						       "WHERE a.code <> 'rejected' AND a.value IS NOT NULL "
+						       "AND o.field <> '" SH_RESOLVE "'", -1, &rows, NULL) == SQLITE_OK) {
 		while (q.err == SH_OK && sqlite3_step(rows) == SQLITE_ROW) {
 			const char *p = TXT(rows, 1), *f = TXT(rows, 2), *row = TXT(rows, 3);
 			uint64_t v = (uint64_t)sqlite3_column_int64(rows, 5);
