@@ -694,7 +694,7 @@ static int send_wipe(struct ss_worker *w, struct conn *c, uint64_t id)
 
 static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64_t id)
 {
-	uint64_t since = 0, limit = w->cfg.page_limit, next;
+	uint64_t since = 0, limit = w->cfg.page_limit, next, t0, t1;
 	struct sh_buf body, ids;
 	char header[200];
 	size_t count;
@@ -717,8 +717,10 @@ static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 		limit = w->cfg.page_limit;
 	sh_buf_init(&body, SH_BOX_MAX_BODY);
 	sh_buf_init(&ids, (size_t)1 << 26);
+	t0 = ss_now_us();
 	rc = ss_pull_page(w->cfg.store, &c->user, c->dev.id, since, (size_t)limit, &body, &next, &more,
 			  &count, &ids);
+	t1 = ss_now_us();
 	if (rc == SH_OK && ids.len) {
 		char detail[64];
 
@@ -733,6 +735,9 @@ static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 		emit(w, c->id, sealed_reply(w, c, SH_MSG_CHANGES, id, header, body.data, body.len), false,
 		     0, 0, false);
 		atomic_fetch_add(&ss_metrics.pull_pages, 1);
+		sh_log_debug("pull: device %.8s page after %llu: %zu values, read in %.1f ms, sealed in %.1f ms",
+			     c->dev.id, (unsigned long long)since, count, (double)(t1 - t0) / 1000.0,
+			     (double)(ss_now_us() - t1) / 1000.0);
 	}
 	sh_buf_free(&body);
 	return rc;
