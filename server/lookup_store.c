@@ -71,6 +71,9 @@ int ss_lk_request(struct ss_store *s, const char *participant, const char *fnr, 
 	}
 	if (rc == SH_OK)
 		rc = ss_lk_job_get(s, fnr, j);
+	/* answered before: the caller answers from the job; nothing left to wait for */
+	if (rc == SH_OK && strcmp(j->state, "pending") != 0)
+		rc = sh_db_run(ss_store_db(s), "DELETE FROM lookup_request WHERE participant = ?1", "t", participant);
 	return rc;
 }
 

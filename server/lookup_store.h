@@ -34,7 +34,9 @@ int ss_lk_job_get(struct ss_store *s, const char *fnr, struct ss_lk_job *j) SH_M
 /*
  * A participant asks for its number: the request is recorded (replacing an
  * older one of the participant) and the job made or revived. *start: the
- * scheduler must be told (a new or revived job). *j: the job now.
+ * scheduler must be told (a new or revived job). *j: the job now. A
+ * request for a number already answered is answered from the job and not
+ * kept.
  */
 int ss_lk_request(struct ss_store *s, const char *participant, const char *fnr, const char *kommune,
 		  const char *user, int64_t now, bool *start, struct ss_lk_job *j) SH_MUST_USE;

@@ -132,6 +132,15 @@ class Basics(FregCase):
         self.assertNotIn(unknown[-1], open(self.server.log).read())  # no number in the log
         audit = self.server.sql("SELECT count(*) FROM audit WHERE action = 'lookup' AND actor = 'folkeregisteret'")
         self.assertEqual(audit, [(7,)])
+        # asking again (as a client does on a new connection) is answered from the jobs,
+        # and no request is left waiting for a job that is done
+        p = self.peer()
+        self.addCleanup(p.close)
+        m, states = p.lookup([[ids[0], found[0]["fnr"]], [ids[-1], unknown[-1]]])
+        self.assertEqual(m["t"], "lookup_state", m)
+        self.assertEqual([s[2] for s in states], ["hentet", "ikke_funnet"])
+        self.assertEqual(self.server.sql("SELECT count(*) FROM lookup_request"), [(0,)])
+        self.assertEqual(self.jobs(), {"found": 5, "not_found": 2})
 
     def test_gender_from_register_for_2032_numbers(self):
         rows = [r for r in self.women if json.loads(subprocess.run(
