@@ -425,18 +425,31 @@ static bool may_manage(const struct ss_user *by, const struct ss_user *t, const 
 	return true;
 }
 
+/*
+ * The user `who` if `by` may administer them; otherwise one answer whether
+ * the user is missing or out of reach (no telling the two apart).
+ */
+static int managed_target(struct ss_store *s, const struct ss_user *by, const char *who, int64_t *id,
+			  char role[16], char state[16], char email[255], char name[201], struct ss_user *t,
+			  struct sh_reason *why)
+{
+	int rc = target(s, who, id, role, state, email, name, t);
+
+	if (rc == SH_ERR_NOT_FOUND || (rc == SH_OK && !may_manage(by, t, role))) {
+		sh_reason_set(why, "Fant ingen slik bruker du kan administrere.");
+		return rc == SH_OK ? SH_ERR_DENIED : rc;
+	}
+	return rc;
+}
+
 int ss_resend(struct ss_store *s, const struct ss_access_cfg *cfg, const struct ss_user *by,
 	      const char *who, struct sh_reason *why)
 {
 	char role[16], state[16], email[255], name[201], detail[96];
 	struct ss_user t;
 	int64_t id;
-	int rc = target(s, who, &id, role, state, email, name, &t);
+	int rc = managed_target(s, by, who, &id, role, state, email, name, &t, why);
 
-	if (rc == SH_ERR_NOT_FOUND || (rc == SH_OK && !may_manage(by, &t, role))) {
-		sh_reason_set(why, "Fant ingen slik bruker du kan administrere.");
-		return rc == SH_OK ? SH_ERR_DENIED : rc;
-	}
 	if (rc != SH_OK)
 		return rc;
 	if (strcmp(state, "invited") != 0) {
@@ -464,13 +477,9 @@ int ss_deactivate(struct ss_store *s, const struct ss_user *by, const char *who,
 	char role[16], state[16], email[255], name[201], detail[96];
 	struct ss_user t;
 	int64_t id = 0;
-	int rc = target(s, who, &id, role, state, email, name, &t);
+	int rc = managed_target(s, by, who, &id, role, state, email, name, &t, why);
 
 	*user_id = 0;
-	if (rc == SH_ERR_NOT_FOUND || (rc == SH_OK && !may_manage(by, &t, role))) {
-		sh_reason_set(why, "Fant ingen slik bruker du kan administrere.");
-		return rc == SH_OK ? SH_ERR_DENIED : rc;
-	}
 	if (rc != SH_OK)
 		return rc;
 	if (id == by->id) {
@@ -601,7 +610,7 @@ int ss_invitation_find(struct ss_store *s, const char *token, int64_t now, struc
 	return SH_OK;
 }
 
-static bool username_ok(const char *u)
+bool ss_username_ok(const char *u)
 {
 	size_t n = u ? strlen(u) : 0;
 
@@ -620,7 +629,7 @@ int ss_activate_password(struct ss_store *s, const struct ss_access_cfg *cfg, st
 	char secret[SH_TOTP_SECRET_LEN + 1], *hash = NULL, detail[96];
 	int rc;
 
-	if (!username_ok(username)) {
+	if (!ss_username_ok(username)) {
 		sh_reason_set(why, "Brukernavnet må ha 2–64 tegn: små bokstaver a–z, sifre, punktum, "
 			      "bindestrek eller understrek.");
 		return SH_ERR_INVALID;

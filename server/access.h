@@ -50,6 +50,9 @@ bool ss_role_may(const char *role, unsigned mask);
 /* Does the role belong to municipalities (kommune roles) rather than IMDi? */
 bool ss_role_kommune(const char *role);
 
+/* A username: 2-64 of a-z, 0-9, '.', '-', '_'. */
+bool ss_username_ok(const char *u);
+
 /*
  * Password rules for a chosen password: length, not the username or e-mail,
  * and at least password_min_bits of zxcvbn's estimated entropy (which knows

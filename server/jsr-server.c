@@ -214,19 +214,6 @@ static int open_store(const struct opts *o, struct ss_store **s)
 	return OK;
 }
 
-static bool username_ok(const char *u)
-{
-	size_t n = u ? strlen(u) : 0;
-
-	if (n < 2 || n > 64)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((u[i] >= 'a' && u[i] <= 'z') || (u[i] >= '0' && u[i] <= '9') || u[i] == '.' ||
-		      u[i] == '-' || u[i] == '_'))
-			return false;
-	return true;
-}
-
 /* Adds a user inside its own transaction; password from env or prompt. */
 static int add_user(struct ss_store *s, const char *username, const char *role,
 		    const char *const *kommuner, size_t n, const char *env)
@@ -285,7 +272,7 @@ static int cmd_init(struct opts *o)
 
 	if (!o->data)
 		return USAGE;
-	if (!username_ok(admin)) {
+	if (!ss_username_ok(admin)) {
 		fprintf(stderr, "jsr-server: ugyldig brukernavn «%s» (a–z, 0–9, . - _).\n", sh_text_echo(admin));
 		return USAGE;
 	}
@@ -364,7 +351,7 @@ static int cmd_user_add(struct opts *o)
 
 	if (!o->username || !o->role)
 		return USAGE;
-	if (!username_ok(o->username)) {
+	if (!ss_username_ok(o->username)) {
 		fprintf(stderr, "jsr-server: ugyldig brukernavn (2–64 tegn: a–z, 0–9, . - _).\n");
 		return REFUSED;
 	}
