@@ -934,6 +934,23 @@ static bool parse_url(struct ss_lookup *l)
 	return l->host[0] && l->port > 0 && l->port < 65536;
 }
 
+/* What a scheduler owns, whether it ran or failed to start (then most is NULL). */
+static void lookup_free(struct ss_lookup *l)
+{
+	sh_free(l->slots);
+	sh_free(l->heap);
+	sh_free(l->out);
+	sh_free(l->ring);
+	ss_register_free(l->reg);
+	sodium_memzero(l->token, sizeof(l->token));
+	sh_free(l->backend);
+	sh_free(l->register_path);
+	sh_free(l->url);
+	sh_free(l->token_file);
+	sh_free(l->ca_file);
+	sh_free(l);
+}
+
 int ss_lookup_start(const struct ss_lookup_cfg *cfg, struct ss_lookup **out, struct sh_reason *why)
 {
 	struct ss_lookup *l = sh_calloc(1, sizeof(*l));
@@ -1027,14 +1044,7 @@ int ss_lookup_start(const struct ss_lookup_cfg *cfg, struct ss_lookup **out, str
 	*out = l;
 	return SH_OK;
 fail:
-	ss_register_free(l->reg);
-	sh_free(l->ring);
-	sh_free(l->backend);
-	sh_free(l->register_path);
-	sh_free(l->url);
-	sh_free(l->token_file);
-	sh_free(l->ca_file);
-	sh_free(l);
+	lookup_free(l);
 	return rc;
 }
 
@@ -1091,23 +1101,12 @@ void ss_lookup_stop(struct ss_lookup *l)
 	for (size_t i = 0; i < l->cap; i++)
 		if (l->slots[i] && l->slots[i] != TOMB && !l->slots[i]->in_flight)
 			sh_free(l->slots[i]);
-	sh_free(l->slots);
-	sh_free(l->heap);
 	for (struct input *in = l->in; in;) {
 		struct input *next = in->next;
 
 		sh_free(in);
 		in = next;
 	}
-	sh_free(l->out);
-	sh_free(l->ring);
-	ss_register_free(l->reg);
-	sodium_memzero(l->token, sizeof(l->token));
 	pthread_mutex_destroy(&l->lock);
-	sh_free(l->backend);
-	sh_free(l->register_path);
-	sh_free(l->url);
-	sh_free(l->token_file);
-	sh_free(l->ca_file);
-	sh_free(l);
+	lookup_free(l);
 }

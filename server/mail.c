@@ -279,6 +279,18 @@ static void *mailer_run(void *arg)
 	return NULL;
 }
 
+/* What a mailer owns, whether its thread ran or could not start. */
+static void mailer_free(struct ss_mailer *m)
+{
+	sh_free(m->db_path);
+	sh_free(m->spool);
+	sh_free(m->sendmail);
+	sh_free(m->from);
+	pthread_mutex_destroy(&m->lock);
+	pthread_cond_destroy(&m->cond);
+	sh_free(m);
+}
+
 int ss_mailer_start(const char *db_path, const char *spool, const char *sendmail, const char *from,
 		    struct ss_mailer **out)
 {
@@ -294,11 +306,7 @@ int ss_mailer_start(const char *db_path, const char *spool, const char *sendmail
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
 	if (!m->db_path || !m->spool || !m->from || pthread_create(&m->thread, NULL, mailer_run, m) != 0) {
-		sh_free(m->db_path);
-		sh_free(m->spool);
-		sh_free(m->sendmail);
-		sh_free(m->from);
-		sh_free(m);
+		mailer_free(m);
 		return SH_ERR_NOMEM;
 	}
 	*out = m;
@@ -324,11 +332,5 @@ void ss_mailer_stop(struct ss_mailer *m)
 	pthread_cond_signal(&m->cond);
 	pthread_mutex_unlock(&m->lock);
 	pthread_join(m->thread, NULL);
-	sh_free(m->db_path);
-	sh_free(m->spool);
-	sh_free(m->sendmail);
-	sh_free(m->from);
-	pthread_mutex_destroy(&m->lock);
-	pthread_cond_destroy(&m->cond);
-	sh_free(m);
+	mailer_free(m);
 }
