@@ -566,15 +566,23 @@ static void store_held(struct eng *e)
 		store_ack(e);
 }
 
-/* Opens a box into the (empty) held slot. */
-static int hold(struct eng *e, const cJSON *msg, int kind, size_t *len)
+/*
+ * Opens msg's box into the held slot, after storing what is held (a request
+ * that went out behind others: messages are stored in order). False when
+ * the round ended meanwhile or the box did not open (`unopened` says so).
+ */
+static bool hold(struct eng *e, const cJSON *msg, int kind, size_t *len, const char *unopened)
 {
+	store_held(e);
+	if (e->finished)
+		return false;
 	if (open_box(e, msg, &e->held.body, len) != SH_OK) {
 		e->held.body = NULL;
-		return SH_ERR_CRYPTO;
+		finish(e, SC_SYNC_FAILED, "%s", unopened);
+		return false;
 	}
 	e->held.kind = kind;
-	return SH_OK;
+	return true;
 }
 
 /* An acknowledgement: the next change-set goes out before this one is stored. */
@@ -582,15 +590,9 @@ static void on_push_ack(struct eng *e, const cJSON *msg)
 {
 	struct sh_reason why = {{0}};
 	size_t len;
-	int rc;
 
-	store_held(e); /* a request that went out behind others: stored in order */
-	if (e->finished)
+	if (!hold(e, msg, HELD_ACK, &len, "Kvitteringen fra serveren kunne ikke åpnes eller bekreftes."))
 		return;
-	if ((rc = hold(e, msg, HELD_ACK, &len)) != SH_OK) {
-		finish(e, SC_SYNC_FAILED, "Kvitteringen fra serveren kunne ikke åpnes eller bekreftes.");
-		return;
-	}
 	if (sh_wire_ack_decode(e->held.body, len, &e->held.root, &e->held.seq, &e->held.res, &e->held.n,
 			       &why) != SH_OK) {
 		drop_held(e);
@@ -613,13 +615,8 @@ static void on_changes(struct eng *e, const cJSON *msg)
 	size_t len;
 	int rc;
 
-	store_held(e); /* a request that went out behind others: stored in order */
-	if (e->finished)
+	if (!hold(e, msg, HELD_PAGE, &len, "En side fra serveren kunne ikke åpnes eller bekreftes."))
 		return;
-	if ((rc = hold(e, msg, HELD_PAGE, &len)) != SH_OK) {
-		finish(e, SC_SYNC_FAILED, "En side fra serveren kunne ikke åpnes eller bekreftes.");
-		return;
-	}
 	rc = sh_wire_page_decode(e->held.body, len, &e->held.root, &e->held.page, &why);
 	e->res->t_decode += (double)(mono_us() - t0) / 1000.0;
 	if (rc != SH_OK) {
