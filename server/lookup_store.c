@@ -50,31 +50,31 @@ int ss_lk_job_get(struct ss_store *s, const char *fnr, struct ss_lk_job *j)
 int ss_lk_request(struct ss_store *s, const char *participant, const char *fnr, const char *kommune,
 		  const char *user, int64_t now, bool *start, struct ss_lk_job *j)
 {
-	int rc;
+	int rc, put;
 
 	*start = false;
-	rc = sh_db_run(ss_store_db(s), "INSERT INTO lookup_request(participant, fnr, kommune, requested, by_user) "
-		     "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(participant) DO UPDATE SET fnr = excluded.fnr, "
-		     "kommune = excluded.kommune, requested = excluded.requested, by_user = excluded.by_user",
-		  "tttit", participant, fnr, kommune, now, user);
-	if (rc != SH_OK)
-		return rc;
 	rc = ss_lk_job_get(s, fnr, j);
+	if (rc == SH_OK && strcmp(j->state, "pending") != 0 && strcmp(j->state, "cancelled") != 0)
+		/* answered before: the caller answers from the job; nothing is left to wait */
+		return sh_db_run(ss_store_db(s), "DELETE FROM lookup_request WHERE participant = ?1", "t", participant);
+	if (rc != SH_OK && rc != SH_ERR_NOT_FOUND)
+		return rc;
+	put = sh_db_run(ss_store_db(s), "INSERT INTO lookup_request(participant, fnr, kommune, requested, by_user) "
+			"VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(participant) DO UPDATE SET fnr = excluded.fnr, "
+			"kommune = excluded.kommune, requested = excluded.requested, by_user = excluded.by_user",
+			"tttit", participant, fnr, kommune, now, user);
+	if (put != SH_OK)
+		return put;
 	if (rc == SH_ERR_NOT_FOUND) {
 		rc = sh_db_run(ss_store_db(s), "INSERT INTO lookup_job(fnr, created, updated) VALUES (?1, ?2, ?2)", "ti", fnr, now);
 		*start = rc == SH_OK;
-	} else if (rc == SH_OK && strcmp(j->state, "cancelled") == 0) {
-		/* wanted again: a fresh start */
+	} else {
+		/* cancelled, and wanted again: a fresh start */
 		rc = sh_db_run(ss_store_db(s), "UPDATE lookup_job SET state = 'pending', attempts = 0, next_try = 0, "
-			     "last_error = NULL, updated = ?2 WHERE fnr = ?1", "ti", fnr, now);
-		*start = rc == SH_OK;
+			     "last_error = NULL, updated = ?2 WHERE fnr = ?1 AND state = 'cancelled'", "ti", fnr, now);
+		*start = rc == SH_OK && sqlite3_changes(ss_store_db(s)) > 0;
 	}
-	if (rc == SH_OK)
-		rc = ss_lk_job_get(s, fnr, j);
-	/* answered before: the caller answers from the job; nothing left to wait for */
-	if (rc == SH_OK && strcmp(j->state, "pending") != 0)
-		rc = sh_db_run(ss_store_db(s), "DELETE FROM lookup_request WHERE participant = ?1", "t", participant);
-	return rc;
+	return rc == SH_OK ? ss_lk_job_get(s, fnr, j) : rc;
 }
 
 int ss_lk_retry(struct ss_store *s, const char *fnr, int attempts, int64_t next_try, const char *reason,
