@@ -118,7 +118,18 @@ static void test_register(void **state)
 	}
 	assert_true(women > 1500 && women < 2100);
 	assert_true(rule2032 > 100);
-	assert_null(ss_register_find(r, "00000000000"));
+	{
+		/* a valid synthetic number the register does not hold is not found */
+		struct sh_rng rng = {7};
+		struct sh_fnr_spec spec = {SH_FNR_KIND_FNR, true, SH_FNR_RULE_OLD, SH_GENDER_WOMAN, 0, 0};
+		char absent[12];
+		int tries = 0;
+
+		do
+			assert_int_equal(sh_fnr_generate(&rng, &spec, absent), SH_OK);
+		while (ss_register_find(r, absent) && ++tries < 100);
+		assert_null(ss_register_find(r, absent));
+	}
 	ss_register_free(r);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
