@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,19 +275,34 @@ int ss_register_generate(const char *codes_dir, const char *path, unsigned count
 				break;
 			}
 	}
-	/* one person per number: a repeat gets a fresh number */
-	qsort(p, count, sizeof(*p), by_fnr);
-	for (unsigned i = 1; i < count; i++)
-		while (strcmp(p[i].fnr, p[i - 1].fnr) == 0) {
+	/* one person per number: each round gives every repeat a fresh number, then sorts once */
+	for (unsigned round = 0, before = UINT_MAX;; round++) {
+		char prev[12] = "";
+		unsigned repeats = 0;
+
+		qsort(p, count, sizeof(*p), by_fnr);
+		for (unsigned i = 0; i < count; i++) {
 			struct sh_fnr_spec spec = {SH_FNR_KIND_FNR, true, SH_FNR_RULE_OLD,
 						   strcmp(p[i].kjonn, "kvinne") == 0 ? SH_GENDER_WOMAN : SH_GENDER_MAN,
 						   1955, 2006};
 
+			if (strcmp(p[i].fnr, prev) != 0) {
+				memcpy(prev, p[i].fnr, sizeof(prev));
+				continue;
+			}
+			repeats++;
 			if ((rc = sh_fnr_generate(&rng, &spec, p[i].fnr)) != SH_OK)
 				goto out;
-			qsort(p, count, sizeof(*p), by_fnr);
-			i = 1;
 		}
+		if (!repeats)
+			break;
+		if (repeats >= before || round == 30) { /* the numbers for these births run out */
+			sh_reason_set(why, "Fant ikke %u ulike syntetiske fødselsnumre; velg et mindre antall.", count);
+			rc = SH_ERR_INVALID;
+			goto out;
+		}
+		before = repeats;
+	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if (!(f = fopen(tmp, "w"))) {
 		sh_reason_set(why, "Kan ikke skrive %s: %s.", tmp, strerror(errno));
