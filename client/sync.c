@@ -87,14 +87,6 @@ struct eng {
 	} held;
 };
 
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static volatile sig_atomic_t stop_requested;
 static struct lws_context *running_ctx;
 
@@ -221,9 +213,9 @@ static void start_pull(struct eng *e)
 {
 
 	if (e->phase == P_PUSH)
-		e->res->push_ms += (double)(mono_us() - e->t_push) / 1000.0;
+		e->res->push_ms += (double)(sh_mono_us() - e->t_push) / 1000.0;
 	if (e->phase != P_PULL)
-		e->t_pull = mono_us();
+		e->t_pull = sh_mono_us();
 	e->phase = P_PULL;
 	e->pull_again = false;
 	request_page(e, sc_cursor(e->r));
@@ -238,7 +230,7 @@ static void send_changesets(struct eng *e)
 		struct sh_buf body;
 		char header[200];
 		size_t count = 0;
-		uint64_t t0 = mono_us();
+		uint64_t t0 = sh_mono_us();
 
 		sh_buf_init(&body, SH_BOX_MAX_BODY);
 		if (sc_changeset_body(e->r, seq, &body, &count) != SH_OK) {
@@ -252,7 +244,7 @@ static void send_changesets(struct eng *e)
 			 (unsigned long long)seq, count, SH_PROTO_VERSION);
 		send_text(e, boxed(e, "push", header, body.data, body.len));
 		sh_buf_free(&body);
-		e->res->t_build += (double)(mono_us() - t0) / 1000.0;
+		e->res->t_build += (double)(sh_mono_us() - t0) / 1000.0;
 		e->inflight++;
 		e->res->changesets++;
 	}
@@ -276,7 +268,7 @@ static void start_push(struct eng *e)
 		return;
 	}
 	if (e->phase != P_PUSH)
-		e->t_push = mono_us();
+		e->t_push = sh_mono_us();
 	e->phase = P_PUSH;
 	send_changesets(e);
 }
@@ -318,7 +310,7 @@ static void round_done(struct eng *e)
 {
 	char now[32];
 
-	e->res->pull_ms += (double)(mono_us() - e->t_pull) / 1000.0;
+	e->res->pull_ms += (double)(sh_mono_us() - e->t_pull) / 1000.0;
 	snprintf(now, sizeof(now), "%llu", (unsigned long long)sh_wall_ms());
 	(void)!meta_put(e, "last_sync", now);
 	e->phase = P_LOOKUP;
@@ -514,7 +506,7 @@ static void store_ack(struct eng *e)
 {
 	struct sh_reason why = {{0}};
 	struct sc_ack_stats st;
-	uint64_t t0 = mono_us();
+	uint64_t t0 = sh_mono_us();
 	int rc = sc_apply_ack(e->r, e->held.seq, e->held.res, e->held.n, &st, &why);
 
 	drop_held(e);
@@ -523,7 +515,7 @@ static void store_ack(struct eng *e)
 		return;
 	}
 	sc_replica_maintain(e->r);
-	e->res->t_ack += (double)(mono_us() - t0) / 1000.0;
+	e->res->t_ack += (double)(sh_mono_us() - t0) / 1000.0;
 	e->res->applied += st.applied;
 	e->res->superseded += st.superseded;
 	e->res->conflicts += st.conflicts;
@@ -540,13 +532,13 @@ static void store_ack(struct eng *e)
 static void store_page(struct eng *e)
 {
 	size_t applied, kept;
-	uint64_t t0 = mono_us();
+	uint64_t t0 = sh_mono_us();
 	bool more = e->held.page.more;
 	int rc = sc_apply_page(e->r, &e->held.page, &applied, &kept);
 
 	drop_held(e);
 	sc_replica_maintain(e->r);
-	e->res->t_apply += (double)(mono_us() - t0) / 1000.0;
+	e->res->t_apply += (double)(sh_mono_us() - t0) / 1000.0;
 	if (rc != SH_OK) {
 		finish(e, SC_SYNC_FAILED, "Kunne ikke lagre siden fra serveren.");
 		return;
@@ -611,14 +603,14 @@ static void on_push_ack(struct eng *e, const cJSON *msg)
 static void on_changes(struct eng *e, const cJSON *msg)
 {
 	struct sh_reason why = {{0}};
-	uint64_t t0 = mono_us();
+	uint64_t t0 = sh_mono_us();
 	size_t len;
 	int rc;
 
 	if (!hold(e, msg, HELD_PAGE, &len, "En side fra serveren kunne ikke åpnes eller bekreftes."))
 		return;
 	rc = sh_wire_page_decode(e->held.body, len, &e->held.root, &e->held.page, &why);
-	e->res->t_decode += (double)(mono_us() - t0) / 1000.0;
+	e->res->t_decode += (double)(sh_mono_us() - t0) / 1000.0;
 	if (rc != SH_OK) {
 		drop_held(e);
 		finish(e, SC_SYNC_FAILED, "%s", why.text[0] ? why.text : "Kunne ikke lese siden fra serveren.");

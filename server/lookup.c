@@ -100,13 +100,8 @@ struct ss_lookup {
 static struct job TOMB_JOB;
 #define TOMB (&TOMB_JOB)
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+static int64_t mono_ms(void) { return (int64_t)(sh_mono_us() / 1000); }
+static int64_t mono_us(void) { return (int64_t)sh_mono_us(); }
 
 static int64_t wall_ms(void)
 {
@@ -489,14 +484,6 @@ static void outcome(struct ss_lookup *l, struct job *j, enum klass k, const stru
 
 /* ---- requests ---------------------------------------------------------------------------- */
 
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void refill(struct ss_lookup *l, int64_t now_us)
 {
 	l->tokens += (double)(now_us - l->tokens_at_us) * l->rate / 1e6;
@@ -812,7 +799,7 @@ static void pump(struct ss_lookup *l)
 	}
 	while (!atomic_load(&l->stop) && l->nheap) {
 		struct job *j = l->heap[0];
-		int64_t at;
+		int64_t at, wall;
 
 		if (l->config_error) {
 			if (l->probe_out || (l->next_probe > now && !l->token_changed)) {
@@ -835,8 +822,8 @@ static void pump(struct ss_lookup *l)
 			break;
 		if (l->in_flight >= l->cfg.concurrency)
 			break;
-		if (j->next_try > wall_ms()) {
-			at = now + (j->next_try - wall_ms());
+		if (j->next_try > (wall = wall_ms())) {
+			at = now + (j->next_try - wall);
 			if (at < wake)
 				wake = at;
 			break;

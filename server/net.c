@@ -15,6 +15,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "hlc.h"
 #include "log.h"
 #include "metrics.h"
 #include "proto.h"
@@ -95,7 +96,7 @@ static struct ss_job *job(enum ss_job_kind kind, uint64_t conn, char *text, size
 	j->conn = conn;
 	j->text = text;
 	j->len = len;
-	j->t0_us = ss_now_us();
+	j->t0_us = sh_mono_us();
 	return j;
 }
 
@@ -254,7 +255,7 @@ static int write_one(struct lws *wsi, struct pss *p)
 			uint16_t code = m->code;
 
 			if (m->t0_us)
-				ss_metrics_ack_latency(ss_now_us() - m->t0_us);
+				ss_metrics_ack_latency(sh_mono_us() - m->t0_us);
 			pop(p);
 			if (close) {
 				p->closing = true;

@@ -57,14 +57,6 @@ struct ss_worker {
 	char *kx_b64, *sign_b64;
 };
 
-uint64_t ss_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 void ss_out_free(struct ss_out *o)
 {
 	while (o) {
@@ -629,7 +621,7 @@ static int on_push(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 				     .device = c->dev.id, .clock = &w->clock, .now = now_ms(),
 				     .written = &written, .renumbered = &renum,
 				     .hlc_limit = c->final ? (uint64_t)c->deactivated_at << 16 | 0xffff : 0};
-		uint64_t t1 = ss_now_us();
+		uint64_t t1 = sh_mono_us();
 		char detail[64];
 
 		sh_buf_init(&written, (size_t)1 << 26);
@@ -639,8 +631,8 @@ static int on_push(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 		rc = ss_merge_changes(&m, changes, n, &ackb);
 		sh_log_debug("push: device %.8s change-set %llu: %zu changes, %zu applied, merged in %.1f ms "
 			     "(%.1f ms since received)", c->dev.id, (unsigned long long)seq, n,
-			     m.stats.applied, (double)(ss_now_us() - t1) / 1000.0,
-			     (double)(ss_now_us() - t0) / 1000.0);
+			     m.stats.applied, (double)(sh_mono_us() - t1) / 1000.0,
+			     (double)(sh_mono_us() - t0) / 1000.0);
 		sh_buf_append(&ackb, "}", 1);
 		if (rc == SH_OK)
 			rc = ackb.err;
@@ -717,10 +709,10 @@ static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 		limit = w->cfg.page_limit;
 	sh_buf_init(&body, SH_BOX_MAX_BODY);
 	sh_buf_init(&ids, (size_t)1 << 26);
-	t0 = ss_now_us();
+	t0 = sh_mono_us();
 	rc = ss_pull_page(w->cfg.store, &c->user, c->dev.id, since, (size_t)limit, &body, &next, &more,
 			  &count, &ids);
-	t1 = ss_now_us();
+	t1 = sh_mono_us();
 	if (rc == SH_OK && ids.len) {
 		char detail[64];
 
@@ -737,7 +729,7 @@ static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 		atomic_fetch_add(&ss_metrics.pull_pages, 1);
 		sh_log_debug("pull: device %.8s page after %llu: %zu values, read in %.1f ms, sealed in %.1f ms",
 			     c->dev.id, (unsigned long long)since, count, (double)(t1 - t0) / 1000.0,
-			     (double)(ss_now_us() - t1) / 1000.0);
+			     (double)(sh_mono_us() - t1) / 1000.0);
 	}
 	sh_buf_free(&body);
 	return rc;

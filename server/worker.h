@@ -80,7 +80,4 @@ void ss_worker_stop(struct ss_worker *w);
 /* The scheduler's sink (lookup.h): results become a job of this worker. arg: the worker. */
 void ss_worker_lookup_sink(void *arg, struct ss_lookup_result *r, size_t n);
 
-/* Monotonic microseconds. */
-uint64_t ss_now_us(void);
-
 #endif

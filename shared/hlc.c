@@ -12,6 +12,14 @@ uint64_t sh_wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+uint64_t sh_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static uint64_t physical(const struct sh_hlc *c)
 {
 	uint64_t ms = c->now_ms ? c->now_ms() : sh_wall_ms();

@@ -24,6 +24,8 @@ struct sh_hlc {
 
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
 uint64_t sh_wall_ms(void);
+/* Microseconds of CLOCK_MONOTONIC: for intervals and deadlines, never dates. */
+uint64_t sh_mono_us(void);
 
 /* A new timestamp for a local event or a send; strictly increasing. */
 uint64_t sh_hlc_now(struct sh_hlc *c);
