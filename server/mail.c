@@ -53,6 +53,8 @@ int ss_mail_queue(struct ss_store *s, const char *to, const char *subject, const
 	sqlite3_bind_int64(st, 4, now);
 	rc = sqlite3_step(st) == SQLITE_DONE ? SH_OK : SH_ERR_DB;
 	sqlite3_finalize(st);
+	if (rc == SH_OK)
+		ss_store_mail_queued(s);
 	return rc;
 }
 

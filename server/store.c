@@ -83,6 +83,7 @@ struct ss_store {
 	sqlite3 *db;
 	uint64_t seq;       /* last number handed out */
 	uint64_t seq_saved; /* as in meta */
+	bool mail;          /* mail queued since ss_store_take_mail() */
 	sqlite3_stmt *st[ST_COUNT];
 };
 
@@ -209,6 +210,15 @@ void ss_rollback_to(struct ss_store *s)
 
 uint64_t ss_next_seq(struct ss_store *s) { return ++s->seq; }
 uint64_t ss_seq(const struct ss_store *s) { return s->seq; }
+void ss_store_mail_queued(struct ss_store *s) { s->mail = true; }
+
+bool ss_store_take_mail(struct ss_store *s)
+{
+	bool was = s->mail;
+
+	s->mail = false;
+	return was;
+}
 
 /* ---- users -------------------------------------------------------------- */
 

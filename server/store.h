@@ -63,6 +63,9 @@ void ss_rollback_to(struct ss_store *s);
 /* The next number of the server-wide sequence (inside a transaction). */
 uint64_t ss_next_seq(struct ss_store *s);
 uint64_t ss_seq(const struct ss_store *s);
+/* ss_mail_queue() notes each message, so a commit wakes the mailer only when there is mail. */
+void ss_store_mail_queued(struct ss_store *s);
+bool ss_store_take_mail(struct ss_store *s);
 
 /* Users */
 int ss_user_add(struct ss_store *s, const char *username, const char *role,

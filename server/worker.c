@@ -1298,8 +1298,8 @@ static void process(struct ss_worker *w, struct ss_job *batch)
 			o->close = true;
 			o->close_code = 1011;
 		}
-	} else if (in_txn && w->cfg.mailer) {
-		ss_mailer_wake(w->cfg.mailer); /* committed: the mailer can see new mail */
+	} else if (in_txn && w->cfg.mailer && ss_store_take_mail(w->cfg.store)) {
+		ss_mailer_wake(w->cfg.mailer); /* committed: the mailer can see the new mail */
 	}
 }
 
