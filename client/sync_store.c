@@ -290,21 +290,12 @@ static void put_value(struct q *q, const char *p, const char *f, const char *row
 	run(q, st);
 }
 
-/* Our own value is the server's at `version`: later edits are based on it. */
-static void set_version(struct q *q, const char *p, const char *f, const char *row, uint64_t version,
-			bool unsent_too)
+/* The server's version of a field, without its value (a newer local edit waits). */
+static void set_version(struct q *q, const char *p, const char *f, const char *row, uint64_t version)
 {
 	sqlite3_stmt *st = Q(q, 3, "UPDATE field_value SET version = ?4 WHERE participant = ?1 AND field = ?2 AND row = ?3");
 
 	if (!st)
-		return;
-	bt(st, 1, p);
-	bt(st, 2, f);
-	bt(st, 3, row);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)version);
-	run(q, st);
-	if (!unsent_too || !(st = Q(q, 4, "UPDATE outbox SET base = ?4 WHERE participant = ?1 AND field = ?2 "
-					  "AND row = ?3 AND changeset IS NULL")))
 		return;
 	bt(st, 1, p);
 	bt(st, 2, f);
@@ -426,7 +417,7 @@ int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res
 			} else {
 				/* made without the winner: its base stays old, so the
 				 * server will see the conflict */
-				set_version(&q, p, f, row, v, false);
+				set_version(&q, p, f, row, v);
 			}
 		}
 		sqlite3_finalize(rows);
