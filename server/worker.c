@@ -284,10 +284,7 @@ static void auth_reply(struct ss_worker *w, struct conn *c, uint64_t id, const c
 /* A username as typed, for the audit log, unless it could be personal data. */
 static const char *loggable(const char *user)
 {
-	size_t n = strlen(user);
-
-	if (n < 2 || n > 64 || strspn(user, "abcdefghijklmnopqrstuvwxyz0123456789._-") != n ||
-	    strspn(user, "0123456789") == n)
+	if (!ss_username_ok(user) || strspn(user, "0123456789") == strlen(user))
 		return "(ugyldig brukernavn)";
 	return user;
 }
