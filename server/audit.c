@@ -77,20 +77,6 @@ static int head(sqlite3 *db, int64_t *id, unsigned char hash[32])
 	return rc;
 }
 
-static int run(sqlite3 *db, const char *sql, int64_t a, const char *b)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return SH_ERR_DB;
-	sqlite3_bind_int64(st, 1, a);
-	sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st) == SQLITE_DONE ? SH_OK : SH_ERR_DB;
-	sqlite3_finalize(st);
-	return rc;
-}
-
 /* Calls fn for each participant id in a space-separated list; stops when it returns false. */
 static bool each_id(const char *list, bool (*fn)(const char *pid, void *arg), void *arg)
 {
@@ -112,7 +98,7 @@ static bool each_id(const char *list, bool (*fn)(const char *pid, void *arg), vo
 }
 
 struct add_ctx {
-	sqlite3 *db;
+	sqlite3_stmt *st; /* prepared once for the entry's whole list */
 	int64_t id;
 	int rc;
 };
@@ -121,8 +107,10 @@ static bool add_subject(const char *pid, void *arg)
 {
 	struct add_ctx *a = arg;
 
-	a->rc = run(a->db, "INSERT OR IGNORE INTO audit_subject(audit_id, participant) VALUES (?1, ?2)",
-		    a->id, pid);
+	sqlite3_reset(a->st);
+	sqlite3_bind_int64(a->st, 1, a->id);
+	sqlite3_bind_text(a->st, 2, pid, -1, SQLITE_STATIC);
+	a->rc = sqlite3_step(a->st) == SQLITE_DONE ? SH_OK : SH_ERR_DB;
 	return a->rc == SH_OK;
 }
 
@@ -181,16 +169,21 @@ int ss_audit(struct ss_store *s, const char *actor, const char *device, const ch
 	sqlite3_finalize(st);
 	/* the index by participant */
 	if (rc == SH_OK) {
-		struct add_ctx a = {db, id, SH_OK};
+		struct add_ctx a = {NULL, id, SH_OK};
 
-		each_id(participants, add_subject, &a);
+		if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO audit_subject(audit_id, participant) "
+					   "VALUES (?1, ?2)", -1, &a.st, NULL) != SQLITE_OK)
+			a.rc = SH_ERR_DB;
+		else
+			each_id(participants, add_subject, &a);
+		sqlite3_finalize(a.st);
 		rc = a.rc;
 	}
 	if (rc == SH_OK) {
 		sodium_bin2hex(hex, sizeof(hex), hash, 32);
 		snprintf(headtxt, sizeof(headtxt), "%lld:%s", (long long)id, hex);
-		rc = run(db, "INSERT INTO meta(key, value) VALUES ('audit_head', ?2) "
-			     "ON CONFLICT(key) DO UPDATE SET value = excluded.value", 0, headtxt);
+		rc = sh_db_run(db, "INSERT INTO meta(key, value) VALUES ('audit_head', ?1) "
+			       "ON CONFLICT(key) DO UPDATE SET value = excluded.value", "t", headtxt);
 	}
 	return rc;
 }
