@@ -868,7 +868,7 @@ static void lk_state_row(struct lk_states *ls, const char *kommune, const char *
 	ls->n++;
 }
 
-/* The rows of the user's municipalities, as {"states": [...]} (NULL: none). */
+/* The rows of the user's municipalities (u NULL: every row), as {"states": [...]}; NULL: none. */
 static char *lk_body_for(const struct lk_states *ls, const struct ss_user *u)
 {
 	struct sh_buf b;
@@ -884,7 +884,7 @@ static char *lk_body_for(const struct lk_states *ls, const struct ss_user *u)
 		if (!tab || !nl)
 			break;
 		snprintf(k, sizeof(k), "%.*s", (int)(tab - p), p);
-		if (ss_user_in(u, k)) {
+		if (!u || ss_user_in(u, k)) {
 			if (any)
 				sh_buf_append(&b, ",", 1);
 			sh_buf_append(&b, tab + 1, (size_t)(nl - tab - 1));
@@ -1101,21 +1101,7 @@ static int on_lookup(struct ss_worker *w, struct conn *c, const cJSON *msg, uint
 			      ids.data);
 	if (rc == SH_OK) {
 		/* the reply carries every row asked about, whatever the municipality */
-		struct ss_user all = c->user;
-
-		all.nkommuner = 0;
-		for (const char *p = ls.rows.data; p && p < ls.rows.data + ls.rows.len;) {
-			const char *nl = memchr(p, '\n', (size_t)(ls.rows.data + ls.rows.len - p));
-			const char *tab = memchr(p, '\t', (size_t)(nl - p));
-
-			if (!nl || !tab)
-				break;
-			if (all.nkommuner < SS_MAX_KOMMUNER)
-				snprintf(all.kommuner[all.nkommuner++], sizeof(all.kommuner[0]), "%.*s",
-					 (int)(tab - p), p);
-			p = nl + 1;
-		}
-		reply = lk_body_for(&ls, &all);
+		reply = lk_body_for(&ls, NULL);
 		lk_send(w, c, id, reply ? reply : "{\"states\":[]}");
 	}
 out:
