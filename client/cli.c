@@ -143,28 +143,29 @@ static bool cli_locked(struct cli *c)
 
 int cli_unlock_until(struct cli *c, const char *password)
 {
-	char *hash, until[32];
-	unsigned long long ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
-	size_t mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
-	const char *strength = sh_config_str("password_strength");
-	int rc;
+	char until[32];
+	int rc = SH_OK;
 
-	if (strength && strcmp(strength, "min") == 0) {
-		ops = crypto_pwhash_OPSLIMIT_MIN;
-		mem = crypto_pwhash_MEMLIMIT_MIN;
-	}
-	hash = sh_malloc(crypto_pwhash_STRBYTES);
-	if (!hash || crypto_pwhash_str(hash, password, strlen(password), ops, mem) != 0) {
+	if (password) {
+		unsigned long long ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+		size_t mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+		const char *strength = sh_config_str("password_strength");
+		char *hash = sh_malloc(crypto_pwhash_STRBYTES);
+
+		if (strength && strcmp(strength, "min") == 0) {
+			ops = crypto_pwhash_OPSLIMIT_MIN;
+			mem = crypto_pwhash_MEMLIMIT_MIN;
+		}
+		if (!hash || crypto_pwhash_str(hash, password, strlen(password), ops, mem) != 0) {
+			sh_free(hash);
+			return SH_ERR_NOMEM;
+		}
+		rc = sc_meta_set(c->replica, "unlock_hash", hash);
 		sh_free(hash);
-		return SH_ERR_NOMEM;
 	}
 	snprintf(until, sizeof(until), "%lld",
 		 (long long)sh_wall_ms() + sh_config_int("unlock_hours") * 3600000LL);
-	rc = sc_meta_set(c->replica, "unlock_hash", hash);
-	if (rc == SH_OK)
-		rc = sc_meta_set(c->replica, "unlocked_until", until);
-	sh_free(hash);
-	return rc;
+	return rc == SH_OK ? sc_meta_set(c->replica, "unlocked_until", until) : rc;
 }
 
 int cli_resolve(struct cli *c, const char *arg, char id[SH_ID_LEN + 1])

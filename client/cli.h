@@ -44,7 +44,11 @@ const struct sh_domain *cli_domain(struct cli *c);
  * command set c->allow_locked.
  */
 struct sc_replica *cli_replica(struct cli *c);
-/* Offline unlock after a login or «jsr unlock»: until now + unlock_hours. */
+/*
+ * Offline unlock until now + unlock_hours. After a login, password is the
+ * one just used and its Argon2id hash is kept for «jsr unlock»; «jsr unlock»
+ * (password NULL: already checked against that hash) only moves the time.
+ */
 int cli_unlock_until(struct cli *c, const char *password) SH_MUST_USE;
 /* Resolves an id argument (prefix allowed); prints the reason on failure. */
 int cli_resolve(struct cli *c, const char *arg, char id[SH_ID_LEN + 1]);

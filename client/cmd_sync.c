@@ -624,7 +624,7 @@ static int run_unlock(struct cli *c, int argc, char **argv)
 	rc = crypto_pwhash_str_verify(hash, password, strlen(password)) == 0 ? SH_OK : SH_ERR_AUTH;
 	sh_free(hash);
 	if (rc == SH_OK)
-		rc = cli_unlock_until(c, password);
+		rc = cli_unlock_until(c, NULL); /* the hash stays: the password is the same */
 	sodium_memzero(password, sizeof(password));
 	if (rc == SH_ERR_AUTH) {
 		cli_err("feil passord.");
