@@ -41,7 +41,9 @@ static int ask(struct cli *c, cJSON *req, char **result)
 	if (res.status != SC_SYNC_OK) {
 		cli_err("%s", res.why.text);
 		sh_free(res.admin_result);
-		return res.status == SC_SYNC_OFFLINE ? 3 : res.status == SC_SYNC_LOGIN_NEEDED ? 4 : CLI_REFUSED;
+		if (res.status == SC_SYNC_OFFLINE)
+			return CLI_FAILED;
+		return res.status == SC_SYNC_LOGIN_NEEDED ? CLI_LOGIN : CLI_REFUSED;
 	}
 	*result = res.admin_result;
 	return CLI_OK;
