@@ -182,8 +182,7 @@ int ss_audit(struct ss_store *s, const char *actor, const char *device, const ch
 	if (rc == SH_OK) {
 		sodium_bin2hex(hex, sizeof(hex), hash, 32);
 		snprintf(headtxt, sizeof(headtxt), "%lld:%s", (long long)id, hex);
-		rc = sh_db_run(db, "INSERT INTO meta(key, value) VALUES ('audit_head', ?1) "
-			       "ON CONFLICT(key) DO UPDATE SET value = excluded.value", "t", headtxt);
+		rc = ss_meta_put(s, "audit_head", headtxt);
 	}
 	return rc;
 }
@@ -237,11 +236,7 @@ int ss_audit_verify(struct ss_store *s, int64_t *count, int64_t *first_bad, stru
 	if (*first_bad)
 		return SH_ERR_CONFLICT;
 	/* the newest entry must be the one meta remembers: a deleted tail shows here */
-	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'audit_head'", -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			snprintf(headtxt, sizeof(headtxt), "%s", TXT(st, 0));
-		sqlite3_finalize(st);
-	}
+	(void)ss_meta_get(s, "audit_head", headtxt, sizeof(headtxt));
 	sodium_bin2hex(hex, sizeof(hex), prev, 32);
 	{
 		char mine[96];

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "freg.h"
 #include "lookup.h"
+#include "lookup_store.h"
 #include "mail.h"
 #include "net.h"
 #include "prompt.h"
@@ -663,12 +664,7 @@ static int cmd_status(struct opts *o)
 	if (oldest)
 		printf("  Eldste ventende oppslag er %lld minutter gammelt.\n",
 		       ((long long)sh_wall_ms() - oldest) / 60000);
-	if (sqlite3_prepare_v2(ss_store_db(s), "SELECT value FROM meta WHERE key = 'freg_alert'", -1, &st, NULL) ==
-	    SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			snprintf(alert, sizeof(alert), "%s", (const char *)sqlite3_column_text(st, 0));
-		sqlite3_finalize(st);
-	}
+	ss_lk_alert_get(s, alert, sizeof(alert));
 	ss_store_close(s);
 	if (alert[0]) {
 		printf("VARSEL: %s\n", alert);

@@ -101,7 +101,7 @@ int ss_lk_requests_each(struct ss_store *s, const char *fnr,
 	int rc = SH_OK, step;
 
 	if (sqlite3_prepare_v3(ss_store_db(s), "SELECT participant, kommune FROM lookup_request WHERE fnr = ?1 "
-					       "ORDER BY participant", -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
+					       "ORDER BY participant", -1, 0, &st, NULL) != SQLITE_OK)
 		return SH_ERR_DB;
 	sqlite3_bind_text(st, 1, fnr, -1, SQLITE_STATIC);
 	/* the rows are copied out first: the callback may write to these tables */
@@ -178,6 +178,10 @@ int ss_lk_open_each(struct ss_store *s, void (*cb)(const char *fnr, int attempts
 
 int ss_lk_alert_put(struct ss_store *s, const char *text)
 {
-	return sh_db_run(ss_store_db(s), "INSERT INTO meta(key, value) VALUES ('freg_alert', ?1) ON CONFLICT(key) DO UPDATE "
-		       "SET value = excluded.value", "t", text ? text : "");
+	return ss_meta_put(s, "freg_alert", text ? text : "");
+}
+
+void ss_lk_alert_get(struct ss_store *s, char *out, size_t n)
+{
+	(void)ss_meta_get(s, "freg_alert", out, n);
 }

@@ -55,6 +55,8 @@ int ss_lk_requests_drop(struct ss_store *s, const char *fnr) SH_MUST_USE;
 int ss_lk_renumbered(struct ss_store *s, const char *participant, const char *old_fnr, bool *cancelled) SH_MUST_USE;
 /* The scheduler's alert for the operator ("" when all is well), in meta freg_alert. */
 int ss_lk_alert_put(struct ss_store *s, const char *text) SH_MUST_USE;
+/* The alert now ("" when there is none). */
+void ss_lk_alert_get(struct ss_store *s, char *out, size_t n);
 
 /* Every open job (after a restart): cb(fnr, attempts, next_try). */
 int ss_lk_open_each(struct ss_store *s, void (*cb)(const char *fnr, int attempts, int64_t next_try, void *arg),

@@ -17,13 +17,15 @@ enum st {
 	ST_SESSION_GET, ST_SESSION_TOUCH, ST_SESSION_REVOKE, ST_CS_GET, ST_CS_PUT, ST_P_GET,
 	ST_P_VALUES, ST_P_PUT, ST_F_GET, ST_F_PUT, ST_F_OF, ST_F_RESTAMP, ST_SAME_PERSON,
 	ST_CONFLICT_ADD, ST_DUP_OPEN, ST_CONFLICT_GET, ST_CONFLICT_RESOLVE, ST_DUPS_OF,
-	ST_PULL_OPS, ST_PULL_CONFLICTS, ST_HASH,
+	ST_PULL_OPS, ST_PULL_CONFLICTS, ST_HASH, ST_META_GET, ST_META_PUT,
 	ST_COUNT
 };
 
 static const char *const sql[ST_COUNT] = {
 	[ST_SEQ_GET] = "SELECT value FROM meta WHERE key = 'seq'",
 	[ST_SEQ_PUT] = "UPDATE meta SET value = ?1 WHERE key = 'seq'",
+	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+	[ST_META_PUT] = "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
 	[ST_USER_ADD] = "INSERT INTO users(username, role, pwhash, created) VALUES (?1, ?2, ?3, ?4)",
 	[ST_USER_KOMMUNE_ADD] = "INSERT OR IGNORE INTO user_kommune(user_id, kommune) VALUES (?1, ?2)",
 	[ST_USER_BY_NAME] = "SELECT id, username, role, active, pwhash FROM users WHERE username = ?1",
@@ -211,6 +213,35 @@ void ss_rollback_to(struct ss_store *s)
 uint64_t ss_next_seq(struct ss_store *s) { return ++s->seq; }
 uint64_t ss_seq(const struct ss_store *s) { return s->seq; }
 void ss_store_mail_queued(struct ss_store *s) { s->mail = true; }
+
+int ss_meta_get(struct ss_store *s, const char *key, char *out, size_t n)
+{
+	sqlite3_stmt *st = stmt(s, ST_META_GET);
+	int rc = SH_ERR_NOT_FOUND;
+
+	if (n)
+		out[0] = '\0';
+	if (!st)
+		return SH_ERR_DB;
+	bt(st, 1, key);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		copy(out, n, TXT(st, 0));
+		rc = SH_OK;
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+int ss_meta_put(struct ss_store *s, const char *key, const char *value)
+{
+	sqlite3_stmt *st = stmt(s, ST_META_PUT);
+
+	if (!st)
+		return SH_ERR_DB;
+	bt(st, 1, key);
+	bt(st, 2, value);
+	return done(s, st);
+}
 
 bool ss_store_take_mail(struct ss_store *s)
 {

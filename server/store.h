@@ -63,6 +63,9 @@ void ss_rollback_to(struct ss_store *s);
 /* The next number of the server-wide sequence (inside a transaction). */
 uint64_t ss_next_seq(struct ss_store *s);
 uint64_t ss_seq(const struct ss_store *s);
+/* A value kept in meta (SH_ERR_NOT_FOUND, out "", when there is none); and setting one. */
+int ss_meta_get(struct ss_store *s, const char *key, char *out, size_t n);
+int ss_meta_put(struct ss_store *s, const char *key, const char *value) SH_MUST_USE;
 /* ss_mail_queue() notes each message, so a commit wakes the mailer only when there is mail. */
 void ss_store_mail_queued(struct ss_store *s);
 bool ss_store_take_mail(struct ss_store *s);
