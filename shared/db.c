@@ -126,7 +126,7 @@ int sh_db_run(sqlite3 *db, const char *sql, const char *types, ...)
 	va_list ap;
 	int rc;
 
-	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
 		sh_log_error("db: %s", sqlite3_errmsg(db));
 		return SH_ERR_DB;
 	}
