@@ -361,8 +361,6 @@ static int on_login(struct ss_worker *w, struct conn *c, const cJSON *msg, uint6
 	}
 	if (rc == SH_OK)
 		rc = ss_session_new(w->cfg.store, u.id, dev.id, now_ms(), w->cfg.session_ttl_ms, token);
-	if (rc != SH_OK)
-		goto out;
 	if (rc == SH_OK)
 		rc = ss_audit(w->cfg.store, u.username, dev.id, "login", c->address, "");
 	if (rc != SH_OK)
@@ -671,14 +669,14 @@ out:
 /* Tells a deactivated user's device to delete its replica (sealed: only we can). */
 static int send_wipe(struct ss_worker *w, struct conn *c, uint64_t id)
 {
-	char header[128], detail[64];
+	char header[128];
 	const char *body = "{\"reason\":\"deactivated\"}";
 
 	snprintf(header, sizeof(header), "{\"k\":\"wipe\",\"dev\":\"%s\"}", c->dev.id);
 	emit(w, c->id, sealed_reply(w, c, SH_MSG_WIPE, id, header, body, strlen(body)), false, 0, 0,
 	     false);
-	snprintf(detail, sizeof(detail), "maskinen bedt om å slette replikaen");
-	return ss_audit(w->cfg.store, c->user.username, c->dev.id, "wipe", detail, "");
+	return ss_audit(w->cfg.store, c->user.username, c->dev.id, "wipe", "maskinen bedt om å slette replikaen",
+			"");
 }
 
 static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64_t id)
@@ -745,11 +743,6 @@ static void disconnect_user(struct ss_worker *w, int64_t uid)
 	}
 }
 
-static const char *jstr(const cJSON *o, const char *k, size_t max)
-{
-	return sh_json_str(o, k, max);
-}
-
 static int on_admin(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64_t id)
 {
 	const cJSON *box;
@@ -769,20 +762,20 @@ static int on_admin(struct ss_worker *w, struct conn *c, const cJSON *msg, uint6
 	snprintf(c->user.device, sizeof(c->user.device), "%s", c->dev.id);
 	if (box_of(msg, "admin", &box, &hdr) != SH_OK || strcmp(sh_json_str(hdr, "dev", SH_ID_LEN), c->dev.id) ||
 	    sh_box_open(c->ch.rx, c->dev.sign_pk, box, &body, &len) != SH_OK ||
-	    !(req = cJSON_ParseWithLength(body, len)) || !(op = jstr(req, "op", 16))) {
+	    !(req = cJSON_ParseWithLength(body, len)) || !(op = sh_json_str(req, "op", 16))) {
 		emit_error(w, c->id, id, SH_ERR_PROTO, "Administrasjonsmeldingen er ugyldig.", "bad admin box");
 		goto out;
 	}
 	if (strcmp(op, "invite") == 0) {
 		int64_t uid;
 
-		rc = ss_invite(w->cfg.store, &w->cfg.access, &c->user, jstr(req, "name", 800),
-			       jstr(req, "email", 254), jstr(req, "phone", 32), jstr(req, "kommune", 4),
-			       jstr(req, "role", 16), &uid, &why);
+		rc = ss_invite(w->cfg.store, &w->cfg.access, &c->user, sh_json_str(req, "name", 800),
+			       sh_json_str(req, "email", 254), sh_json_str(req, "phone", 32), sh_json_str(req, "kommune", 4),
+			       sh_json_str(req, "role", 16), &uid, &why);
 		if (rc == SH_OK)
 			sh_buf_printf(&out, "{\"op\":\"invite\",\"user\":%lld}", (long long)uid);
 	} else if (strcmp(op, "resend") == 0 || strcmp(op, "deactivate") == 0) {
-		const char *who = jstr(req, "user", 64);
+		const char *who = sh_json_str(req, "user", 64);
 		int64_t uid = 0;
 
 		if (!who) {
@@ -1030,6 +1023,8 @@ static int on_lookup(struct ss_worker *w, struct conn *c, const cJSON *msg, uint
 	size_t len = 0;
 	struct lk_states ls = {0};
 	struct sh_buf ids;
+	/* names answered before, written now: one notify for all of them, after the loop */
+	struct ss_merge m = {.store = w->cfg.store, .d = w->cfg.domain, .clock = &w->clock, .now = now_ms()};
 	int rc;
 
 	sh_buf_init(&ids, (size_t)1 << 24);
@@ -1068,13 +1063,9 @@ static int on_lookup(struct ss_worker *w, struct conn *c, const cJSON *msg, uint
 				ss_lookup_add(w->cfg.lookup, fnr, 0, 0);
 			if (rc == SH_OK && strcmp(job.state, "found") == 0) {
 				/* answered before (another participation of the same person) */
-				struct ss_merge m = {.store = w->cfg.store, .d = w->cfg.domain, .clock = &w->clock,
-						     .now = now_ms()};
 				bool applied;
 
 				rc = ss_merge_lookup(&m, pid, fnr, job.navn, job.kjonn, &applied);
-				if (rc == SH_OK && m.nkommuner)
-					notify_kommuner(w, 0, &m);
 			}
 			if (rc == SH_OK) {
 				lk_state_row(&ls, kommune, pid, &job);
@@ -1096,6 +1087,8 @@ static int on_lookup(struct ss_worker *w, struct conn *c, const cJSON *msg, uint
 		if (rc != SH_OK)
 			goto out;
 	}
+	if (m.nkommuner)
+		notify_kommuner(w, 0, &m);
 	if (ids.len)
 		rc = ss_audit(w->cfg.store, c->user.username, c->dev.id, "lookup", "ba om oppslag i Folkeregisteret",
 			      ids.data);
