@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "alloc.h"
+#include "buf.h"
 #include "date.h"
 #include "hlc.h"
 #include "log.h"
@@ -35,8 +36,7 @@ struct req {
 	lws_sorted_usec_list_t timeout;
 	int status;
 	char ctype[96], retry_after[64];
-	char *body;
-	size_t len;
+	struct sh_buf body; /* the answer, at most SS_FREG_BODY_MAX */
 	bool too_big, completed, timed_out, finished, probe;
 	bool dead; /* lws is done with it while connect was still running: freed by start() */
 };
@@ -554,13 +554,13 @@ static void done(struct ss_lookup *l, struct req *q)
 			sh_reason_set(&why, q->too_big ? "Svaret fra Folkeregisteret er for stort." :
 							 "Svaret fra Folkeregisteret er ikke JSON.");
 		} else {
-			k = ss_freg_parse(q->body, q->len, &p, &why) == SH_OK ? K_OK : K_MALFORMED;
+			k = ss_freg_parse(q->body.data, q->body.len, &p, &why) == SH_OK ? K_OK : K_MALFORMED;
 		}
 	} else if (q->completed && q->status == 404) {
 		k = K_NOT_FOUND;
 	} else if (q->completed && q->status == 400) {
 		k = K_BAD;
-		ss_freg_error_code(q->body ? q->body : "", q->len, code);
+		ss_freg_error_code(q->body.data ? q->body.data : "", q->body.len, code);
 	} else if (q->completed && (q->status == 401 || q->status == 403)) {
 		k = K_AUTH;
 	} else if (q->completed && q->status == 429) {
@@ -583,8 +583,7 @@ static void done(struct ss_lookup *l, struct req *q)
 			l->next_probe = mono_ms() + (int64_t)l->cfg.probe_s * 1000;
 	}
 	job_free_if_done(l, j);
-	sh_free(q->body);
-	q->body = NULL;
+	sh_buf_free(&q->body);
 	if (!atomic_load(&l->stop))
 		soon(l);
 }
@@ -638,23 +637,13 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
 		if (!q)
 			return 0;
-		if (q->len + len > SS_FREG_BODY_MAX) {
+		if (sh_buf_append(&q->body, in, len) == SH_ERR_TOO_BIG) {
 			q->too_big = true;
 			q->completed = true; /* enough of it: not an answer we take */
 			done(q->l, q);
 			return -1;
 		}
-		{
-			char *b = sh_realloc(q->body, q->len + len + 1);
-
-			if (!b)
-				return -1;
-			q->body = b;
-			memcpy(b + q->len, in, len);
-			q->len += len;
-			b[q->len] = '\0';
-		}
-		return 0;
+		return q->body.err == SH_OK ? 0 : -1;
 	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP: {
 		char buffer[4096 + LWS_PRE], *px = buffer + LWS_PRE;
 		int lenx = sizeof(buffer) - LWS_PRE;
@@ -678,7 +667,7 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 			if (q->l->connecting == q) {
 				q->dead = true; /* start() frees it when connect returns */
 			} else {
-				sh_free(q->body);
+				sh_buf_free(&q->body);
 				sh_free(q);
 			}
 		}
@@ -753,6 +742,7 @@ static void start(struct ss_lookup *l, struct job *j)
 		requeue(l, j, wall_ms() + 1000);
 		return;
 	}
+	sh_buf_init(&q->body, SS_FREG_BODY_MAX);
 	q->l = l;
 	q->job = j;
 	if (l->config_error || l->half_open) {
@@ -782,7 +772,7 @@ static void start(struct ss_lookup *l, struct job *j)
 	if (!lws_client_connect_via_info(&i) || q->dead) {
 		if (!q->finished)
 			done(l, q);
-		sh_free(q->body);
+		sh_buf_free(&q->body);
 		sh_free(q);
 	}
 	l->connecting = NULL;
