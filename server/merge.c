@@ -18,7 +18,7 @@ struct pstate {
 	char id[SH_ID_LEN + 1];
 	bool loaded, exists, dirty, person_changed;
 	char kommune[8], moved_from[8];
-	uint64_t version;
+	uint64_t stored, version; /* as loaded; of its last write */
 	struct sh_participant p;
 };
 
@@ -109,8 +109,10 @@ static int flush(struct ss_merge *m, struct pstate *ps)
 	int rc = SH_OK;
 
 	if (ps->loaded && ps->dirty) {
-		enum sh_status st = sh_status_of(m->d, &ps->p);
+		enum sh_status st;
 
+		sh_participant_tidy(&ps->p);
+		st = sh_status_of(m->d, &ps->p);
 		rc = ss_participant_put(m->store, &ps->p, ps->kommune, sh_status_code(st), ps->version);
 		if (rc == SH_OK && ps->moved_from[0]) {
 			rc = ss_participant_move(m->store, ps->id, ps->kommune);
@@ -130,6 +132,9 @@ static int flush(struct ss_merge *m, struct pstate *ps)
 			sh_buf_puts(m->written, ps->id);
 		}
 	}
+	/* as now stored: the next change-set for it need not read it again */
+	if (rc == SH_OK && ps->loaded && (ps->exists || ps->dirty))
+		ss_participant_keep(m->store, ps->dirty ? ps->version : ps->stored, &ps->p);
 	sh_participant_clear(&ps->p);
 	memset(ps, 0, sizeof(*ps));
 	return rc;
@@ -151,7 +156,7 @@ static int load(struct ss_merge *m, struct pstate *ps, const char *pid, const st
 
 	sh_participant_init(&ps->p);
 	snprintf(ps->id, sizeof(ps->id), "%s", pid);
-	rc = ss_participant_load(m->store, pid, &ps->exists, ps->kommune, &ps->p);
+	rc = ss_participant_take(m->store, pid, &ps->exists, ps->kommune, &ps->stored, &ps->p);
 	if (rc == SH_OK && !ps->exists) {
 		const char *k = kommune_in_set(c, n, pid);
 

@@ -10,6 +10,7 @@
 #include "db.h"
 #include "hlc.h"
 #include "log.h"
+#include "pcache.h"
 
 enum st {
 	ST_SEQ_GET, ST_SEQ_PUT, ST_USER_ADD, ST_USER_KOMMUNE_ADD, ST_USER_BY_NAME, ST_USER_BY_ID,
@@ -43,7 +44,7 @@ static const char *const sql[ST_COUNT] = {
 	[ST_CS_GET] = "SELECT hash, ack FROM changeset WHERE device = ?1 AND seq = ?2",
 	[ST_CS_PUT] = "INSERT INTO changeset(device, seq, hash, received, changes, ack) "
 		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[ST_P_GET] = "SELECT kommune FROM participant WHERE id = ?1",
+	[ST_P_GET] = "SELECT kommune, version FROM participant WHERE id = ?1",
 	[ST_P_VALUES] = "SELECT field, row, value FROM field_value WHERE participant = ?1 AND value <> ''",
 	[ST_P_PUT] = "INSERT INTO participant(id, kommune, fnr, startdato, sluttdato, status, created, version) "
 		     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) ON CONFLICT(id) DO UPDATE SET "
@@ -81,11 +82,16 @@ static const char *const sql[ST_COUNT] = {
 		    "WHERE kommune = ?1 AND value <> '' ORDER BY participant, field, row",
 };
 
+/* participants kept by the merge: four ways each, 16,384 in all, enough for a nation's
+ * active participants (~2 KB each) */
+#define PCACHE_SETS 4096
+
 struct ss_store {
 	sqlite3 *db;
 	uint64_t seq;       /* last number handed out */
 	uint64_t seq_saved; /* as in meta */
 	bool mail;          /* mail queued since ss_store_take_mail() */
+	struct ss_pcache *pc;
 	sqlite3_stmt *st[ST_COUNT];
 };
 
@@ -145,6 +151,8 @@ int ss_store_open(const char *path, struct ss_store **out, struct sh_reason *why
 	if (!s)
 		return SH_ERR_NOMEM;
 	rc = sh_db_open(path, &s->db, why);
+	if (rc == SH_OK && !(s->pc = ss_pcache_new(PCACHE_SETS)))
+		rc = SH_ERR_NOMEM;
 	if (rc == SH_OK)
 		rc = sh_migrate(s->db, sh_migrations_server, sh_migrations_server_count, NULL, NULL, why);
 	if (rc == SH_OK && (st = stmt(s, ST_SEQ_GET)) && sqlite3_step(st) == SQLITE_ROW) {
@@ -169,6 +177,7 @@ void ss_store_close(struct ss_store *s)
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
+	ss_pcache_free(s->pc);
 	sh_free(s);
 }
 
@@ -198,7 +207,10 @@ int ss_commit(struct ss_store *s)
 void ss_rollback(struct ss_store *s)
 {
 	(void)!sh_db_exec(s->db, "ROLLBACK", NULL);
+	/* versions of this transaction will be handed out again: nothing
+	 * kept under them may be mistaken for what they will then mean */
 	s->seq = s->seq_saved;
+	ss_pcache_clear(s->pc);
 }
 
 int ss_savepoint(struct ss_store *s) { return sh_db_exec(s->db, "SAVEPOINT job", NULL); }
@@ -497,26 +509,33 @@ int ss_changeset_put(struct ss_store *s, const char *device, uint64_t seq,
 
 /* ---- participants -------------------------------------------------------- */
 
-int ss_participant_load(struct ss_store *s, const char *id, bool *exists, char kommune[8],
-			struct sh_participant *p)
+/* participant.kommune and .version of id; *exists false when unknown. */
+static int participant_row(struct ss_store *s, const char *id, bool *exists, char kommune[8],
+			   uint64_t *version)
 {
 	sqlite3_stmt *st = stmt(s, ST_P_GET);
-	int rc = SH_OK;
 
 	*exists = false;
 	kommune[0] = '\0';
+	*version = 0;
 	if (!st)
 		return SH_ERR_DB;
 	bt(st, 1, id);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		*exists = true;
 		copy(kommune, 8, TXT(st, 0));
+		*version = (uint64_t)sqlite3_column_int64(st, 1);
 	}
 	sqlite3_reset(st);
-	copy(p->id, sizeof(p->id), id);
-	if (!*exists)
-		return SH_OK;
-	if (!(st = stmt(s, ST_P_VALUES)))
+	return SH_OK;
+}
+
+static int participant_values(struct ss_store *s, const char *id, struct sh_participant *p)
+{
+	sqlite3_stmt *st = stmt(s, ST_P_VALUES);
+	int rc = SH_OK;
+
+	if (!st)
 		return SH_ERR_DB;
 	bt(st, 1, id);
 	while (rc == SH_OK && sqlite3_step(st) == SQLITE_ROW) {
@@ -526,7 +545,38 @@ int ss_participant_load(struct ss_store *s, const char *id, bool *exists, char k
 			rc = sh_participant_set(p, f->id, f->repeat ? TXT(st, 1) : NULL, TXT(st, 2));
 	}
 	sqlite3_reset(st);
+	sh_participant_tidy(p);
 	return rc;
+}
+
+int ss_participant_load(struct ss_store *s, const char *id, bool *exists, char kommune[8],
+			struct sh_participant *p)
+{
+	uint64_t version;
+	int rc = participant_row(s, id, exists, kommune, &version);
+
+	copy(p->id, sizeof(p->id), id);
+	return rc != SH_OK || !*exists ? rc : participant_values(s, id, p);
+}
+
+int ss_participant_take(struct ss_store *s, const char *id, bool *exists, char kommune[8],
+			uint64_t *version, struct sh_participant *p)
+{
+	int rc = participant_row(s, id, exists, kommune, version);
+
+	if (rc != SH_OK || !*exists) {
+		copy(p->id, sizeof(p->id), id);
+		return rc;
+	}
+	if (ss_pcache_take(s->pc, id, *version, p))
+		return SH_OK;
+	copy(p->id, sizeof(p->id), id);
+	return participant_values(s, id, p);
+}
+
+void ss_participant_keep(struct ss_store *s, uint64_t version, struct sh_participant *p)
+{
+	ss_pcache_keep(s->pc, version, p);
 }
 
 int ss_participant_put(struct ss_store *s, const struct sh_participant *p, const char *kommune,

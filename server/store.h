@@ -103,6 +103,16 @@ int ss_changeset_put(struct ss_store *s, const char *device, uint64_t seq,
 /* *exists false (SH_OK) if unknown; otherwise kommune and all values into p. */
 int ss_participant_load(struct ss_store *s, const char *id, bool *exists, char kommune[8],
 			struct sh_participant *p) SH_MUST_USE;
+/*
+ * For the merge: as ss_participant_load, plus participant.version; the
+ * values come from what ss_participant_keep() was given when that is still
+ * the stored version.
+ */
+int ss_participant_take(struct ss_store *s, const char *id, bool *exists, char kommune[8],
+			uint64_t *version, struct sh_participant *p) SH_MUST_USE;
+/* Gives the participant, as stored at version (sh_participant_tidy()), to the
+ * store's cache; p is left empty. */
+void ss_participant_keep(struct ss_store *s, uint64_t version, struct sh_participant *p);
 int ss_participant_put(struct ss_store *s, const struct sh_participant *p, const char *kommune,
 		       const char *status, uint64_t version) SH_MUST_USE;
 int ss_field_get(struct ss_store *s, const char *participant, const char *field, const char *row,

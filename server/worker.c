@@ -1210,6 +1210,8 @@ static void drop_pending(struct ss_worker *w, struct ss_out *from)
 static void process(struct ss_worker *w, struct ss_job *batch)
 {
 	bool in_txn = false;
+	size_t jobs = 0;
+	uint64_t t0;
 
 	for (struct ss_job *j = batch; j; j = j->next) {
 		struct ss_out *mark;
@@ -1232,6 +1234,7 @@ static void process(struct ss_worker *w, struct ss_job *batch)
 			in_txn = true;
 		}
 		mark = w->pending_tail;
+		jobs++;
 		if (ss_savepoint(w->cfg.store) != SH_OK) {
 			rc = SH_ERR_DB;
 		} else {
@@ -1263,6 +1266,7 @@ static void process(struct ss_worker *w, struct ss_job *batch)
 		if (j->kind == SS_JOB_MSG)
 			emit(w, j->conn, NULL, false, 0, 0, true);
 	}
+	t0 = sh_mono_us();
 	if (in_txn && ss_commit(w->cfg.store) != SH_OK) {
 		/* nothing of this batch is confirmed; clients re-send */
 		sh_log_error("worker: commit failed: %s", sqlite3_errmsg(ss_store_db(w->cfg.store)));
@@ -1274,8 +1278,10 @@ static void process(struct ss_worker *w, struct ss_job *batch)
 			o->close = true;
 			o->close_code = 1011;
 		}
-	} else if (in_txn && w->cfg.mailer && ss_store_take_mail(w->cfg.store)) {
-		ss_mailer_wake(w->cfg.mailer); /* committed: the mailer can see the new mail */
+	} else if (in_txn) {
+		sh_log_debug("worker: %zu jobs committed in %.1f ms", jobs, (double)(sh_mono_us() - t0) / 1000.0);
+		if (w->cfg.mailer && ss_store_take_mail(w->cfg.store))
+			ss_mailer_wake(w->cfg.mailer); /* committed: the mailer can see the new mail */
 	}
 }
 

@@ -2,6 +2,7 @@
 #include "participant.h"
 
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -90,6 +91,31 @@ void sh_participant_remove_row(struct sh_participant *p, const char *row)
 	row_clear(r);
 	memmove(r, r + 1, (size_t)(p->rows + p->nrows - (r + 1)) * sizeof(*r));
 	p->nrows--;
+}
+
+static bool row_empty(const struct sh_row *r)
+{
+	for (int i = 0; i < SH_F_COUNT; i++)
+		if (r->v[i])
+			return false;
+	return true;
+}
+
+static int by_row_id(const void *a, const void *b)
+{
+	return strcmp(((const struct sh_row *)a)->id, ((const struct sh_row *)b)->id);
+}
+
+void sh_participant_tidy(struct sh_participant *p)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nrows; i++)
+		if (!row_empty(&p->rows[i]))
+			p->rows[n++] = p->rows[i];
+	p->nrows = n;
+	if (n > 1)
+		qsort(p->rows, n, sizeof(*p->rows), by_row_id);
 }
 
 const char *sh_participant_get(const struct sh_participant *p, enum sh_field_id f,

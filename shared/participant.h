@@ -41,6 +41,11 @@ int sh_participant_set(struct sh_participant *p, enum sh_field_id f, const char 
 		       const char *value) SH_MUST_USE;
 /* The row with that id, or NULL. */
 struct sh_row *sh_participant_row(const struct sh_participant *p, const char *row);
+/*
+ * Drops rows without a value and orders the rest by id, so a participant
+ * changed in memory equals the same participant read back from storage.
+ */
+void sh_participant_tidy(struct sh_participant *p);
 /* Removes a row (no-op if absent). */
 void sh_participant_remove_row(struct sh_participant *p, const char *row);
 /* Value of a field (of `row` for repeat fields); NULL when empty. */

@@ -203,6 +203,12 @@ static void raw_sqlite(long rows)
 	(void)!system(cmd);
 }
 
+static void push_share(const struct sc_sync_result *res)
+{
+	printf("  client share: build+seal %.0f ms, apply acks %.0f ms | %.0f | ms\n", res->t_build,
+	       res->t_ack, res->t_build + res->t_ack);
+}
+
 int main(int argc, char **argv)
 {
 	static char ids[PMAX][SH_ID_LEN + 1];
@@ -237,8 +243,7 @@ int main(int argc, char **argv)
 	printf("push %d new participants (%ld values), sealed, to acknowledged | %.0f | ms\n", P, values,
 	       res.push_ms);
 	printf("  ... that is | %.0f | k changes/s\n", (double)values / res.push_ms);
-	printf("  client share: build+seal %.0f ms, apply acks %.0f ms | %.0f | ms\n", res.t_build,
-	       res.t_ack, res.t_build + res.t_ack);
+	push_share(&res);
 	printf("  then: the server's lookups of the new numbers done after | %.1f | s\n",
 	       drain_lookups(&s));
 
@@ -279,6 +284,7 @@ int main(int argc, char **argv)
 	sync_once(a, &res);
 	printf("push %d single-field edits (%ld changes) | %.0f | ms\n", EDITS, values, res.push_ms);
 	printf("  ... that is | %.0f | k changes/s\n", (double)values / res.push_ms);
+	push_share(&res);
 	raw_sqlite((long)P * 39);
 	sc_replica_close(a);
 	sc_replica_close(b);
