@@ -16,7 +16,7 @@ enum { T_ADD, T_SET, T_REMOVE, T_OUTBOX };
 /* "type" or "tiltak.type" → the Tiltak column, or NULL. */
 static const struct sh_field *column(const char *name)
 {
-	char full[64];
+	char full[sizeof("tiltak.") + 64];
 	const struct sh_field *f;
 
 	snprintf(full, sizeof(full), "tiltak.%s", name);
