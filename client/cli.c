@@ -193,6 +193,17 @@ void cli_value_text(const struct sh_domain *d, const struct sh_field *f, const c
 		snprintf(buf, len, "%s", v);
 }
 
+int cli_sync_exit(enum sc_sync_status st)
+{
+	static const int codes[] = {
+		[SC_SYNC_OK] = CLI_OK, [SC_SYNC_REJECTED] = CLI_REFUSED,
+		[SC_SYNC_LOGIN_NEEDED] = CLI_LOGIN, [SC_SYNC_OFFLINE] = CLI_FAILED,
+		[SC_SYNC_FAILED] = CLI_FAILED, [SC_SYNC_WIPED] = CLI_LOGIN,
+	};
+
+	return codes[st];
+}
+
 int cli_exit(int rc)
 {
 	switch (rc) {

@@ -15,6 +15,7 @@
 
 #include "catalog.h"
 #include "replica.h"
+#include "sync.h"
 
 enum { CLI_OK = 0, CLI_REFUSED = 1, CLI_USAGE = 2, CLI_FAILED = 3, CLI_LOGIN = 4 };
 
@@ -67,6 +68,8 @@ cJSON *cli_report_json(const struct sh_field *f, const char *row, int rc,
 		       const struct sc_report *rep);
 /* CLI exit code for a library result. */
 int cli_exit(int rc);
+/* CLI exit code for how a sync round (or an admin request) ended. */
+int cli_sync_exit(enum sc_sync_status st);
 
 /* Prints "jsr NAME: message" to stderr and returns CLI_USAGE. */
 int cli_usage(const struct cli_cmd *cmd, const char *fmt, ...)

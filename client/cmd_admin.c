@@ -41,9 +41,7 @@ static int ask(struct cli *c, cJSON *req, char **result)
 	if (res.status != SC_SYNC_OK) {
 		cli_err("%s", res.why.text);
 		sh_free(res.admin_result);
-		if (res.status == SC_SYNC_OFFLINE)
-			return CLI_FAILED;
-		return res.status == SC_SYNC_LOGIN_NEEDED ? CLI_LOGIN : CLI_REFUSED;
+		return cli_sync_exit(res.status);
 	}
 	*result = res.admin_result;
 	return CLI_OK;

@@ -26,17 +26,6 @@
 enum { S_LOGIN, S_SYNC, S_DAEMON, S_STATUS, S_CONFLICTS, S_RESOLVE, S_HASH, S_UNLOCK, S_LOCK };
 
 
-static int exit_for(enum sc_sync_status st)
-{
-	static const int codes[] = {
-		[SC_SYNC_OK] = CLI_OK, [SC_SYNC_REJECTED] = CLI_REFUSED,
-		[SC_SYNC_LOGIN_NEEDED] = CLI_LOGIN, [SC_SYNC_OFFLINE] = CLI_FAILED,
-		[SC_SYNC_FAILED] = CLI_FAILED, [SC_SYNC_WIPED] = CLI_LOGIN,
-	};
-
-	return codes[st];
-}
-
 /*
  * Overwrites a file with zeros before it is unlinked, so that the blocks a
  * replica held do not keep personal data on a disk that is reused in place
@@ -262,7 +251,7 @@ static int run_sync(struct cli *c, int argc, char **argv)
 	} else {
 		cli_err("%s", res.why.text);
 	}
-	return exit_for(res.status);
+	return cli_sync_exit(res.status);
 }
 
 static void on_term(int sig)
@@ -297,7 +286,7 @@ static int run_daemon(struct cli *c, int argc, char **argv)
 		return wipe(c, &res);
 	if (res.status != SC_SYNC_OK)
 		cli_err("%s", res.why.text);
-	return exit_for(res.status);
+	return cli_sync_exit(res.status);
 }
 
 /* ---- status ------------------------------------------------------------------------ */

@@ -670,9 +670,15 @@ static void on_error(struct eng *e, const cJSON *msg)
 		       text ? text : "Logg inn på nytt.");
 		return;
 	}
-	if (e->o->mode == SC_SYNC_ADMIN)
-		finish(e, SC_SYNC_FAILED, "%s", text ? text : "Serveren avviste forespørselen.");
-	else
+	if (e->o->mode == SC_SYNC_ADMIN) {
+		/* refused for what it asked, or the server could not do it now */
+		int rc = code ? sh_err_from_code(code) : SH_ERR_INTERNAL;
+		bool failed = rc == SH_ERR_BUSY || rc == SH_ERR_DB || rc == SH_ERR_IO || rc == SH_ERR_NOMEM ||
+			      rc == SH_ERR_INTERNAL;
+
+		finish(e, failed ? SC_SYNC_FAILED : SC_SYNC_REJECTED, "%s",
+		       text ? text : "Serveren avviste forespørselen.");
+	} else
 		finish(e, SC_SYNC_FAILED, "Serveren svarte: %s", text ? text : "ukjent feil");
 }
 

@@ -32,7 +32,7 @@ struct sc_sync_opts {
 
 enum sc_sync_status {
 	SC_SYNC_OK,           /* in sync (or logged in, or reachable) */
-	SC_SYNC_REJECTED,     /* in sync, but the server rejected some changes */
+	SC_SYNC_REJECTED,     /* in sync, but the server rejected some changes (ADMIN: the request) */
 	SC_SYNC_LOGIN_NEEDED, /* no session, or it expired: the outbox is kept */
 	SC_SYNC_OFFLINE,      /* could not reach the server */
 	SC_SYNC_FAILED,       /* refused or broken (reason in why) */
