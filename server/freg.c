@@ -250,9 +250,14 @@ int ss_register_generate(const char *codes_dir, const char *path, unsigned count
 	    (rc = names_load(codes_dir, "navn_mellomnavn.csv", &middle, why)) != SH_OK ||
 	    (rc = names_load(codes_dir, "navn_etternavn.csv", &last, why)) != SH_OK)
 		goto out;
-	if (count == 0 || count > 10000000 || !(p = sh_calloc(count, sizeof(*p)))) {
-		rc = count ? SH_ERR_NOMEM : SH_ERR_INVALID;
-		sh_reason_set(why, "Antallet må være mellom 1 og 10 000 000.");
+	if (count == 0 || count > SS_FREG_PERSONS_MAX) {
+		rc = SH_ERR_INVALID;
+		sh_reason_set(why, "Antallet må være mellom 1 og " SS_FREG_PERSONS_MAX_TEXT ".");
+		goto out;
+	}
+	if (!(p = sh_calloc(count, sizeof(*p)))) {
+		rc = SH_ERR_NOMEM;
+		sh_reason_set(why, "Ikke nok minne til %u personer.", count);
 		goto out;
 	}
 	for (unsigned i = 0; i < count; i++) {

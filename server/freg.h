@@ -18,6 +18,10 @@
 #include "err.h"
 
 #define SS_FREG_BODY_MAX (64 * 1024) /* a person is a few KiB; more is not an answer */
+/* a synthetic register's size: well inside the synthetic numbers of women
+ * born 1955–2006 (about 4.6 million), so drawing distinct ones stays quick */
+#define SS_FREG_PERSONS_MAX 2000000
+#define SS_FREG_PERSONS_MAX_TEXT "2 000 000"
 
 struct ss_person {
 	char fnr[12];

@@ -609,8 +609,8 @@ static int cmd_freg_generate(struct opts *o)
 		path_in(path, sizeof(path), o->data, "freg.csv");
 	else
 		return USAGE;
-	if (count < 1 || count > 10000000) {
-		fprintf(stderr, "jsr-server: --count må være mellom 1 og 10 000 000.\n");
+	if (count < 1 || count > SS_FREG_PERSONS_MAX) {
+		fprintf(stderr, "jsr-server: --count må være mellom 1 og " SS_FREG_PERSONS_MAX_TEXT ".\n");
 		return USAGE;
 	}
 	if (ss_register_generate(sh_config_str("codes_dir"), path, (unsigned)count,
