@@ -182,23 +182,17 @@ static bool load(sqlite3 *db, int64_t id, char **to, char **subject, char **body
  * the write fail at once (SQLITE_BUSY_SNAPSHOT), leaving a sent message
  * unrecorded.
  */
-int ss_mail_deliver(const char *db_path, const char *spool, const char *sendmail, const char *from,
-		    bool all, int *sent, int *failed)
+static int deliver(sqlite3 *db, const char *spool, const char *sendmail, const char *from, bool all,
+		   int *sent, int *failed)
 {
-	sqlite3 *db;
 	sqlite3_stmt *st, *up;
-	struct sh_reason why;
 	int64_t now = (int64_t)sh_wall_ms(), ids[100];
 	size_t n = 0;
 
 	*sent = *failed = 0;
-	if (sh_db_open(db_path, &db, &why) != SH_OK)
-		return SH_ERR_DB;
 	if (sqlite3_prepare_v2(db, "SELECT id FROM mail WHERE state = 'pending' AND next_try <= ?1 AND "
-				   "claimed_until <= ?2 ORDER BY id LIMIT 100", -1, &st, NULL) != SQLITE_OK) {
-		sqlite3_close(db);
+				   "claimed_until <= ?2 ORDER BY id LIMIT 100", -1, &st, NULL) != SQLITE_OK)
 		return SH_ERR_DB;
-	}
 	sqlite3_bind_int64(st, 1, all ? INT64_MAX : now);
 	sqlite3_bind_int64(st, 2, now);
 	while (n < 100 && sqlite3_step(st) == SQLITE_ROW)
@@ -245,8 +239,22 @@ int ss_mail_deliver(const char *db_path, const char *spool, const char *sendmail
 				    attempts + 1, err);
 		}
 	}
-	sqlite3_close(db);
 	return SH_OK;
+}
+
+int ss_mail_deliver(const char *db_path, const char *spool, const char *sendmail, const char *from,
+		    bool all, int *sent, int *failed)
+{
+	struct sh_reason why;
+	sqlite3 *db;
+	int rc;
+
+	*sent = *failed = 0;
+	if (sh_db_open(db_path, &db, &why) != SH_OK)
+		return SH_ERR_DB;
+	rc = deliver(db, spool, sendmail, from, all, sent, failed);
+	sqlite3_close(db);
+	return rc;
 }
 
 struct ss_mailer {
@@ -260,6 +268,8 @@ struct ss_mailer {
 static void *mailer_run(void *arg)
 {
 	struct ss_mailer *m = arg;
+	struct sh_reason why = {{0}};
+	sqlite3 *db = NULL;
 
 	pthread_mutex_lock(&m->lock);
 	while (!m->stop) {
@@ -267,8 +277,16 @@ static void *mailer_run(void *arg)
 		int sent, failed;
 
 		pthread_mutex_unlock(&m->lock);
-		if (ss_mail_deliver(m->db_path, m->spool, m->sendmail, m->from, false, &sent, &failed) != SH_OK)
-			sh_log_error("mail: cannot read the outbox");
+		/* one connection for the mailer's life; opened again only after it failed */
+		if (!db && sh_db_open(m->db_path, &db, &why) != SH_OK) {
+			sh_log_error("mail: cannot open the store: %s", why.text);
+			db = NULL;
+		}
+		if (db && deliver(db, m->spool, m->sendmail, m->from, false, &sent, &failed) != SH_OK) {
+			sh_log_error("mail: cannot read the outbox: %s", sqlite3_errmsg(db));
+			sqlite3_close(db);
+			db = NULL;
+		}
 		pthread_mutex_lock(&m->lock);
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += 2;
@@ -278,6 +296,7 @@ static void *mailer_run(void *arg)
 		m->wake = false;
 	}
 	pthread_mutex_unlock(&m->lock);
+	sqlite3_close(db);
 	return NULL;
 }
 
