@@ -22,18 +22,15 @@ const char *ss_lk_client_state(const struct ss_lk_job *j)
 	return j->attempts ? "henter" : "sendt";
 }
 
-int ss_lk_job_get(struct ss_store *s, const char *fnr, struct ss_lk_job *j)
+#define JOB_COLS "state, attempts, next_try, coalesce(last_error, ''), coalesce(navn, ''), coalesce(kjonn, '')"
+
+/* Steps st, whose row is JOB_COLS of the job for fnr, into *j; resets st. */
+static int job_row(struct ss_store *s, sqlite3_stmt *st, const char *fnr, struct ss_lk_job *j)
 {
-	sqlite3_stmt *st;
-	int rc = SH_ERR_NOT_FOUND;
+	int step = sqlite3_step(st), rc = step == SQLITE_ROW ? SH_OK : SH_ERR_NOT_FOUND;
 
 	memset(j, 0, sizeof(*j));
-	if (sqlite3_prepare_v2(ss_store_db(s), "SELECT state, attempts, next_try, coalesce(last_error, ''), "
-					       "coalesce(navn, ''), coalesce(kjonn, '') FROM lookup_job WHERE fnr = ?1",
-			       -1, &st, NULL) != SQLITE_OK)
-		return SH_ERR_DB;
-	sqlite3_bind_text(st, 1, fnr, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	if (step == SQLITE_ROW) {
 		snprintf(j->fnr, sizeof(j->fnr), "%s", fnr);
 		snprintf(j->state, sizeof(j->state), "%s", TXT(st, 0));
 		j->attempts = sqlite3_column_int(st, 1);
@@ -41,10 +38,23 @@ int ss_lk_job_get(struct ss_store *s, const char *fnr, struct ss_lk_job *j)
 		snprintf(j->reason, sizeof(j->reason), "%s", TXT(st, 3));
 		snprintf(j->navn, sizeof(j->navn), "%s", TXT(st, 4));
 		snprintf(j->kjonn, sizeof(j->kjonn), "%s", TXT(st, 5));
-		rc = SH_OK;
+	} else if (step != SQLITE_DONE) {
+		sh_log_error("lookup store: %s", sqlite3_errmsg(ss_store_db(s)));
+		rc = SH_ERR_DB;
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc;
+}
+
+int ss_lk_job_get(struct ss_store *s, const char *fnr, struct ss_lk_job *j)
+{
+	sqlite3_stmt *st = ss_stmt(s, "SELECT " JOB_COLS " FROM lookup_job WHERE fnr = ?1");
+
+	memset(j, 0, sizeof(*j));
+	if (!st)
+		return SH_ERR_DB;
+	sqlite3_bind_text(st, 1, fnr, -1, SQLITE_STATIC);
+	return job_row(s, st, fnr, j);
 }
 
 int ss_lk_request(struct ss_store *s, const char *participant, const char *fnr, const char *kommune,
@@ -56,21 +66,21 @@ int ss_lk_request(struct ss_store *s, const char *participant, const char *fnr, 
 	rc = ss_lk_job_get(s, fnr, j);
 	if (rc == SH_OK && strcmp(j->state, "pending") != 0 && strcmp(j->state, "cancelled") != 0)
 		/* answered before: the caller answers from the job; nothing is left to wait */
-		return sh_db_run(ss_store_db(s), "DELETE FROM lookup_request WHERE participant = ?1", "t", participant);
+		return ss_run(s, "DELETE FROM lookup_request WHERE participant = ?1", "t", participant);
 	if (rc != SH_OK && rc != SH_ERR_NOT_FOUND)
 		return rc;
-	put = sh_db_run(ss_store_db(s), "INSERT INTO lookup_request(participant, fnr, kommune, requested, by_user) "
+	put = ss_run(s, "INSERT INTO lookup_request(participant, fnr, kommune, requested, by_user) "
 			"VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(participant) DO UPDATE SET fnr = excluded.fnr, "
 			"kommune = excluded.kommune, requested = excluded.requested, by_user = excluded.by_user",
 			"tttit", participant, fnr, kommune, now, user);
 	if (put != SH_OK)
 		return put;
 	if (rc == SH_ERR_NOT_FOUND) {
-		rc = sh_db_run(ss_store_db(s), "INSERT INTO lookup_job(fnr, created, updated) VALUES (?1, ?2, ?2)", "ti", fnr, now);
+		rc = ss_run(s, "INSERT INTO lookup_job(fnr, created, updated) VALUES (?1, ?2, ?2)", "ti", fnr, now);
 		*start = rc == SH_OK;
 	} else {
 		/* cancelled, and wanted again: a fresh start */
-		rc = sh_db_run(ss_store_db(s), "UPDATE lookup_job SET state = 'pending', attempts = 0, next_try = 0, "
+		rc = ss_run(s, "UPDATE lookup_job SET state = 'pending', attempts = 0, next_try = 0, "
 			     "last_error = NULL, updated = ?2 WHERE fnr = ?1 AND state = 'cancelled'", "ti", fnr, now);
 		*start = rc == SH_OK && sqlite3_changes(ss_store_db(s)) > 0;
 	}
@@ -78,20 +88,39 @@ int ss_lk_request(struct ss_store *s, const char *participant, const char *fnr, 
 }
 
 int ss_lk_retry(struct ss_store *s, const char *fnr, int attempts, int64_t next_try, const char *reason,
-		int64_t now)
+		int64_t now, struct ss_lk_job *j)
 {
-	return sh_db_run(ss_store_db(s), "UPDATE lookup_job SET attempts = ?2, next_try = ?3, last_error = ?4, updated = ?5 "
-		       "WHERE fnr = ?1 AND state = 'pending'", "tiiti", fnr, (int64_t)attempts, next_try, reason, now);
+	sqlite3_stmt *st = ss_stmt(s, "UPDATE lookup_job SET attempts = ?2, next_try = ?3, last_error = ?4, "
+				      "updated = ?5 WHERE fnr = ?1 AND state = 'pending' RETURNING " JOB_COLS);
+
+	memset(j, 0, sizeof(*j));
+	if (!st)
+		return SH_ERR_DB;
+	sqlite3_bind_text(st, 1, fnr, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, attempts);
+	sqlite3_bind_int64(st, 3, next_try);
+	sqlite3_bind_text(st, 4, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, now);
+	return job_row(s, st, fnr, j);
 }
 
 int ss_lk_finish(struct ss_store *s, const char *fnr, const char *state, int attempts, const char *navn,
-		 const char *kjonn, const char *status, const char *reason, int64_t now)
+		 const char *kjonn, const char *status, const char *reason, int64_t now, struct ss_lk_job *j)
 {
-	return sh_db_run(ss_store_db(s), "UPDATE lookup_job SET state = ?2, attempts = ?3, navn = nullif(?4, ''), "
-		       "kjonn = nullif(?5, ''), status = nullif(?6, ''), last_error = nullif(?7, ''), "
-		       "updated = ?8, done_at = ?8 WHERE fnr = ?1 AND state = 'pending'",
-		    "ttitttti", fnr, state, (int64_t)attempts, navn ? navn : "", kjonn ? kjonn : "",
-		    status ? status : "", reason ? reason : "", now);
+	sqlite3_stmt *st = ss_stmt(s, "UPDATE lookup_job SET state = ?2, attempts = ?3, navn = nullif(?4, ''), "
+				      "kjonn = nullif(?5, ''), status = nullif(?6, ''), last_error = nullif(?7, ''), "
+				      "updated = ?8, done_at = ?8 WHERE fnr = ?1 AND state = 'pending' RETURNING " JOB_COLS);
+	const char *text[] = {fnr, state, NULL, navn, kjonn, status, reason};
+
+	memset(j, 0, sizeof(*j));
+	if (!st)
+		return SH_ERR_DB;
+	for (int i = 0; i < 7; i++)
+		if (i != 2)
+			sqlite3_bind_text(st, i + 1, text[i] ? text[i] : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, attempts);
+	sqlite3_bind_int64(st, 8, now);
+	return job_row(s, st, fnr, j);
 }
 
 int ss_lk_requests_each(struct ss_store *s, const char *fnr,
@@ -100,8 +129,7 @@ int ss_lk_requests_each(struct ss_store *s, const char *fnr,
 	sqlite3_stmt *st;
 	int rc = SH_OK, step;
 
-	if (sqlite3_prepare_v3(ss_store_db(s), "SELECT participant, kommune FROM lookup_request WHERE fnr = ?1 "
-					       "ORDER BY participant", -1, 0, &st, NULL) != SQLITE_OK)
+	if (!(st = ss_stmt(s, "SELECT participant, kommune FROM lookup_request WHERE fnr = ?1 ORDER BY participant")))
 		return SH_ERR_DB;
 	sqlite3_bind_text(st, 1, fnr, -1, SQLITE_STATIC);
 	/* the rows are copied out first: the callback may write to these tables */
@@ -123,7 +151,7 @@ int ss_lk_requests_each(struct ss_store *s, const char *fnr,
 			snprintf(rows[n][1], 40, "%s", TXT(st, 1));
 			n++;
 		}
-		sqlite3_finalize(st);
+		sqlite3_reset(st);
 		if (rc == SH_OK && step != SQLITE_DONE && step != SQLITE_ROW)
 			rc = SH_ERR_DB;
 		for (size_t i = 0; rc == SH_OK && i < n; i++)
@@ -135,7 +163,7 @@ int ss_lk_requests_each(struct ss_store *s, const char *fnr,
 
 int ss_lk_requests_drop(struct ss_store *s, const char *fnr)
 {
-	return sh_db_run(ss_store_db(s), "DELETE FROM lookup_request WHERE fnr = ?1", "t", fnr);
+	return ss_run(s, "DELETE FROM lookup_request WHERE fnr = ?1", "t", fnr);
 }
 
 int ss_lk_renumbered(struct ss_store *s, const char *participant, const char *old_fnr, bool *cancelled)
@@ -145,18 +173,17 @@ int ss_lk_renumbered(struct ss_store *s, const char *participant, const char *ol
 	int rc;
 
 	*cancelled = false;
-	rc = sh_db_run(ss_store_db(s), "DELETE FROM lookup_request WHERE participant = ?1 AND fnr = ?2", "tt", participant, old_fnr);
+	rc = ss_run(s, "DELETE FROM lookup_request WHERE participant = ?1 AND fnr = ?2", "tt", participant, old_fnr);
 	if (rc != SH_OK)
 		return rc;
-	if (sqlite3_prepare_v2(ss_store_db(s), "SELECT 1 FROM lookup_request WHERE fnr = ?1 LIMIT 1", -1, &st,
-			       NULL) != SQLITE_OK)
+	if (!(st = ss_stmt(s, "SELECT 1 FROM lookup_request WHERE fnr = ?1 LIMIT 1")))
 		return SH_ERR_DB;
 	sqlite3_bind_text(st, 1, old_fnr, -1, SQLITE_STATIC);
 	others = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (others)
 		return SH_OK;
-	rc = sh_db_run(ss_store_db(s), "UPDATE lookup_job SET state = 'cancelled' WHERE fnr = ?1 AND state = 'pending'", "t", old_fnr);
+	rc = ss_run(s, "UPDATE lookup_job SET state = 'cancelled' WHERE fnr = ?1 AND state = 'pending'", "t", old_fnr);
 	*cancelled = rc == SH_OK && sqlite3_changes(ss_store_db(s)) > 0;
 	return rc;
 }

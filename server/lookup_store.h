@@ -40,10 +40,15 @@ int ss_lk_job_get(struct ss_store *s, const char *fnr, struct ss_lk_job *j) SH_M
  */
 int ss_lk_request(struct ss_store *s, const char *participant, const char *fnr, const char *kommune,
 		  const char *user, int64_t now, bool *start, struct ss_lk_job *j) SH_MUST_USE;
+/*
+ * A pending job's next try, or its final state; *j is the job as written.
+ * SH_ERR_NOT_FOUND when it is no longer pending (cancelled or done).
+ */
 int ss_lk_retry(struct ss_store *s, const char *fnr, int attempts, int64_t next_try, const char *reason,
-		int64_t now) SH_MUST_USE;
+		int64_t now, struct ss_lk_job *j) SH_MUST_USE;
 int ss_lk_finish(struct ss_store *s, const char *fnr, const char *state, int attempts, const char *navn,
-		 const char *kjonn, const char *status, const char *reason, int64_t now) SH_MUST_USE;
+		 const char *kjonn, const char *status, const char *reason, int64_t now,
+		 struct ss_lk_job *j) SH_MUST_USE;
 /* The participants waiting for a number: cb(participant, kommune). */
 int ss_lk_requests_each(struct ss_store *s, const char *fnr,
 			int (*cb)(const char *participant, const char *kommune, void *arg), void *arg) SH_MUST_USE;

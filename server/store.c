@@ -1,6 +1,7 @@
 /* store.c: the server's SQLite store. */
 #include "store.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,8 @@ static const char *const sql[ST_COUNT] = {
 /* participants kept by the merge: four ways each, 16,384 in all, enough for a nation's
  * active participants (~2 KB each) */
 #define PCACHE_SETS 4096
+/* statements of other modules kept prepared (ss_stmt) */
+#define SS_STMTS 32
 
 struct ss_store {
 	sqlite3 *db;
@@ -92,6 +95,10 @@ struct ss_store {
 	uint64_t seq_saved; /* as in meta */
 	bool mail;          /* mail queued since ss_store_take_mail() */
 	struct ss_pcache *pc;
+	struct {
+		const char *sql; /* a literal: its address is the key */
+		sqlite3_stmt *st;
+	} cached[SS_STMTS];
 	sqlite3_stmt *st[ST_COUNT];
 };
 
@@ -105,6 +112,46 @@ static sqlite3_stmt *stmt(struct ss_store *s, enum st i)
 	sqlite3_reset(s->st[i]);
 	sqlite3_clear_bindings(s->st[i]);
 	return s->st[i];
+}
+
+sqlite3_stmt *ss_stmt(struct ss_store *s, const char *text)
+{
+	int i = 0;
+
+	while (i < SS_STMTS && s->cached[i].sql && s->cached[i].sql != text)
+		i++;
+	if (i == SS_STMTS) {
+		sh_log_error("store: more than %d kept statements", SS_STMTS);
+		return NULL;
+	}
+	if (!s->cached[i].sql) {
+		if (sqlite3_prepare_v3(s->db, text, -1, SQLITE_PREPARE_PERSISTENT, &s->cached[i].st, NULL) !=
+		    SQLITE_OK) {
+			sh_log_error("store: prepare: %s", sqlite3_errmsg(s->db));
+			s->cached[i].st = NULL;
+			return NULL;
+		}
+		s->cached[i].sql = text;
+	}
+	sqlite3_reset(s->cached[i].st);
+	sqlite3_clear_bindings(s->cached[i].st);
+	return s->cached[i].st;
+}
+
+int ss_run(struct ss_store *s, const char *text, const char *types, ...)
+{
+	sqlite3_stmt *st = ss_stmt(s, text);
+	va_list ap;
+	int rc;
+
+	if (!st)
+		return SH_ERR_DB;
+	va_start(ap, types);
+	sh_db_bindv(st, types, ap);
+	va_end(ap);
+	rc = sh_db_step_done(s->db, st);
+	sqlite3_reset(st);
+	return rc;
 }
 
 static void bt(sqlite3_stmt *st, int i, const char *v)
@@ -176,6 +223,8 @@ void ss_store_close(struct ss_store *s)
 		return;
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
+	for (int i = 0; i < SS_STMTS; i++)
+		sqlite3_finalize(s->cached[i].st);
 	sqlite3_close(s->db);
 	ss_pcache_free(s->pc);
 	sh_free(s);

@@ -53,6 +53,14 @@ int ss_store_open(const char *path, struct ss_store **out, struct sh_reason *why
 void ss_store_close(struct ss_store *s);
 sqlite3 *ss_store_db(struct ss_store *s);
 
+/*
+ * A statement of another module, prepared once per connection and kept:
+ * `text` must be a string literal (its address is the key). Reset and
+ * unbound; the store finalizes it. NULL (logged) when it does not prepare.
+ */
+sqlite3_stmt *ss_stmt(struct ss_store *s, const char *text);
+/* sh_db_run() on such a statement. */
+int ss_run(struct ss_store *s, const char *text, const char *types, ...) SH_MUST_USE;
 int ss_begin(struct ss_store *s) SH_MUST_USE;
 int ss_commit(struct ss_store *s) SH_MUST_USE;
 void ss_rollback(struct ss_store *s);

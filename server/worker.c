@@ -962,19 +962,16 @@ static int lk_result(struct ss_worker *w, const struct ss_lookup_result *r, stru
 		/* for jsr-server status and the operator: the alert lives in meta */
 		return ss_lk_alert_put(w->cfg.store, r->reason);
 	}
-	if ((rc = ss_lk_job_get(w->cfg.store, r->fnr, &job)) != SH_OK || strcmp(job.state, "pending") != 0)
-		return rc == SH_ERR_NOT_FOUND ? SH_OK : rc; /* cancelled or done meanwhile */
 	if (r->outcome == SS_LK_RETRY) {
-		rc = ss_lk_retry(w->cfg.store, r->fnr, r->attempts, r->next_try, r->reason, now);
+		rc = ss_lk_retry(w->cfg.store, r->fnr, r->attempts, r->next_try, r->reason, now, &job);
 	} else {
 		rc = ss_lk_finish(w->cfg.store, r->fnr, finals[r->outcome], r->attempts, r->person.navn,
 				  r->person.kjonn, r->person.status,
-				  r->outcome == SS_LK_NOT_FOUND ? "Ikke funnet i Folkeregisteret." : r->reason, now);
+				  r->outcome == SS_LK_NOT_FOUND ? "Ikke funnet i Folkeregisteret." : r->reason, now,
+				  &job);
 	}
-	if (rc == SH_OK)
-		rc = ss_lk_job_get(w->cfg.store, r->fnr, &job);
 	if (rc != SH_OK)
-		return rc;
+		return rc == SH_ERR_NOT_FOUND ? SH_OK : rc; /* cancelled or done meanwhile */
 	sh_buf_init(&ids, (size_t)1 << 24);
 	{
 		struct lk_apply a = {w, m, r, &job, ls, &ids};

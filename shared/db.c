@@ -120,6 +120,27 @@ int sh_migrate(sqlite3 *db, const struct sh_migration *m, size_t n, int *from, i
 	return SH_OK;
 }
 
+void sh_db_bindv(sqlite3_stmt *st, const char *types, va_list ap)
+{
+	for (int i = 0; types[i]; i++) {
+		if (types[i] == 't')
+			sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+	}
+}
+
+int sh_db_step_done(sqlite3 *db, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		sh_log_error("db: %s", sqlite3_errmsg(db));
+		return rc == SQLITE_CONSTRAINT ? SH_ERR_CONFLICT : SH_ERR_DB;
+	}
+	return SH_OK;
+}
+
 int sh_db_run(sqlite3 *db, const char *sql, const char *types, ...)
 {
 	sqlite3_stmt *st;
@@ -131,18 +152,9 @@ int sh_db_run(sqlite3 *db, const char *sql, const char *types, ...)
 		return SH_ERR_DB;
 	}
 	va_start(ap, types);
-	for (int i = 0; types[i]; i++) {
-		if (types[i] == 't')
-			sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
-		else
-			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
-	}
+	sh_db_bindv(st, types, ap);
 	va_end(ap);
-	rc = sqlite3_step(st);
+	rc = sh_db_step_done(db, st);
 	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		sh_log_error("db: %s", sqlite3_errmsg(db));
-		return rc == SQLITE_CONSTRAINT ? SH_ERR_CONFLICT : SH_ERR_DB;
-	}
-	return SH_OK;
+	return rc;
 }

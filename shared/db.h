@@ -15,6 +15,7 @@
 #define SH_DB_H
 
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -42,5 +43,9 @@ int sh_db_exec(sqlite3 *db, const char *sql, struct sh_reason *why) SH_MUST_USE;
  * on a constraint, SH_ERR_DB otherwise (logged).
  */
 int sh_db_run(sqlite3 *db, const char *sql, const char *types, ...) SH_MUST_USE;
+/* The parts of sh_db_run, for a statement prepared once: bind by `types`;
+ * step once (SH_OK for a row or done). */
+void sh_db_bindv(sqlite3_stmt *st, const char *types, va_list ap);
+int sh_db_step_done(sqlite3 *db, sqlite3_stmt *st) SH_MUST_USE;
 
 #endif
