@@ -399,6 +399,7 @@ int sc_participant_load(struct sc_replica *r, const char *id, struct sh_particip
 					(const char *)sqlite3_column_text(s, 2));
 	}
 	sqlite3_reset(s);
+	sh_participant_tidy(p);
 	return rc;
 }
 
@@ -637,6 +638,7 @@ static int apply_ops(struct sc_replica *r, const char *id, const struct op *ops,
 		dates |= a.field == SH_F_FNR || a.field == SH_F_STARTDATO || a.field == SH_F_SLUTTDATO;
 		rep->changed = true;
 	}
+	sh_participant_tidy(p); /* a removed tiltak is gone, not a row of missing fields */
 	rep->status = sh_status_of(r->d, p);
 	if (!rep->changed)
 		return SH_OK;

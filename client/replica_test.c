@@ -258,6 +258,15 @@ static void discharge_and_utskrevet(void **state)
 	values[SH_F_TILTAK_TIL] = "2026-04-01";
 	assert_int_equal(sc_tiltak_add(r, id, values, row, &rep), SH_OK);
 	assert_int_equal(rep.status, SH_STATUS_AKTIV);
+	{
+		/* a second tiltak, removed again: the participant is as complete as before */
+		char row2[SH_ID_LEN + 1];
+
+		assert_int_equal(sc_tiltak_add(r, id, values, row2, &rep), SH_OK);
+		assert_int_equal(sc_tiltak_remove(r, id, row2, &rep), SH_OK);
+		assert_int_equal(rep.status, SH_STATUS_AKTIV);
+		assert_int_equal(count("SELECT count(*) FROM participant WHERE status = 'aktiv'"), 1);
+	}
 	ok_set(id, "sluttdato", "2026-06-30");
 	ok_set(id, "hovedarsak", "60");
 	assert_int_equal(sc_discharge(r, id, &rep), SH_ERR_RULE);
