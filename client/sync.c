@@ -255,6 +255,8 @@ static void start_push(struct eng *e)
 {
 	size_t frozen;
 
+	if (e->phase != P_PUSH)
+		e->t_push = sh_mono_us(); /* numbering the outbox is part of the push */
 	sh_free(e->pending);
 	e->pending = NULL;
 	e->npending = e->next_send = e->inflight = 0;
@@ -267,8 +269,6 @@ static void start_push(struct eng *e)
 		start_pull(e);
 		return;
 	}
-	if (e->phase != P_PUSH)
-		e->t_push = sh_mono_us();
 	e->phase = P_PUSH;
 	send_changesets(e);
 }

@@ -131,19 +131,27 @@ int sc_freeze_outbox(struct sc_replica *r, size_t *changesets)
 	if (begin(q.db) != SH_OK)
 		return SH_ERR_DB;
 	seq = meta_int(q.db, "changeset_seq");
-	for (;;) {
+	for (int64_t after = 0;;) {
+		/* each batch starts after the last one: no rescan of what is frozen */
 		sqlite3_stmt *st = Q(&q, 0, "UPDATE outbox SET changeset = ?1 WHERE seq IN (SELECT seq FROM outbox "
-					    "WHERE changeset IS NULL ORDER BY seq LIMIT ?2)");
+					    "WHERE changeset IS NULL AND seq > ?3 ORDER BY seq LIMIT ?2)");
 
 		if (!st)
 			break;
 		sqlite3_bind_int64(st, 1, seq + 1);
 		sqlite3_bind_int(st, 2, SC_CHANGESET_SIZE);
+		sqlite3_bind_int64(st, 3, after);
 		run(&q, st);
 		if (q.err != SH_OK || sqlite3_changes(q.db) == 0)
 			break;
 		seq++;
 		(*changesets)++;
+		if (!(st = Q(&q, 1, "SELECT max(seq) FROM outbox WHERE changeset = ?1")))
+			break;
+		sqlite3_bind_int64(st, 1, seq);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			after = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
 	}
 	meta_put_int(&q, "changeset_seq", seq);
 	rc = finish(&q);
