@@ -284,3 +284,34 @@ int ss_audit_about(struct ss_store *s, const char *participant,
 	sqlite3_finalize(st);
 	return SH_OK;
 }
+
+int ss_audit_check_head(struct ss_store *s, const char *head, struct sh_reason *why)
+{
+	unsigned char want[32];
+	sqlite3_stmt *st;
+	char *end;
+	long long id = strtoll(head, &end, 10);
+	int rc;
+
+	if (id < 1 || *end != ':' || strlen(end + 1) != 64 ||
+	    sodium_hex2bin(want, sizeof(want), end + 1, 64, NULL, NULL, NULL) != 0) {
+		sh_reason_set(why, "Hodet skrives NR:SJEKKSUM (64 heksadesimale tegn), slik serverloggen viser det.");
+		return SH_ERR_USAGE;
+	}
+	if (sqlite3_prepare_v2(ss_store_db(s), "SELECT hash FROM audit WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
+		return SH_ERR_DB;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sh_reason_set(why, "Innslag nr. %lld mangler: loggen er kortet ned etter at hodet ble skrevet "
+			      "i serverloggen.", id);
+		rc = SH_ERR_CONFLICT;
+	} else if (sqlite3_column_bytes(st, 0) != 32 || sodium_memcmp(want, sqlite3_column_blob(st, 0), 32)) {
+		sh_reason_set(why, "Innslag nr. %lld er ikke det som ble skrevet i serverloggen: loggen er "
+			      "skrevet om fra og med det.", id);
+		rc = SH_ERR_CONFLICT;
+	} else {
+		rc = SH_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}

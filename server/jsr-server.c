@@ -72,12 +72,15 @@ static const struct sh_conf_key server_keys[] = {
 	{"freg_breaker_open_s", SH_CONF_INT, "5", "first pause when the register fails; doubles up to 16x"},
 	{"freg_probe_s", SH_CONF_INT, "60", "while the register refuses our access (401/403): try this often"},
 	{"freg_malformed_max", SH_CONF_INT, "5", "malformed answers for one number before it fails for good"},
+	{"audit_anchor_s", SH_CONF_INT, "600",
+	 "write the audit log's head to the server log this often when it moved (0: never); "
+	 "check it later with audit verify --head"},
 	{NULL, 0, NULL, NULL},
 };
 
 struct opts {
 	const char *data, *config, *listen, *username, *role, *admin;
-	const char *name, *email, *phone, *user, *participant, *out;
+	const char *name, *email, *phone, *user, *participant, *out, *head;
 	long count, seed;
 	const char *kommuner[32];
 	size_t nkommuner;
@@ -100,7 +103,9 @@ static void usage(FILE *out)
 		"  admin invite --data MAPPE --name NAVN --email E --phone TLF --role ROLLE [--kommune NNNN]\n"
 		"  admin resend|deactivate --data MAPPE --user BRUKER\n"
 		"  admin users --data MAPPE           brukere og invitasjoner\n"
-		"  audit verify --data MAPPE           kontroller at revisjonsloggen er urørt\n"
+		"  audit verify --data MAPPE [--head NR:SJEKKSUM]\n"
+		"                                      kontroller at revisjonsloggen er urørt (og har\n"
+		"                                      hodet som serverloggen viser)\n"
 		"  audit show --data MAPPE --participant ID\n"
 		"                                      hvem har sett eller endret denne deltakeren\n"
 		"  mail flush --data MAPPE             send e-post som venter\n"
@@ -123,7 +128,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{"phone", required_argument, 0, 'P'},  {"user", required_argument, 0, 'U'},
 		{"participant", required_argument, 0, 'I'},
 		{"count", required_argument, 0, 'n'},  {"seed", required_argument, 0, 'S'},
-		{"out", required_argument, 0, 'o'},
+		{"out", required_argument, 0, 'o'},    {"head", required_argument, 0, 'H'},
 		{0, 0, 0, 0}};
 	int c;
 
@@ -142,6 +147,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'U': o->user = optarg; break;
 		case 'I': o->participant = optarg; break;
 		case 'o': o->out = optarg; break;
+		case 'H': o->head = optarg; break;
 		case 'n':
 		case 'S': {
 			char *end;
@@ -571,11 +577,19 @@ static int cmd_audit(struct opts *o, const char *op)
 		return rc;
 	if (strcmp(op, "verify") == 0) {
 		rc = ss_audit_verify(s, &count, &bad, &why);
+		if (rc == SH_OK && o->head) {
+			rc = ss_audit_check_head(s, o->head, &why);
+			if (rc == SH_ERR_CONFLICT)
+				bad = strtoll(o->head, NULL, 10);
+		}
 		if (rc == SH_OK)
-			printf("Revisjonsloggen er hel: %lld innslag, kjeden stemmer.\n", (long long)count);
+			printf("Revisjonsloggen er hel: %lld innslag, kjeden stemmer%s.\n", (long long)count,
+			       o->head ? " og har hodet fra serverloggen" : "");
+		else if (rc == SH_ERR_USAGE)
+			fprintf(stderr, "jsr-server: %s\n", why.text);
 		else
 			printf("Revisjonsloggen er BRUTT ved innslag nr. %lld: %s\n", (long long)bad, why.text);
-		rc = rc == SH_OK ? OK : rc == SH_ERR_CONFLICT ? REFUSED : FAILED;
+		rc = rc == SH_OK ? OK : rc == SH_ERR_CONFLICT ? REFUSED : rc == SH_ERR_USAGE ? USAGE : FAILED;
 	} else if (strcmp(op, "show") == 0) {
 		if (!sh_id_valid(o->participant)) {
 			fprintf(stderr, "jsr-server: oppgi deltakerens id (32 tegn).\n");
@@ -744,6 +758,7 @@ static int cmd_run(struct opts *o)
 	cfg.worker.session_ttl_ms = sh_config_int("session_ttl_s") * 1000;
 	cfg.worker.session_idle_ms = sh_config_int("session_idle_s") * 1000;
 	cfg.worker.page_limit = (size_t)sh_config_int("pull_page_limit");
+	cfg.worker.audit_anchor_s = (int)sh_config_int("audit_anchor_s");
 	access_cfg(&cfg.worker.access, d);
 	ss_audit_key(keys->sign_sk);
 	{

@@ -55,6 +55,8 @@ struct ss_worker {
 	struct sh_hlc clock;
 	char fingerprint[SH_FPR_LEN + 1];
 	char *kx_b64, *sign_b64;
+	uint64_t anchored_us;  /* when the audit head was last written to the log */
+	char anchor[96];       /* and what it was */
 };
 
 void ss_out_free(struct ss_out *o)
@@ -1282,6 +1284,27 @@ static void process(struct ss_worker *w, struct ss_job *batch)
 	}
 }
 
+/*
+ * The audit log's head into the server log when it moved, at most every
+ * audit_anchor_s (and at start and stop): a copy outside the store that
+ * «jsr-server audit verify --head» checks, so a tail cut off together with
+ * meta's record of it cannot go unnoticed.
+ */
+static void anchor(struct ss_worker *w, bool now)
+{
+	char head[96];
+	uint64_t t = sh_mono_us();
+
+	if (w->cfg.audit_anchor_s <= 0 ||
+	    (!now && t - w->anchored_us < (uint64_t)w->cfg.audit_anchor_s * 1000000u))
+		return;
+	w->anchored_us = t;
+	if (ss_meta_get(w->cfg.store, "audit_head", head, sizeof(head)) != SH_OK || strcmp(head, w->anchor) == 0)
+		return;
+	snprintf(w->anchor, sizeof(w->anchor), "%s", head);
+	sh_log_info("audit: head %s (jsr-server audit verify --head %s)", head, head);
+}
+
 static void *run(void *arg)
 {
 	struct ss_worker *w = arg;
@@ -1289,6 +1312,7 @@ static void *run(void *arg)
 	/* the jobs that were open when the server stopped go on */
 	if (w->cfg.lookup && ss_lk_open_each(w->cfg.store, lk_resume_one, w->cfg.lookup) != SH_OK)
 		sh_log_error("worker: could not read the open lookup jobs");
+	anchor(w, true);
 
 	for (;;) {
 		struct ss_job *batch;
@@ -1304,6 +1328,7 @@ static void *run(void *arg)
 		if (!batch && stop)
 			break;
 		process(w, batch);
+		anchor(w, false);
 		while (batch) {
 			struct ss_job *next = batch->next;
 
@@ -1314,6 +1339,7 @@ static void *run(void *arg)
 		}
 		release(w);
 	}
+	anchor(w, true);
 	return NULL;
 }
 

@@ -62,6 +62,7 @@ struct ss_worker_cfg {
 	struct ss_access_cfg access;
 	struct ss_mailer *mailer;        /* woken when mail is queued; may be NULL */
 	struct ss_lookup *lookup;        /* the Folkeregister scheduler; may be NULL */
+	int audit_anchor_s;              /* the audit head into the log this often (0: never) */
 	void (*wake)(void *arg);         /* called after outputs were queued */
 	void *wake_arg;
 };

@@ -3,13 +3,16 @@ read, write, wipe and admin action is recorded with who, which device, when
 and what; `jsr-server audit show --participant` answers "who has seen or
 changed this person"; no fødselsnummer or name is ever in it; and any
 tampering (update, delete, insert, a removed tail, a forged hash) is found
-by `jsr-server audit verify`, which names the first broken entry."""
+by `jsr-server audit verify`, which names the first broken entry; a tail cut
+off together with the store's own record of it is found against the head the
+server wrote to its log (`--head`)."""
 import os
 import re
 import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "pylib"))
@@ -57,6 +60,19 @@ class AuditCase(TempDirCase):
     def verify(self, data):
         return subprocess.run([SERVER, "audit", "verify", "--data", data], capture_output=True,
                               text=True, env=server_env(), timeout=60)
+
+    def tamper(self, *sql):
+        """A copy of the store with the triggers dropped and sql run: whoever got write access."""
+        data = os.path.join(self.tmp, "tampered-%d" % len(os.listdir(self.tmp)))
+        shutil.copytree(self.server.dir, data)
+        con = sqlite3.connect(os.path.join(data, "store.db"))
+        con.execute("DROP TRIGGER audit_no_update")
+        con.execute("DROP TRIGGER audit_no_delete")
+        for s in sql:
+            con.execute(s)
+        con.commit()
+        con.close()
+        return data
 
 
 class Contents(AuditCase):
@@ -119,19 +135,6 @@ class Contents(AuditCase):
 
 
 class Tampering(AuditCase):
-    def tamper(self, *sql):
-        """A copy of the store with the triggers dropped and sql run: whoever got write access."""
-        data = os.path.join(self.tmp, "tampered-%d" % len(os.listdir(self.tmp)))
-        shutil.copytree(self.server.dir, data)
-        con = sqlite3.connect(os.path.join(data, "store.db"))
-        con.execute("DROP TRIGGER audit_no_update")
-        con.execute("DROP TRIGGER audit_no_delete")
-        for s in sql:
-            con.execute(s)
-        con.commit()
-        con.close()
-        return data
-
     def assert_broken(self, data, first_bad):
         p = self.verify(data)
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
@@ -182,6 +185,56 @@ class Tampering(AuditCase):
                            "(SELECT participant FROM audit_subject LIMIT 1)")
         p = self.verify(data)
         self.assertEqual(p.returncode, 1, p.stdout)
+
+
+class Anchor(AuditCase):
+    """A tail cut off together with meta's record of it passes the chain's own
+    check; the head the server wrote to its log (an outside copy) finds it."""
+
+    def logged_head(self):
+        self.server.start(JSR_LOG_LEVEL="info")  # the worker writes the head it starts with
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            with open(self.server.log) as f:
+                heads = re.findall(r"audit: head (\d+:[0-9a-f]{64})", f.read())
+            if heads:
+                break
+            time.sleep(0.05)
+        self.server.kill()
+        self.assertTrue(heads, "no audit head in the server log")
+        return heads[-1]
+
+    def verify_head(self, data, head):
+        return subprocess.run([SERVER, "audit", "verify", "--data", data, "--head", head],
+                              capture_output=True, text=True, env=server_env(), timeout=60)
+
+    def test_cut_tail(self):
+        head = self.logged_head()
+        n = int(head.split(":")[0])
+        self.assertEqual(n, len(self.rows()))
+        p = self.verify_head(self.server.dir, head)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("har hodet fra serverloggen", p.stdout)
+        # a careful intruder: the last two entries, their index rows and meta's record, consistently
+        data = self.tamper(f"DELETE FROM audit WHERE id >= {n - 1}",
+                           f"DELETE FROM audit_subject WHERE audit_id >= {n - 1}",
+                           "UPDATE meta SET value = (SELECT id || ':' || lower(hex(hash)) FROM audit "
+                           "ORDER BY id DESC LIMIT 1) WHERE key = 'audit_head'")
+        self.assertEqual(self.verify(data).returncode, 0)  # the chain alone cannot tell
+        p = self.verify_head(data, head)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn(f"BRUTT ved innslag nr. {n}", p.stdout)
+        self.assertIn("kortet ned", p.stdout)
+
+    def test_bad_head(self):
+        for head in ("", "12", "0:" + "0" * 64, "3:" + "g" * 64, "3:" + "0" * 63, "x:" + "0" * 64):
+            with self.subTest(head=head):
+                p = self.verify_head(self.server.dir, head)
+                self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+                self.assertIn("NR:SJEKKSUM", p.stderr)
+        p = self.verify_head(self.server.dir, "3:" + "0" * 64)  # well formed, not this log's
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("skrevet om", p.stdout)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ def _kill_leftovers():
 
 
 def server_env(**extra):
-    return env(JSR_PASSWORD_STRENGTH="min", JSR_LOG_LEVEL="warn", **extra)
+    return env(**{"JSR_PASSWORD_STRENGTH": "min", "JSR_LOG_LEVEL": "warn", **extra})
 
 
 class Server:
@@ -67,13 +67,13 @@ class Server:
             assert p.returncode == check, f"jsr-server {args}: {p.returncode}\n{p.stdout}\n{p.stderr}"
         return p
 
-    def start(self, port=None):
+    def start(self, port=None, **extra_env):
         """Starts (on the same port as before when restarting)."""
         port = self.port if port is None else port
         logf = open(self.log, "a")
         self.proc = subprocess.Popen(
             [SERVER, "run", "--data", self.dir, "--listen", f"127.0.0.1:{port}"],
-            stdout=subprocess.PIPE, stderr=logf, text=True, env=server_env())
+            stdout=subprocess.PIPE, stderr=logf, text=True, env=server_env(**extra_env))
         _running.append(self.proc)
         logf.close()
         line = self.proc.stdout.readline()
