@@ -176,12 +176,18 @@ static int run_login(struct cli *c, int argc, char **argv)
 
 static void report(const struct sc_sync_result *res)
 {
-	printf("Sendt: %zu endringssett (%zu lagret, %zu allerede der, %zu %s, %zu avvist). "
-	       "Hentet: %zu %s på %zu %s%s.\n",
-	       res->changesets, res->applied, res->superseded, res->conflicts,
-	       res->conflicts == 1 ? "konflikt" : "konflikter", res->rejected, res->pulled,
-	       res->pulled == 1 ? "verdi" : "verdier", res->pages, res->pages == 1 ? "side" : "sider",
-	       res->kept ? " (noen holdt tilbake for lokale endringer)" : "");
+	if (res->changesets)
+		printf("Sendt: %zu endringssett (%zu lagret, %zu allerede der, %zu %s, %zu avvist). ",
+		       res->changesets, res->applied, res->superseded, res->conflicts,
+		       res->conflicts == 1 ? "konflikt" : "konflikter", res->rejected);
+	else
+		printf("Ingenting å sende. ");
+	if (res->pulled || res->kept)
+		printf("Hentet: %zu %s på %zu %s%s.\n", res->pulled, res->pulled == 1 ? "verdi" : "verdier",
+		       res->pages, res->pages == 1 ? "side" : "sider",
+		       res->kept ? " (noen holdt tilbake for lokale endringer)" : "");
+	else
+		printf("Ingenting nytt fra serveren.\n");
 	if (res->lookups)
 		printf("Navneoppslag: spurte om %zu, fikk svar om %zu.\n", res->lookups, res->lookup_states);
 }
