@@ -432,9 +432,12 @@ static int conflict_row(const struct sc_conflict_row *k, void *arg)
 {
 	struct cli *c = ((void **)arg)[0];
 	cJSON *arr = ((void **)arg)[1];
+	size_t *shown = ((void **)arg)[2];
 	const struct sh_field *f = k->field ? sh_field_by_name(k->field) : NULL;
 	char a[SH_VALUE_MAX + 64], b[SH_VALUE_MAX + 64], ta[32], tb[32];
 
+	if (!arr && (*shown)++ == 0)
+		printf("Åpne konflikter:\n");
 	if (arr) {
 		cJSON *j = cJSON_CreateObject();
 
@@ -476,7 +479,8 @@ static int run_conflicts(struct cli *c, int argc, char **argv)
 {
 	const struct cli_cmd *cmd = &cli_cmds_sync[S_CONFLICTS];
 	cJSON *arr = NULL;
-	void *arg[2];
+	size_t shown = 0;
+	void *arg[3] = {c, NULL, &shown};
 	bool json;
 	int rc;
 
@@ -488,14 +492,13 @@ static int run_conflicts(struct cli *c, int argc, char **argv)
 		return CLI_FAILED;
 	if (json)
 		arr = cJSON_CreateArray();
-	arg[0] = c;
 	arg[1] = arr;
-	if (!json)
-		printf("Åpne konflikter:\n");
 	if (sc_conflicts_each(c->replica, NULL, false, conflict_row, arg) != SH_OK) {
 		cJSON_Delete(arr);
 		return CLI_FAILED;
 	}
+	if (!json && !shown)
+		printf("Ingen åpne konflikter.\n");
 	return json ? cli_print_json(arr) : CLI_OK;
 }
 
