@@ -58,6 +58,11 @@ class Lock(UnlockCase):
         self.register(c)
         p = c.jsr("unlock", check=1)
         self.assertIn("ikke låst", p.stderr)
+        # nor can it be locked: there is no password to open it with
+        p = c.jsr("lock", check=1)
+        self.assertIn("kan ikke låse", p.stderr)
+        self.assertNotIn("Replikaen er låst", p.stdout)
+        c.jsr("list", check=0)
         c.jsr("list", check=0)
 
 
