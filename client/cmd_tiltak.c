@@ -175,8 +175,8 @@ static int run_remove(struct cli *c, int argc, char **argv)
 /* ---- outbox ---------------------------------------------------------------- */
 
 struct outbox_ctx {
-	cJSON *changes;
-	long n;
+	cJSON *changes, *lookups;
+	long n, nlookups;
 };
 
 static int outbox_row(const struct sc_outbox_row *o, void *arg)
@@ -209,6 +209,8 @@ static int outbox_row(const struct sc_outbox_row *o, void *arg)
 		cJSON_AddItemToArray(oc->changes, j);
 		return 0;
 	}
+	if (oc->n == 1)
+		printf("Endringer som venter på serveren:\n");
 	printf("%6lld  %.8s  %-20s %-26s %s\n", (long long)o->seq, o->participant, o->field,
 	       o->rejected ? "avvist" : o->changeset ? "sendt, venter på svar" : "ikke sendt",
 	       o->rejected ? o->rejected : "");
@@ -217,8 +219,11 @@ static int outbox_row(const struct sc_outbox_row *o, void *arg)
 
 static int lookup_row(const struct sc_lookup_row *l, void *arg)
 {
-	cJSON *arr = arg;
+	struct outbox_ctx *oc = arg;
+	cJSON *arr = oc->lookups;
 
+	if (!arr && oc->nlookups++ == 0)
+		printf("\nOppslag i Folkeregisteret:\n");
 	if (arr) {
 		cJSON *j = cJSON_CreateObject();
 
@@ -237,7 +242,7 @@ static int run_outbox(struct cli *c, int argc, char **argv)
 {
 	const struct cli_cmd *cmd = &cli_cmds_tiltak[T_OUTBOX];
 	struct outbox_ctx oc = {0};
-	cJSON *j = NULL, *lookups = NULL;
+	cJSON *j = NULL;
 	bool json;
 	int rc;
 
@@ -252,15 +257,15 @@ static int run_outbox(struct cli *c, int argc, char **argv)
 	if (json) {
 		j = cJSON_CreateObject();
 		oc.changes = cJSON_AddArrayToObject(j, "changes");
-		lookups = cJSON_AddArrayToObject(j, "lookups");
-	} else {
-		printf("Endringer som venter på serveren:\n");
+		oc.lookups = cJSON_AddArrayToObject(j, "lookups");
 	}
 	rc = sc_outbox_each(c->replica, NULL, outbox_row, &oc);
-	if (!json)
-		printf("%s%ld endringer.\n\nOppslag i Folkeregisteret:\n", oc.n ? "" : "  (ingen)\n", oc.n);
+	if (!json && oc.n)
+		printf("%ld %s.\n", oc.n, oc.n == 1 ? "endring" : "endringer");
+	else if (!json)
+		printf("Ingen endringer venter på serveren.\n");
 	if (rc == SH_OK)
-		rc = sc_lookups_each(c->replica, NULL, lookup_row, lookups);
+		rc = sc_lookups_each(c->replica, NULL, lookup_row, &oc);
 	if (rc != SH_OK) {
 		cJSON_Delete(j);
 		cli_err("kunne ikke lese utboksen: %s", sh_err_user(rc));
