@@ -198,10 +198,10 @@ static int load_config(const struct opts *o)
 	return OK;
 }
 
-static int open_store(const struct opts *o, struct ss_store **s)
+/* --data names a folder made by init (OK), or says what is wrong. */
+static int data_ready(const struct opts *o)
 {
 	char path[4096];
-	struct sh_reason why = {{0}};
 	struct stat sb;
 
 	if (!o->data) {
@@ -214,6 +214,18 @@ static int open_store(const struct opts *o, struct ss_store **s)
 			o->data, o->data);
 		return REFUSED;
 	}
+	return OK;
+}
+
+static int open_store(const struct opts *o, struct ss_store **s)
+{
+	char path[4096];
+	struct sh_reason why = {{0}};
+	int rc = data_ready(o);
+
+	if (rc != OK)
+		return rc;
+	path_in(path, sizeof(path), o->data, "store.db");
 	if (ss_store_open(path, s, &why) != SH_OK) {
 		fprintf(stderr, "jsr-server: %s\n", why.text);
 		return FAILED;
@@ -326,7 +338,10 @@ static int load_keys(const struct opts *o, struct sh_keys **keys)
 {
 	char path[4096];
 	struct sh_reason why = {{0}};
+	int rc = data_ready(o);
 
+	if (rc != OK)
+		return rc;
 	path_in(path, sizeof(path), o->data, "server.key");
 	if (sh_keys_load(path, keys, &why) != SH_OK) {
 		fprintf(stderr, "jsr-server: %s\n", why.text);
@@ -446,8 +461,10 @@ static void spool_dir(const struct opts *o, char *out, size_t n)
 static int flush_mail(const struct opts *o, bool all)
 {
 	char db[4096], spool[4096];
-	int sent = 0, failed = 0, total_sent = 0, rc;
+	int sent = 0, failed = 0, total_sent = 0, rc = data_ready(o);
 
+	if (rc != OK)
+		return rc;
 	path_in(db, sizeof(db), o->data, "store.db");
 	spool_dir(o, spool, sizeof(spool));
 	do {
