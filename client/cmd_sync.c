@@ -285,7 +285,14 @@ static int run_daemon(struct cli *c, int argc, char **argv)
 	signal(SIGINT, on_term);
 	signal(SIGTERM, on_term);
 	so.ca_file = ca_file();
-	fprintf(stderr, "jsr: daemon startet.\n");
+	{
+		char *url = NULL;
+
+		/* announced only when there is a server to keep up with */
+		if (sc_meta_get(c->replica, "server_url", &url) == SH_OK && url && *url)
+			fprintf(stderr, "jsr: daemon startet mot %s (stopp med Ctrl-C).\n", url);
+		sh_free(url);
+	}
 	if (sc_sync_run(c->replica, &so, &res) != SH_OK)
 		return CLI_FAILED;
 	if (res.status == SC_SYNC_WIPED)
