@@ -15,8 +15,8 @@
  *  - otherwise a number with r1 ∈ {0,1,2,3} whose date exists (with the
  *    century unknown, YY=00 counts as a leap year) is a 2032-rule number:
  *    no gender, no century.
- * So 02013299997 (r1 = 0, but "born" 2032-01-02) is read as a 2032-rule
- * number: an old-rule number cannot carry a future birth date.
+ * So 02813299952 (synthetic; r1 = 0, but "born" 2032-01-02) is read as a
+ * 2032-rule number: an old-rule number cannot carry a future birth date.
  */
 #ifndef SH_FNR_H
 #define SH_FNR_H

@@ -42,21 +42,28 @@ static void expect_fault(const char *s, bool test_mode, enum sh_fnr_fault fault)
 	assert_int_equal(f.fault, fault);
 }
 
+/*
+ * DOMAIN.md §7's vectors, as their synthetic twins (month + 80, check digits
+ * computed again): the same dates, individual numbers and check-sum cases,
+ * and no number that could be a real person's. Outside test mode each is
+ * refused as synthetic.
+ */
 static void domain_vectors(void **state)
 {
+	static const char *const twins[] = {"31929956780", "02813299952", "30908299996", "30908299902"};
+
 	(void)state;
 	pin_today("2026-11-26");
-	/* 31.12.99, individual 567: 500-749 with YY 54-99 = 1899; digit 9 odd = man */
-	expect_valid("31129956715", false, SH_FNR_KIND_FNR, false, SH_FNR_RULE_OLD,
-		     SH_GENDER_MAN, 1899);
-	/* r1 = 0, but an old-rule reading says born 2032-01-02, after today: a 2032 number */
-	expect_valid("02013299997", false, SH_FNR_KIND_FNR, false, SH_FNR_RULE_2032,
-		     SH_GENDER_UNKNOWN, 0);
-	/* 30.10.82, individual 999: 900-999 with YY 40-99 = 1982; 9 is odd */
-	expect_valid("30108299920", false, SH_FNR_KIND_FNR, false, SH_FNR_RULE_OLD,
-		     SH_GENDER_MAN, 1982);
-	expect_valid("30108299939", false, SH_FNR_KIND_FNR, false, SH_FNR_RULE_2032,
-		     SH_GENDER_UNKNOWN, 0);
+	/* 31.12.99, individual 567: 500-749 with YY 54-99 = 1899; digit 9 odd = man (DOMAIN.md's first) */
+	expect_valid("31929956780", true, SH_FNR_KIND_FNR, true, SH_FNR_RULE_OLD, SH_GENDER_MAN, 1899);
+	/* r1 = 0, but an old-rule reading says born 2032-01-02, after today: a 2032 number (the second) */
+	expect_valid("02813299952", true, SH_FNR_KIND_FNR, true, SH_FNR_RULE_2032, SH_GENDER_UNKNOWN, 0);
+	/* 30.10.82, individual 999: 900-999 with YY 40-99 = 1982; 9 is odd (the third) */
+	expect_valid("30908299996", true, SH_FNR_KIND_FNR, true, SH_FNR_RULE_OLD, SH_GENDER_MAN, 1982);
+	/* the same with r1 = 2: valid only under the 2032 rules (the fourth) */
+	expect_valid("30908299902", true, SH_FNR_KIND_FNR, true, SH_FNR_RULE_2032, SH_GENDER_UNKNOWN, 0);
+	for (size_t i = 0; i < sizeof(twins) / sizeof(*twins); i++)
+		expect_fault(twins[i], false, SH_FNR_SYNTHETIC);
 	/* synthetic D-number: century not derivable; digit 9 even = woman */
 	expect_valid("41814061033", true, SH_FNR_KIND_DNR, true, SH_FNR_RULE_OLD,
 		     SH_GENDER_WOMAN, 0);
@@ -68,33 +75,33 @@ static void domain_vectors(void **state)
 
 	/* once 2032-01-02 has passed, the same number reads as an old-rule number */
 	pin_today("2032-06-01");
-	expect_valid("02013299997", false, SH_FNR_KIND_FNR, false, SH_FNR_RULE_OLD,
-		     SH_GENDER_MAN, 2032);
+	expect_valid("02813299952", true, SH_FNR_KIND_FNR, true, SH_FNR_RULE_OLD, SH_GENDER_MAN, 2032);
 	pin_today("2026-11-26");
 }
 
+/* Each fault on a variant of the synthetic 31929956780 (test mode: only the fault differs). */
 static void faults(void **state)
 {
 	(void)state;
-	expect_fault("", false, SH_FNR_LENGTH);
-	expect_fault("1234", false, SH_FNR_LENGTH);
-	expect_fault("311299567150", false, SH_FNR_LENGTH);
-	expect_fault("3112995671a", false, SH_FNR_NOT_DIGITS);
-	expect_fault("311299 56715", false, SH_FNR_NOT_DIGITS);
-	expect_fault("-1129956715", false, SH_FNR_NOT_DIGITS);
-	expect_fault("31129956715\n", false, SH_FNR_NOT_DIGITS);
-	expect_fault("\xc3\xb8\x31\x31\x32\x39\x39\x35\x36\x37\x31", false, SH_FNR_NOT_DIGITS);
-	expect_fault("31139956715", false, SH_FNR_DATE); /* month 13 */
-	expect_fault("00129956715", false, SH_FNR_DATE); /* day 0 */
-	expect_fault("32129956715", false, SH_FNR_DATE); /* day 32 */
-	expect_fault("31049956715", false, SH_FNR_DATE); /* 31 April */
-	expect_fault("30029956715", false, SH_FNR_DATE); /* 30 February */
-	expect_fault("29029956715", false, SH_FNR_DATE); /* 29.02.99: 99 not leap */
-	expect_fault("71529956715", false, SH_FNR_DATE); /* D- and H-number at once */
-	expect_fault("80129956715", false, SH_FNR_DATE); /* FH-style day 80 */
-	expect_fault("31129956705", false, SH_FNR_K1);   /* K1 changed */
-	expect_fault("31129956716", false, SH_FNR_K2);   /* K2 changed */
-	assert_int_equal(sh_fnr_parse(NULL, false, &(struct sh_fnr){0}), SH_ERR_INVALID);
+	expect_fault("", true, SH_FNR_LENGTH);
+	expect_fault("1234", true, SH_FNR_LENGTH);
+	expect_fault("319299567800", true, SH_FNR_LENGTH);
+	expect_fault("3192995678a", true, SH_FNR_NOT_DIGITS);
+	expect_fault("319299 56780", true, SH_FNR_NOT_DIGITS);
+	expect_fault("-1929956780", true, SH_FNR_NOT_DIGITS);
+	expect_fault("31929956780\n", true, SH_FNR_NOT_DIGITS);
+	expect_fault("\xc3\xb8\x31\x31\x32\x39\x39\x35\x36\x37\x31", true, SH_FNR_NOT_DIGITS);
+	expect_fault("31939956780", true, SH_FNR_DATE); /* month 13 */
+	expect_fault("00929956780", true, SH_FNR_DATE); /* day 0 */
+	expect_fault("32929956780", true, SH_FNR_DATE); /* day 32 */
+	expect_fault("31849956780", true, SH_FNR_DATE); /* 31 April */
+	expect_fault("30829956780", true, SH_FNR_DATE); /* 30 February */
+	expect_fault("29829956780", true, SH_FNR_DATE); /* 29.02.99: 99 not leap */
+	expect_fault("71529956780", true, SH_FNR_DATE); /* D- and H-number at once */
+	expect_fault("80929956780", true, SH_FNR_DATE); /* FH-style day 80 */
+	expect_fault("31929956770", true, SH_FNR_K1);   /* K1 changed */
+	expect_fault("31929956781", true, SH_FNR_K2);   /* K2 changed */
+	assert_int_equal(sh_fnr_parse(NULL, true, &(struct sh_fnr){0}), SH_ERR_INVALID);
 	assert_string_equal(sh_fnr_fault_code(SH_FNR_K1), "check_digit_1");
 	assert_non_null(strstr(sh_fnr_fault_text(SH_FNR_LENGTH), "11 sifre"));
 }
@@ -106,14 +113,14 @@ static void leap_unknown_century(void **state)
 	int found = 0;
 
 	(void)state;
-	/* search numbers 290200xxxkk (1900: not leap under old rules) */
+	/* search synthetic numbers 298200xxxkk (1900: not leap under old rules) */
 	for (int ind = 0; ind < 1000 && found < 2; ind++) {
 		for (int k = 0; k < 100; k++) {
 			char s[12];
 			struct sh_fnr f;
 
-			snprintf(s, sizeof(s), "290200%03d%02d", ind, k);
-			if (sh_fnr_parse(s, false, &f) != SH_OK)
+			snprintf(s, sizeof(s), "298200%03d%02d", ind, k);
+			if (sh_fnr_parse(s, true, &f) != SH_OK)
 				continue;
 			/* individual < 500 = 1900, so an old reading is impossible */
 			if (ind < 500) {
@@ -139,10 +146,10 @@ static void eligibility(void **state)
 	(void)state;
 	assert_int_equal(sh_fnr_parse("03839199405", true, &f), SH_OK);
 	assert_int_equal(sh_fnr_eligibility(&f, true), SH_ELIG_YES);
-	assert_int_equal(sh_fnr_parse("31129956715", false, &f), SH_OK);
+	assert_int_equal(sh_fnr_parse("31929956780", true, &f), SH_OK);
 	assert_int_equal(sh_fnr_eligibility(&f, true), SH_ELIG_NO);
 	assert_int_equal(sh_fnr_eligibility(&f, false), SH_ELIG_YES);
-	assert_int_equal(sh_fnr_parse("30108299939", false, &f), SH_OK);
+	assert_int_equal(sh_fnr_parse("30908299902", true, &f), SH_OK);
 	assert_int_equal(sh_fnr_eligibility(&f, true), SH_ELIG_UNKNOWN);
 	assert_int_equal(sh_fnr_eligibility(&f, false), SH_ELIG_YES);
 }
@@ -154,7 +161,7 @@ static void birthdate(void **state)
 	char out[11];
 
 	(void)state;
-	assert_int_equal(sh_fnr_parse("30108299920", false, &f), SH_OK);
+	assert_int_equal(sh_fnr_parse("30908299996", true, &f), SH_OK);
 	assert_true(sh_fnr_birthdate(&f, &days));
 	sh_date_format(days, out);
 	assert_string_equal(out, "1982-10-30");

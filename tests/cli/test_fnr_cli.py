@@ -13,9 +13,10 @@ from jsrtest import JSR, env, generate, jsr, jsr_json  # noqa: E402
 class FnrCheck(unittest.TestCase):
     def test_domain_vectors(self):
         want = {
-            "31129956715": ("fnr", "old", "mann", "1899-12-31"),
-            "30108299920": ("fnr", "old", "mann", "1982-10-30"),
-            "30108299939": ("fnr", "2032", None, None),
+            # DOMAIN.md §7's vectors as synthetic twins (month + 80): no real person's number
+            "31929956780": ("synthetic", "old", "mann", "1899-12-31"),
+            "30908299996": ("synthetic", "old", "mann", "1982-10-30"),
+            "30908299902": ("synthetic", "2032", None, None),
             "41814061033": ("synthetic", "old", "kvinne", None),
             "03839199405": ("synthetic", "old", "kvinne", "1991-03-03"),
         }
@@ -25,13 +26,13 @@ class FnrCheck(unittest.TestCase):
             self.assertEqual((j["kind"], j["rule"], j["gender"], j["birthdate"]),
                              (kind, rule, gender, born), number)
             self.assertIsNone(j["reason"])
-        j = jsr_json("fnr", "check", "02013299997", check=0)
+        j = jsr_json("fnr", "check", "02813299952", check=0)
         self.assertTrue(j["valid"])
 
     def test_reasons(self):
-        cases = {"1234": "length", "3112995671a": "not_digits",
-                 "31139956715": "date", "31129956705": "check_digit_1",
-                 "31129956716": "check_digit_2"}
+        cases = {"1234": "length", "3192995678a": "not_digits",
+                 "31939956780": "date", "31929956770": "check_digit_1",
+                 "31929956781": "check_digit_2"}
         for number, reason in cases.items():
             j = jsr_json("fnr", "check", number, check=1)
             self.assertFalse(j["valid"])
@@ -39,10 +40,10 @@ class FnrCheck(unittest.TestCase):
             self.assertIsNone(j["kind"])
 
     def test_norwegian_text(self):
-        p = jsr("fnr", "check", "31129956716", check=1)
+        p = jsr("fnr", "check", "31929956781", check=1)
         self.assertIn("Andre kontrollsiffer i fødselsnummeret stemmer ikke", p.stdout)
-        p = jsr("fnr", "check", "31129956715", check=0)
-        self.assertIn("Gyldig fødselsnummer", p.stdout)
+        p = jsr("fnr", "check", "31929956780", check=0)
+        self.assertIn("Gyldig syntetisk fødselsnummer", p.stdout)
         self.assertIn("Jobbsjansen er for kvinner", p.stdout)
 
     def test_synthetic_only_in_test_mode(self):
