@@ -598,29 +598,30 @@ static int participant_values(struct ss_store *s, const char *id, struct sh_part
 	return rc;
 }
 
+/* The participant's row, then its values: from the cache pc when kept at that version. */
+static int participant_get(struct ss_store *s, const char *id, bool *exists, char kommune[8],
+			   uint64_t *version, struct sh_participant *p, struct ss_pcache *pc)
+{
+	int rc = participant_row(s, id, exists, kommune, version);
+
+	if (rc == SH_OK && *exists && ss_pcache_take(pc, id, *version, p))
+		return SH_OK;
+	copy(p->id, sizeof(p->id), id);
+	return rc != SH_OK || !*exists ? rc : participant_values(s, id, p);
+}
+
 int ss_participant_load(struct ss_store *s, const char *id, bool *exists, char kommune[8],
 			struct sh_participant *p)
 {
 	uint64_t version;
-	int rc = participant_row(s, id, exists, kommune, &version);
 
-	copy(p->id, sizeof(p->id), id);
-	return rc != SH_OK || !*exists ? rc : participant_values(s, id, p);
+	return participant_get(s, id, exists, kommune, &version, p, NULL);
 }
 
 int ss_participant_take(struct ss_store *s, const char *id, bool *exists, char kommune[8],
 			uint64_t *version, struct sh_participant *p)
 {
-	int rc = participant_row(s, id, exists, kommune, version);
-
-	if (rc != SH_OK || !*exists) {
-		copy(p->id, sizeof(p->id), id);
-		return rc;
-	}
-	if (ss_pcache_take(s->pc, id, *version, p))
-		return SH_OK;
-	copy(p->id, sizeof(p->id), id);
-	return participant_values(s, id, p);
+	return participant_get(s, id, exists, kommune, version, p, s->pc);
 }
 
 void ss_participant_keep(struct ss_store *s, uint64_t version, struct sh_participant *p)
