@@ -127,16 +127,27 @@ struct sc_replica *cli_replica(struct cli *c)
 	return c->replica;
 }
 
-/* Bound to a user (an unlock hash) and past the unlock period? */
-static bool cli_locked(struct cli *c)
+bool cli_bound(struct cli *c)
 {
-	char *hash = NULL, *until = NULL;
-	bool locked;
+	char *hash = NULL;
+	bool bound;
 
 	(void)!sc_meta_get(c->replica, "unlock_hash", &hash);
-	(void)!sc_meta_get(c->replica, "unlocked_until", &until);
-	locked = hash && (!until || strtoll(until, NULL, 10) < (long long)sh_wall_ms());
+	bound = hash != NULL;
 	sh_free(hash);
+	return bound;
+}
+
+/* Bound to a user and past the unlock period? */
+static bool cli_locked(struct cli *c)
+{
+	char *until = NULL;
+	bool locked;
+
+	if (!cli_bound(c))
+		return false;
+	(void)!sc_meta_get(c->replica, "unlocked_until", &until);
+	locked = !until || strtoll(until, NULL, 10) < (long long)sh_wall_ms();
 	sh_free(until);
 	return locked;
 }

@@ -45,6 +45,8 @@ const struct sh_domain *cli_domain(struct cli *c);
  * command set c->allow_locked.
  */
 struct sc_replica *cli_replica(struct cli *c);
+/* Bound to a user: someone has logged in here, so there is a password to unlock with. */
+bool cli_bound(struct cli *c);
 /*
  * Offline unlock until now + unlock_hours. After a login, password is the
  * one just used and its Argon2id hash is kept for «jsr unlock»; «jsr unlock»

@@ -649,19 +649,15 @@ static int run_lock(struct cli *c, int argc, char **argv)
 
 	if ((rc = cli_json_opts(cmd, argc, argv, &json, NULL)) != CLI_CONTINUE)
 		return rc;
-	char *hash = NULL;
-
 	c->allow_locked = true;
 	if (!cli_replica(c))
 		return CLI_FAILED;
-	(void)!sc_meta_get(c->replica, "unlock_hash", &hash);
-	if (!hash) {
+	if (!cli_bound(c)) {
 		/* nothing to unlock it with: a lock would be a lie */
 		cli_err("kan ikke låse: ingen har logget inn på denne replikaen ennå, så det finnes ikke "
 			"noe passord å låse den opp med.");
 		return CLI_REFUSED;
 	}
-	sh_free(hash);
 	if (sc_meta_set(c->replica, "unlocked_until", "0") != SH_OK)
 		return CLI_FAILED;
 	printf("Replikaen er låst. Lås opp med «jsr unlock».\n");

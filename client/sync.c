@@ -211,7 +211,6 @@ static void request_page(struct eng *e, uint64_t since)
 
 static void start_pull(struct eng *e)
 {
-
 	if (e->phase == P_PUSH)
 		e->res->push_ms += (double)(sh_mono_us() - e->t_push) / 1000.0;
 	if (e->phase != P_PULL)
