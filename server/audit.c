@@ -285,7 +285,7 @@ int ss_audit_about(struct ss_store *s, const char *participant,
 	return SH_OK;
 }
 
-int ss_audit_check_head(struct ss_store *s, const char *head, struct sh_reason *why)
+int ss_audit_check_head(struct ss_store *s, const char *head, int64_t *first_bad, struct sh_reason *why)
 {
 	unsigned char want[32];
 	sqlite3_stmt *st;
@@ -293,6 +293,7 @@ int ss_audit_check_head(struct ss_store *s, const char *head, struct sh_reason *
 	long long id = strtoll(head, &end, 10);
 	int rc;
 
+	*first_bad = 0;
 	if (id < 1 || *end != ':' || strlen(end + 1) != 64 ||
 	    sodium_hex2bin(want, sizeof(want), end + 1, 64, NULL, NULL, NULL) != 0) {
 		sh_reason_set(why, "Hodet skrives NR:SJEKKSUM (64 heksadesimale tegn), slik serverloggen viser det.");
@@ -313,5 +314,7 @@ int ss_audit_check_head(struct ss_store *s, const char *head, struct sh_reason *
 		rc = SH_OK;
 	}
 	sqlite3_finalize(st);
+	if (rc == SH_ERR_CONFLICT)
+		*first_bad = id;
 	return rc;
 }

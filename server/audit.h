@@ -38,10 +38,11 @@ int ss_audit_verify(struct ss_store *s, int64_t *count, int64_t *first_bad,
  * Checks the log against a head written elsewhere ("N:HEX", as the server
  * logs it every audit_anchor_s): entry N must still be there with that hash.
  * The chain's own check cannot see a tail cut off together with meta's
- * record of it; this can. SH_ERR_CONFLICT (why) if not, SH_ERR_USAGE for a
- * malformed head.
+ * record of it; this can. SH_ERR_CONFLICT (why, *first_bad = N) if not,
+ * SH_ERR_USAGE for a malformed head.
  */
-int ss_audit_check_head(struct ss_store *s, const char *head, struct sh_reason *why) SH_MUST_USE;
+int ss_audit_check_head(struct ss_store *s, const char *head, int64_t *first_bad,
+			struct sh_reason *why) SH_MUST_USE;
 
 struct ss_audit_row {
 	int64_t id, at;

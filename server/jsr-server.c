@@ -594,11 +594,8 @@ static int cmd_audit(struct opts *o, const char *op)
 		return rc;
 	if (strcmp(op, "verify") == 0) {
 		rc = ss_audit_verify(s, &count, &bad, &why);
-		if (rc == SH_OK && o->head) {
-			rc = ss_audit_check_head(s, o->head, &why);
-			if (rc == SH_ERR_CONFLICT)
-				bad = strtoll(o->head, NULL, 10);
-		}
+		if (rc == SH_OK && o->head)
+			rc = ss_audit_check_head(s, o->head, &bad, &why);
 		if (rc == SH_OK)
 			printf("Revisjonsloggen er hel: %lld innslag, kjeden stemmer%s.\n", (long long)count,
 			       o->head ? " og har hodet fra serverloggen" : "");
