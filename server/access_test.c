@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "config.h"
 #include "store.h"
+#include "test_util.h"
 
 static char dir[64];
 static struct ss_store *store;
@@ -50,12 +51,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	ss_store_close(store);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_rmtree(dir);
 }
 
 /* DOMAIN.md §1, written out here independently of access.c's table. */

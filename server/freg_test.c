@@ -12,6 +12,7 @@
 #include "config.h"
 #include "fnr.h"
 #include "freg.h"
+#include "test_util.h"
 
 static void test_parse(void **state)
 {
@@ -131,8 +132,7 @@ static void test_register(void **state)
 		assert_null(ss_register_find(r, absent));
 	}
 	ss_register_free(r);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tu_rmtree(dir), 0);
 }
 
 int main(void)

@@ -11,6 +11,7 @@
 #include "participant.h"
 #include "pcache.h"
 #include "store.h"
+#include "test_util.h"
 
 static void person(struct sh_participant *p, const char *id, const char *sivilstand)
 {
@@ -78,7 +79,7 @@ static void test_tidy(void **state)
 static void test_store_versions(void **state)
 {
 	static const char id[] = "0123456789abcdef0123456789abcdef";
-	char dir[] = "/tmp/jsr-pcache-test-XXXXXX", path[64], cmd[80], kommune[8];
+	char dir[] = "/tmp/jsr-pcache-test-XXXXXX", path[64], kommune[8];
 	struct sh_reason why = {{0}};
 	struct ss_store *s;
 	struct sh_participant p;
@@ -133,8 +134,7 @@ static void test_store_versions(void **state)
 	assert_false(exists);
 	sh_participant_clear(&p);
 	ss_store_close(s);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tu_rmtree(dir), 0);
 }
 
 int main(void)

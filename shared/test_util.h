@@ -2,6 +2,7 @@
 #ifndef SH_TEST_UTIL_H
 #define SH_TEST_UTIL_H
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,15 @@
 #include "config.h"
 #include "fnr.h"
 #include "participant.h"
+
+/* Removes a test's temporary directory and all in it: 0, or -1 when it did not go. */
+static inline int tu_rmtree(const char *dir)
+{
+	char cmd[4200];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
 
 /* Test mode on, today pinned to 2026-11-26, code lists from the source tree. */
 static inline struct sh_domain *tu_domain(void)
