@@ -12,6 +12,8 @@
 #include "alloc.h"
 #include "replica.h"
 #include "db.h"
+#include "seal.h"
+#include "sync_store.h"
 #include "test_util.h"
 
 static struct sh_domain *dom;
@@ -411,6 +413,75 @@ static void resolve_and_delete(void **state)
 	assert_int_equal(sc_resolve(r, d, got, &why), SH_ERR_NOT_FOUND);
 }
 
+/* Outbox rows made straight in SQL: n changes of participant p, one field row each. */
+static void outbox_rows(const char *ps, int n)
+{
+	char q[600];
+
+	snprintf(q, sizeof(q),
+		 "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < %d) "
+		 "INSERT INTO outbox(participant, field, row, value, hlc, author, base) "
+		 "SELECT p.value, 'tiltak_type', i, '1', i, 'test', 0 FROM k, json_each('[%s]') p "
+		 "ORDER BY i, p.value", n, ps);
+	assert_int_equal(sh_db_exec(sc_replica_db(r), q, NULL), SH_OK);
+}
+
+/*
+ * Change-sets hold whole participants: edits made round-robin over three
+ * participants are not spread over change-sets, and only a participant
+ * with more changes than one change-set holds is split, in order.
+ */
+static void outbox_freezes_whole_participants(void **state)
+{
+	static const char *const id[] = {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+					 "cccccccccccccccccccccccccccccccc", "dddddddddddddddddddddddddddddddd",
+					 "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"};
+	const int part = SC_CHANGESET_SIZE * 2 / 5, big = SC_CHANGESET_SIZE * 5 / 2;
+	char ps[200], q[300];
+	size_t n, sent = 0, k;
+	uint64_t *seqs;
+	struct sh_buf b;
+
+	(void)state;
+	snprintf(ps, sizeof(ps), "\"%s\",\"%s\",\"%s\"", id[0], id[1], id[2]);
+	outbox_rows(ps, part); /* a b c a b c ... */
+	snprintf(ps, sizeof(ps), "\"%s\"", id[3]);
+	outbox_rows(ps, big);
+	snprintf(ps, sizeof(ps), "\"%s\"", id[4]);
+	outbox_rows(ps, 10);
+	assert_int_equal(sc_freeze_outbox(r, &n), SH_OK);
+	assert_int_equal(n, 6); /* a+b, c, d in three, e */
+	assert_int_equal(count("SELECT count(*) FROM outbox WHERE changeset IS NULL"), 0);
+	assert_int_equal(count("SELECT max(n) FROM (SELECT count(*) n FROM outbox GROUP BY changeset)"),
+			 SC_CHANGESET_SIZE);
+	for (int i = 0; i < 5; i++) {
+		snprintf(q, sizeof(q), "SELECT count(DISTINCT changeset) FROM outbox WHERE participant = '%s'", id[i]);
+		assert_int_equal(count(q), i == 3 ? 3 : 1);
+	}
+	snprintf(q, sizeof(q), "SELECT count(DISTINCT changeset) FROM outbox WHERE participant IN ('%s', '%s')",
+		 id[0], id[1]);
+	assert_int_equal(count(q), 1);
+	/* the big one in the order its changes were made */
+	snprintf(q, sizeof(q), "WITH c AS (SELECT changeset, min(seq) lo, max(seq) hi FROM outbox WHERE "
+		 "participant = '%s' GROUP BY changeset) SELECT count(*) FROM c x JOIN c y ON "
+		 "y.changeset = x.changeset + 1 WHERE y.lo < x.hi", id[3]);
+	assert_int_equal(count(q), 0);
+	assert_int_equal(sc_pending_changesets(r, &seqs, &n), SH_OK);
+	assert_int_equal(n, 6);
+	for (size_t i = 0; i < n; i++) {
+		sh_buf_init(&b, SH_BOX_MAX_BODY);
+		assert_int_equal(sc_changeset_body(r, seqs[i], &b, &k), SH_OK);
+		assert_in_range(k, 1, SC_CHANGESET_SIZE);
+		sent += k;
+		sh_buf_free(&b);
+	}
+	sh_free(seqs);
+	assert_int_equal(sent, 3 * part + big + 10);
+	/* nothing left to number */
+	assert_int_equal(sc_freeze_outbox(r, &n), SH_OK);
+	assert_int_equal(n, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -424,6 +495,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(lookups_follow_the_number, setup, teardown),
 		cmocka_unit_test_setup_teardown(dependents_are_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(resolve_and_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(outbox_freezes_whole_participants, setup, teardown),
 	};
 	int rc;
 

@@ -121,9 +121,73 @@ static int finish(struct q *q)
 	return q->err != SH_OK ? q->err : SH_ERR_DB;
 }
 
+/*
+ * Change-sets are cut at participant boundaries: all unsent changes of a
+ * participant go into one change-set, which holds at most
+ * SC_CHANGESET_SIZE changes (only a participant with more than that on its
+ * own is split, in the order its changes were made). The order of one
+ * participant's changes is all the server relies on (CHANGESET_ORDER), and
+ * grouping by participant keeps a change-set on few pages at both ends:
+ * edits made round-robin over many participants would otherwise give every
+ * change a page of its own in the store, its pull index and the replica.
+ */
+struct cut {
+	char last[SH_ID_LEN + 1]; /* the change-set ends with this participant */
+	bool alone;               /* it is this participant only, too big for one */
+};
+
+static int add_cut(struct q *q, struct cut **cuts, size_t *n, size_t *cap, const char *last, bool alone)
+{
+	if (*n == *cap) {
+		struct cut *g = sh_realloc(*cuts, (*cap = *cap ? *cap * 2 : 16) * sizeof(**cuts));
+
+		if (!g)
+			return q->err = SH_ERR_NOMEM;
+		*cuts = g;
+	}
+	snprintf((*cuts)[*n].last, SH_ID_LEN + 1, "%s", last);
+	(*cuts)[(*n)++].alone = alone;
+	return SH_OK;
+}
+
+static int freeze_cuts(struct q *q, struct cut **cuts, size_t *n)
+{
+	sqlite3_stmt *st = Q(q, 0, "SELECT participant, count(*) FROM outbox WHERE changeset IS NULL "
+				   "GROUP BY participant ORDER BY participant");
+	char prev[SH_ID_LEN + 1] = "";
+	size_t cap = 0, in = 0;
+	int step;
+
+	*cuts = NULL;
+	*n = 0;
+	if (!st)
+		return q->err;
+	while (q->err == SH_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		size_t k = (size_t)sqlite3_column_int64(st, 1);
+
+		if (in && in + k > SC_CHANGESET_SIZE) {
+			add_cut(q, cuts, n, &cap, prev, false);
+			in = 0;
+		}
+		snprintf(prev, sizeof(prev), "%s", TXT(st, 0));
+		if (k > SC_CHANGESET_SIZE)
+			add_cut(q, cuts, n, &cap, prev, true);
+		else
+			in += k;
+	}
+	sqlite3_reset(st);
+	if (q->err == SH_OK && step != SQLITE_DONE)
+		q->err = SH_ERR_DB;
+	if (q->err == SH_OK && in)
+		add_cut(q, cuts, n, &cap, prev, false);
+	return q->err;
+}
+
 int sc_freeze_outbox(struct sc_replica *r, size_t *changesets)
 {
 	struct q q = {.db = sc_replica_db(r)};
+	struct cut *cuts = NULL;
+	size_t ncuts = 0;
 	int64_t seq;
 	int rc;
 
@@ -131,28 +195,38 @@ int sc_freeze_outbox(struct sc_replica *r, size_t *changesets)
 	if (begin(q.db) != SH_OK)
 		return SH_ERR_DB;
 	seq = meta_int(q.db, "changeset_seq");
-	for (int64_t after = 0;;) {
-		/* each batch starts after the last one: no rescan of what is frozen */
-		sqlite3_stmt *st = Q(&q, 0, "UPDATE outbox SET changeset = ?1 WHERE seq IN (SELECT seq FROM outbox "
-					    "WHERE changeset IS NULL AND seq > ?3 ORDER BY seq LIMIT ?2)");
+	if (freeze_cuts(&q, &cuts, &ncuts) == SH_OK) {
+		for (size_t i = 0; i < ncuts && q.err == SH_OK; i++) {
+			int took;
 
-		if (!st)
-			break;
-		sqlite3_bind_int64(st, 1, seq + 1);
-		sqlite3_bind_int(st, 2, SC_CHANGESET_SIZE);
-		sqlite3_bind_int64(st, 3, after);
-		run(&q, st);
-		if (q.err != SH_OK || sqlite3_changes(q.db) == 0)
-			break;
-		seq++;
-		(*changesets)++;
-		if (!(st = Q(&q, 1, "SELECT max(seq) FROM outbox WHERE changeset = ?1")))
-			break;
-		sqlite3_bind_int64(st, 1, seq);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			after = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
+			do { /* a participant on its own: as many change-sets as it needs */
+				sqlite3_stmt *st = cuts[i].alone ?
+					Q(&q, 1, "UPDATE outbox SET changeset = ?1 WHERE seq IN (SELECT seq FROM "
+						 "outbox WHERE changeset IS NULL AND participant = ?2 ORDER BY seq "
+						 "LIMIT ?3)") :
+					Q(&q, 2, "UPDATE outbox SET changeset = ?1 WHERE changeset IS NULL "
+						 "AND participant > ?2 AND participant <= ?3");
+
+				if (!st)
+					break;
+				sqlite3_bind_int64(st, 1, seq + 1);
+				if (cuts[i].alone) {
+					bt(st, 2, cuts[i].last);
+					sqlite3_bind_int(st, 3, SC_CHANGESET_SIZE);
+				} else {
+					bt(st, 2, i ? cuts[i - 1].last : "");
+					bt(st, 3, cuts[i].last);
+				}
+				run(&q, st);
+				took = q.err == SH_OK ? sqlite3_changes(q.db) : 0;
+				if (took > 0) {
+					seq++;
+					(*changesets)++;
+				}
+			} while (cuts[i].alone && took > 0);
+		}
 	}
+	sh_free(cuts);
 	meta_put_int(&q, "changeset_seq", seq);
 	rc = finish(&q);
 	q_done(&q);

@@ -23,9 +23,12 @@
 #include "replica.h"
 #include "wire.h"
 
-#define SC_CHANGESET_SIZE 5000 /* changes per change-set */
+#define SC_CHANGESET_SIZE SH_CHANGESET_MAX /* changes per change-set, at most */
 
-/* Numbers every unsent change into change-sets of at most SC_CHANGESET_SIZE. */
+/*
+ * Numbers every unsent change into change-sets of at most SC_CHANGESET_SIZE,
+ * of whole participants (only one with more changes than that is split).
+ */
 int sc_freeze_outbox(struct sc_replica *r, size_t *changesets) SH_MUST_USE;
 /* Numbers of the change-sets waiting for an acknowledgement, ascending (sh_free). */
 int sc_pending_changesets(struct sc_replica *r, uint64_t **seqs, size_t *n) SH_MUST_USE;
