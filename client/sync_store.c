@@ -386,9 +386,30 @@ static void set_version(struct q *q, const char *p, const char *f, const char *r
 	run(q, st);
 }
 
+/* Does the query (with ?1 = seq, if it has a parameter) find a row? */
+static bool exists(struct q *q, const char *sql, uint64_t seq)
+{
+	sqlite3_stmt *st;
+	bool yes;
+
+	if (sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		q->err = SH_ERR_DB;
+		return false;
+	}
+	if (sqlite3_bind_parameter_count(st) > 0)
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+	yes = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return yes;
+}
+
 /* Participants with a change of this ack that went through. */
 #define ACKED_PARTICIPANTS \
 	"SELECT o.participant FROM temp.ack a JOIN outbox o ON o.seq = a.oseq WHERE a.code <> 'rejected'"
+/* Guards of the steps below. */
+#define UNSENT "SELECT 1 FROM outbox WHERE changeset IS NULL"
+#define EARLIER_REJECTED \
+	"SELECT 1 FROM outbox INDEXED BY outbox_rejected WHERE rejected IS NOT NULL AND changeset <> ?1"
 
 /*
  * Set-based: the results are paired with the change-set's outbox rows (by
@@ -399,36 +420,49 @@ static void set_version(struct q *q, const char *p, const char *f, const char *r
 int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res, size_t n,
 		 struct sc_ack_stats *stats, struct sh_reason *why)
 {
-	static const char *const steps[] = {
+	/* each step runs only when its guard (if any) finds a row: most acks
+	 * have no rejection and meet no unsent or rejected change */
+	static const struct {
+		const char *when, *sql;
+	} steps[] = {
 		/* new rejections: marked, the value stays */
-		"UPDATE outbox SET rejected = a.reason FROM temp.ack a WHERE outbox.seq = a.oseq "
-		"AND a.code = 'rejected'",
+		{"SELECT 1 FROM temp.ack WHERE code = 'rejected'",
+		 "UPDATE outbox SET rejected = a.reason FROM temp.ack a WHERE outbox.seq = a.oseq "
+		 "AND a.code = 'rejected'"},
 		/* our value stands on the server at that version ... */
-		"UPDATE field_value SET version = a.version FROM temp.ack a JOIN outbox o ON o.seq = a.oseq "
-		"WHERE a.code <> 'rejected' AND a.value IS NULL AND field_value.participant = o.participant "
-		"AND field_value.field = o.field AND field_value.row = o.row",
+		{NULL,
+		 "UPDATE field_value SET version = a.version FROM temp.ack a JOIN outbox o ON o.seq = a.oseq "
+		 "WHERE a.code <> 'rejected' AND a.value IS NULL AND field_value.participant = o.participant "
+		 "AND field_value.field = o.field AND field_value.row = o.row"},
 		/* ... and a newer unsent edit of the field is based on it */
-		"UPDATE outbox SET base = a.version FROM temp.ack a JOIN outbox o ON o.seq = a.oseq "
-		"WHERE a.code <> 'rejected' AND a.value IS NULL AND outbox.changeset IS NULL "
-		"AND outbox.participant = o.participant AND outbox.field = o.field AND outbox.row = o.row",
+		{UNSENT,
+		 "UPDATE outbox SET base = a.version FROM temp.ack a JOIN outbox o ON o.seq = a.oseq "
+		 "WHERE a.code <> 'rejected' AND a.value IS NULL AND outbox.changeset IS NULL "
+		 "AND outbox.participant = o.participant AND outbox.field = o.field AND outbox.row = o.row"},
 		/* an older rejected change of a field now acknowledged is replaced by it */
-		"DELETE FROM outbox WHERE seq IN (SELECT x.seq FROM temp.ack a JOIN outbox o ON o.seq = a.oseq "
-		"JOIN outbox x INDEXED BY outbox_rejected ON x.participant = o.participant AND x.field = o.field "
-		"AND x.row = o.row AND x.rejected IS NOT NULL WHERE a.code <> 'rejected' AND x.changeset <> ?1)",
+		{EARLIER_REJECTED,
+		 "DELETE FROM outbox WHERE seq IN (SELECT x.seq FROM temp.ack a JOIN outbox o ON o.seq = a.oseq "
+		 "JOIN outbox x INDEXED BY outbox_rejected ON x.participant = o.participant AND x.field = o.field "
+		 "AND x.row = o.row AND x.rejected IS NOT NULL WHERE a.code <> 'rejected' AND x.changeset <> ?1)"},
 		/*
 		 * something of these participants went through: their earlier
 		 * rejected changes get another chance (the reason may be gone,
 		 * e.g. the municipality was corrected), unless a newer edit
 		 * replaces them
 		 */
-		"DELETE FROM outbox WHERE rejected IS NOT NULL AND changeset <> ?1 AND participant IN "
-		"(" ACKED_PARTICIPANTS ") AND EXISTS (SELECT 1 FROM "
-		"outbox o WHERE o.participant = outbox.participant AND o.field = outbox.field "
-		"AND o.row = outbox.row AND o.changeset IS NULL)",
-		"UPDATE outbox SET changeset = NULL, rejected = NULL WHERE rejected IS NOT NULL "
-		"AND changeset <> ?1 AND participant IN (" ACKED_PARTICIPANTS ")",
-		/* acknowledged: out of the outbox */
-		"DELETE FROM outbox WHERE seq IN (SELECT oseq FROM temp.ack WHERE code <> 'rejected')",
+		{EARLIER_REJECTED,
+		 "DELETE FROM outbox WHERE rejected IS NOT NULL AND changeset <> ?1 AND participant IN "
+		 "(" ACKED_PARTICIPANTS ") AND EXISTS (SELECT 1 FROM "
+		 "outbox o WHERE o.participant = outbox.participant AND o.field = outbox.field "
+		 "AND o.row = outbox.row AND o.changeset IS NULL)"},
+		{EARLIER_REJECTED,
+		 "UPDATE outbox SET changeset = NULL, rejected = NULL WHERE rejected IS NOT NULL "
+		 "AND changeset <> ?1 AND participant IN (" ACKED_PARTICIPANTS ")"},
+		/* acknowledged: out of the outbox, and the participants' counts with it */
+		{NULL, "DELETE FROM outbox WHERE seq IN (SELECT oseq FROM temp.ack WHERE code <> 'rejected')"},
+		{NULL,
+		 "UPDATE participant SET pending = (SELECT count(*) FROM outbox WHERE outbox.participant = "
+		 "participant.id) WHERE id IN (SELECT id FROM temp.ackp)"},
 	};
 	struct q q = {.db = sc_replica_db(r)};
 	struct touched t = {0};
@@ -441,7 +475,8 @@ int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res
 		return SH_ERR_DB;
 	if (sh_db_exec(q.db, "CREATE TEMP TABLE IF NOT EXISTS ack(oseq INTEGER PRIMARY KEY, code TEXT, "
 			     "version INTEGER, value TEXT, reason TEXT);"
-			     "DELETE FROM temp.ack", NULL) != SH_OK ||
+			     "CREATE TEMP TABLE IF NOT EXISTS ackp(id TEXT PRIMARY KEY) WITHOUT ROWID;"
+			     "DELETE FROM temp.ack; DELETE FROM temp.ackp", NULL) != SH_OK ||
 	    sqlite3_prepare_v2(q.db, "SELECT seq, field FROM outbox "
 				     "WHERE changeset = ?1 AND rejected IS NULL ORDER BY " CHANGESET_ORDER, -1, &rows,
 			       NULL) != SQLITE_OK) {
@@ -504,8 +539,16 @@ int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res
 		}
 		sqlite3_finalize(rows);
 	}
+	/* the participants whose outbox entries this ack can remove, to recount */
+	if (q.err == SH_OK && (st = Q(&q, 6, "INSERT INTO temp.ackp SELECT DISTINCT participant FROM outbox "
+					      "WHERE changeset = ?1"))) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+		run(&q, st);
+	}
 	for (size_t k = 0; q.err == SH_OK && k < sizeof(steps) / sizeof(*steps); k++) {
-		if (sqlite3_prepare_v2(q.db, steps[k], -1, &st, NULL) != SQLITE_OK) {
+		if (steps[k].when && !exists(&q, steps[k].when, seq))
+			continue;
+		if (sqlite3_prepare_v2(q.db, steps[k].sql, -1, &st, NULL) != SQLITE_OK) {
 			q.err = SH_ERR_DB;
 			break;
 		}

@@ -138,6 +138,18 @@ class Client:
         import json
         return json.loads(self.jsr(*args, "--json", check=check).stdout)
 
+    def pending_miscounted(self):
+        """Participants whose outbox count (the overview's «ikke synkronisert»)
+        differs from their entries in the outbox: (id, counted, in the outbox)."""
+        import sqlite3
+        db = sqlite3.connect(os.path.join(self.dir, "replica.db"), timeout=30)
+        try:
+            return db.execute("SELECT id, pending, n FROM (SELECT id, pending, (SELECT count(*) "
+                              "FROM outbox o WHERE o.participant = p.id) n FROM participant p) "
+                              "WHERE pending <> n").fetchall()
+        finally:
+            db.close()
+
     def login(self, check=0, totp=None):
         return jsr("login", "--server", self.url or self.server.url, "--server-key",
                    self.server.fingerprint, "--user", self.user, check=check,

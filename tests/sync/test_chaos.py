@@ -104,6 +104,7 @@ class Chaos(TempDirCase):
         for c in clients:
             self.assertEqual(c.hash("0301"), want, f"{c.dir} differs from the server")
             self.assertEqual(c.json("outbox")["changes"], [], f"{c.dir}: unacknowledged changes")
+            self.assertEqual(c.pending_miscounted(), [], c.dir)
         # no change-set applied twice, none missing: 1..N per device
         for dev, seqs in self.per_device(server).items():
             self.assertEqual(seqs, list(range(1, len(seqs) + 1)), f"device {dev}")

@@ -47,6 +47,7 @@ class SyncCase(TempDirCase):
         want = self.server.hash(kommune)
         for c in clients:
             self.assertEqual(c.hash(kommune), want, f"{c.dir} differs from the server")
+            self.assertEqual(c.pending_miscounted(), [], c.dir)
 
 
 class Convergence(SyncCase):
@@ -225,6 +226,7 @@ class Rejections(SyncCase):
         j = b.json("sync", check=1)
         self.assertEqual(j["rejected"], 1)
         self.assertIn("sluttdato", b.json("show", pid)["rejected"])
+        self.assertEqual(b.pending_miscounted(), [])
 
 
 class Sessions(SyncCase):
