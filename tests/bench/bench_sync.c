@@ -209,6 +209,24 @@ static void push_share(const struct sc_sync_result *res)
 	       res->t_ack, res->t_build + res->t_ack);
 }
 
+/* CPU spent by each side during one sync_once (see bench_util.h). */
+struct cpu {
+	double self, server;
+};
+
+static struct cpu cpu_now(const struct bench_server *s)
+{
+	return (struct cpu){bench_self_cpu_ms(), bench_server_cpu_ms(s)};
+}
+
+static void cpu_share(const struct bench_server *s, struct cpu before)
+{
+	struct cpu now = cpu_now(s);
+
+	printf("  CPU: client %.0f ms, server %.0f ms | %.0f | ms\n", now.self - before.self,
+	       now.server - before.server, now.self - before.self + now.server - before.server);
+}
+
 int main(int argc, char **argv)
 {
 	static char ids[PMAX][SH_ID_LEN + 1];
@@ -220,7 +238,7 @@ int main(int argc, char **argv)
 	struct sc_sync_result res;
 	char da[64], db_[64], cmd[200];
 	long values;
-	double t;
+	struct cpu c0;
 
 	if (sodium_init() < 0)
 		return 1;
@@ -239,23 +257,25 @@ int main(int argc, char **argv)
 	login(a, &s);
 	populate(a, ids);
 	values = outbox_count(a);
+	c0 = cpu_now(&s);
 	sync_once(a, &res);
 	printf("push %d new participants (%ld values), sealed, to acknowledged | %.0f | ms\n", P, values,
 	       res.push_ms);
 	printf("  ... that is | %.0f | k changes/s\n", (double)values / res.push_ms);
 	push_share(&res);
+	cpu_share(&s, c0);
 	printf("  then: the server's lookups of the new numbers done after | %.1f | s\n",
 	       drain_lookups(&s));
 
 	b = replica(d, "b", db_, sizeof(db_));
 	login(b, &s);
-	t = bench_now_ms();
+	c0 = cpu_now(&s);
 	sync_once(b, &res);
-	t = bench_now_ms() - t;
 	printf("initial pull of them into a fresh replica (%zu values, %zu pages) | %.0f | ms\n",
 	       res.pulled, res.pages, res.pull_ms);
 	printf("  client share: open+decode %.0f ms, apply %.0f ms | %.0f | ms\n", res.t_decode,
 	       res.t_apply, res.t_decode + res.t_apply);
+	cpu_share(&s, c0);
 
 	{
 		/* ten fields of every participant, so no two edits coalesce */
@@ -281,10 +301,12 @@ int main(int argc, char **argv)
 				  NULL);
 	}
 	values = outbox_count(a);
+	c0 = cpu_now(&s);
 	sync_once(a, &res);
 	printf("push %d single-field edits (%ld changes) | %.0f | ms\n", EDITS, values, res.push_ms);
 	printf("  ... that is | %.0f | k changes/s\n", (double)values / res.push_ms);
 	push_share(&res);
+	cpu_share(&s, c0);
 	raw_sqlite((long)P * 39);
 	sc_replica_close(a);
 	sc_replica_close(b);
