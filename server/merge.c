@@ -19,6 +19,7 @@ struct pstate {
 	bool loaded, exists, dirty, person_changed;
 	char kommune[8], moved_from[8];
 	uint64_t stored, version; /* as loaded; of its last write */
+	bool written[SH_F_COUNT];  /* fields (any row) written while kept here */
 	struct sh_participant p;
 };
 
@@ -193,8 +194,24 @@ static int write_value(struct ss_merge *m, struct pstate *ps, const struct sh_fi
 	if (rc == SH_OK)
 		rc = sh_participant_set(&ps->p, f->id, f->repeat ? row : NULL, value);
 	ps->version = *version;
-	ps->dirty = true;
+	ps->dirty = ps->written[f->id] = true;
 	return rc;
+}
+
+/*
+ * The stored state of one field. A participant that did not exist when
+ * loaded has only what this merge wrote, so the store is asked only for
+ * fields written since (a new participant's forty changes need no reads).
+ */
+static int field_current(struct ss_merge *m, struct pstate *ps, const struct sh_field *f, const char *row,
+			 struct ss_field *cur)
+{
+	if (ps->exists || ps->written[f->id])
+		return ss_field_get(m->store, ps->id, f->name, f->repeat ? row : "", cur);
+	cur->exists = false;
+	cur->value[0] = cur->device[0] = cur->author[0] = '\0';
+	cur->version = cur->hlc = 0;
+	return SH_OK;
 }
 
 /* A new number makes the name from Folkeregisteret stale. */
@@ -212,6 +229,7 @@ static int renumbered(struct ss_merge *m, struct pstate *ps, uint64_t hlc)
 				  "folkeregisteret", v, ps->kommune);
 		if (rc == SH_OK)
 			rc = sh_participant_set(&ps->p, stale[i], NULL, NULL);
+		ps->written[stale[i]] = true;
 	}
 	return rc;
 }
@@ -257,7 +275,7 @@ static int one_change(struct ss_merge *m, struct pstate *ps, const struct sh_cha
 		reject(m, b, first, "Du kan ikke flytte deltakeren til en kommune du ikke har tilgang til.");
 		return SH_OK;
 	}
-	if ((rc = ss_field_get(m->store, ps->id, f->name, f->repeat ? c->row : "", &cur)) != SH_OK)
+	if ((rc = field_current(m, ps, f, c->row, &cur)) != SH_OK)
 		return rc;
 	if (cur.exists && cur.version != c->base) {
 		if (strcmp(cur.value, norm) == 0) {
