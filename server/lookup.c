@@ -69,6 +69,7 @@ struct ss_lookup {
 	void *sink_arg;
 	struct ss_lookup_result *out;
 	size_t nout, capout;
+	int64_t out_since; /* mono ms when the oldest of out[] arrived */
 
 	/* the rest belongs to the scheduler thread */
 	struct job **slots; /* open addressing by fnr; NULL empty, TOMB deleted */
@@ -272,30 +273,50 @@ static void emit(struct ss_lookup *l, const struct ss_lookup_result *r)
 		l->out = v;
 		l->capout = cap;
 	}
-	l->out[l->nout++] = *r;
+	if (l->nout++ == 0)
+		l->out_since = mono_ms();
+	l->out[l->nout - 1] = *r;
 	pthread_mutex_unlock(&l->lock);
 }
 
-/* Hands what has gathered to the sink (on the scheduler thread). */
-static void deliver(struct ss_lookup *l)
+/*
+ * Results reach the sink in batches: each batch is one transaction in the
+ * worker, which also merges the caseworkers' change-sets, so a result a
+ * time (hundreds a second at the configured rate) would cost it a commit
+ * each. A result waits at most DELIVER_MS.
+ */
+#define DELIVER_MS 100
+#define DELIVER_BATCH 256
+
+/*
+ * Hands what has gathered to the sink (on the scheduler thread) once the
+ * batch is full or its oldest result has waited DELIVER_MS; returns when
+ * it must be called again for the rest (0: nothing waits).
+ */
+static int64_t deliver(struct ss_lookup *l, int64_t now)
 {
 	struct ss_lookup_result *r = NULL;
 	size_t n = 0;
 	ss_lookup_sink sink;
 	void *arg;
+	int64_t due = 0;
 
 	pthread_mutex_lock(&l->lock);
 	sink = l->sink;
 	arg = l->sink_arg;
-	if (sink && l->nout) {
+	if (sink && l->nout &&
+	    (l->nout >= DELIVER_BATCH || now - l->out_since >= DELIVER_MS || atomic_load(&l->stop))) {
 		r = l->out;
 		n = l->nout;
 		l->out = NULL;
 		l->nout = l->capout = 0;
+	} else if (l->nout) {
+		due = l->out_since + DELIVER_MS;
 	}
 	pthread_mutex_unlock(&l->lock);
 	if (n)
 		sink(arg, r, n);
+	return due;
 }
 
 static void health(struct ss_lookup *l)
@@ -781,7 +802,7 @@ static void start(struct ss_lookup *l, struct job *j)
 /* Starts whatever may start now; arranges to be called again when more may. */
 static void pump(struct ss_lookup *l)
 {
-	int64_t now = mono_ms(), wake = now + 1000;
+	int64_t now = mono_ms(), wake = now + 1000, due;
 
 	token_refresh(l, now);
 	if (l->open_until && now >= l->open_until && !l->half_open) {
@@ -830,7 +851,8 @@ static void pump(struct ss_lookup *l)
 	}
 	atomic_store(&ss_metrics.freg_jobs_open, (long)l->used);
 	health(l);
-	deliver(l);
+	if ((due = deliver(l, now)) && due < wake)
+		wake = due;
 	if (!atomic_load(&l->stop))
 		lws_sul_schedule(l->ctx, 0, &l->tick, tick_cb,
 				 (lws_usec_t)(wake > now ? wake - now : 1) * LWS_US_PER_MS);
@@ -882,6 +904,7 @@ static void *run(void *arg)
 			break;
 	}
 	lws_sul_cancel(&l->tick);
+	(void)deliver(l, mono_ms()); /* what waits for its batch goes now (stop is set) */
 	return NULL;
 }
 
