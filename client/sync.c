@@ -220,8 +220,6 @@ static void start_pull(struct eng *e)
 	request_page(e, sc_cursor(e->r));
 }
 
-static bool has_unsent(struct eng *e);
-
 static void send_changesets(struct eng *e)
 {
 	while (e->inflight < WINDOW && e->next_send < e->npending) {
@@ -270,19 +268,6 @@ static void start_push(struct eng *e)
 	}
 	e->phase = P_PUSH;
 	send_changesets(e);
-}
-
-static bool has_unsent(struct eng *e)
-{
-	sqlite3_stmt *st;
-	bool yes = false;
-
-	if (sqlite3_prepare_v2(sc_replica_db(e->r),
-			       "SELECT 1 FROM outbox WHERE changeset IS NULL LIMIT 1", -1, &st, NULL) == SQLITE_OK) {
-		yes = sqlite3_step(st) == SQLITE_ROW;
-		sqlite3_finalize(st);
-	}
-	return yes;
 }
 
 static int send_lookups(struct sh_buf *body, size_t n, void *arg)
@@ -350,7 +335,7 @@ static void round_end(struct eng *e)
 		sc_replica_maintain(e->r);
 		if (e->pull_again)
 			start_pull(e);
-		else if (has_unsent(e))
+		else if (sc_has_unsent(e->r))
 			start_push(e);
 		return;
 	}
@@ -521,7 +506,7 @@ static void store_ack(struct eng *e)
 	e->res->rejected += st.rejected;
 	if (e->inflight || e->next_send < e->npending)
 		return;
-	if (has_unsent(e))
+	if (sc_has_unsent(e->r))
 		start_push(e); /* rejected changes given another chance */
 	else
 		start_pull(e);
@@ -906,7 +891,7 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
 {
 	struct eng *e = lws_container_of(sul, struct eng, sul_tick);
 
-	if (e->phase == P_IDLE && has_unsent(e))
+	if (e->phase == P_IDLE && sc_has_unsent(e->r))
 		start_push(e);
 	lws_sul_schedule(e->ctx, 0, &e->sul_tick, tick_cb, 500 * LWS_US_PER_MS);
 }

@@ -84,17 +84,6 @@ static int64_t meta_int(sqlite3 *db, const char *key)
 	return v;
 }
 
-static int64_t meta_count(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st;
-	int64_t v = -1;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
 static void meta_put_int(struct q *q, const char *key, int64_t v)
 {
 	sqlite3_stmt *st = Q(q, 11, "INSERT INTO meta(key, value) VALUES (?1, ?2) "
@@ -411,6 +400,13 @@ static bool exists(struct q *q, const char *sql, uint64_t seq)
 #define EARLIER_REJECTED \
 	"SELECT 1 FROM outbox INDEXED BY outbox_rejected WHERE rejected IS NOT NULL AND changeset <> ?1"
 
+bool sc_has_unsent(struct sc_replica *r)
+{
+	struct q q = {.db = sc_replica_db(r)};
+
+	return exists(&q, UNSENT, 0);
+}
+
 /*
  * Set-based: the results are paired with the change-set's outbox rows (by
  * their seq) in a temporary table, and each kind of outcome is one
@@ -607,7 +603,7 @@ int sc_apply_page(struct sc_replica *r, const struct sh_pull_page *page, size_t 
 	*applied = *kept = 0;
 	if (begin(q.db) != SH_OK)
 		return SH_ERR_DB;
-	any_local = meta_count(q.db, "SELECT count(*) FROM outbox") > 0;
+	any_local = exists(&q, "SELECT 1 FROM outbox", 0);
 	for (size_t i = 0; i < page->nops && q.err == SH_OK; i++) {
 		const struct sh_op *o = &page->ops[i];
 

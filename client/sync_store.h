@@ -30,6 +30,8 @@
  * of whole participants (only one with more changes than that is split).
  */
 int sc_freeze_outbox(struct sc_replica *r, size_t *changesets) SH_MUST_USE;
+/* Is there a change not yet numbered into a change-set? */
+bool sc_has_unsent(struct sc_replica *r);
 /* Numbers of the change-sets waiting for an acknowledgement, ascending (sh_free). */
 int sc_pending_changesets(struct sc_replica *r, uint64_t **seqs, size_t *n) SH_MUST_USE;
 /* The body of change-set seq (byte-identical on every call) and its size. */
