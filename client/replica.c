@@ -14,41 +14,33 @@
 #include "fnr.h"
 #include "hlc.h"
 #include "log.h"
+#include "record.h"
 #include "rules.h"
 #include "text.h"
 
 enum st {
-	ST_LOAD, ST_DRAFT_OF, ST_VALUE_PUT, ST_OUTBOX_PUT, ST_PROMOTE_OUTBOX, ST_DERIVED,
-	ST_LOOKUP_DEL, ST_LOOKUP_PUT, ST_CLEAR_SERVER_FIELDS, ST_META_PUT, ST_META_GET,
+	ST_DRAFT_OF, ST_OUTBOX_PUT, ST_PROMOTE_OUTBOX, ST_DERIVED,
+	ST_LOOKUP_DEL, ST_LOOKUP_PUT, ST_META_PUT, ST_META_GET,
 	ST_NEW, ST_OVERLAP, ST_RESOLVE, ST_LIST, ST_OUTBOX_ALL, ST_LOOKUPS, ST_DRAFT_DEL, ST_ENSURE,
 	ST_COUNT
 };
 
 static const char *const sql[ST_COUNT] = {
-	[ST_LOAD] = "SELECT field, row, value FROM field_value WHERE participant = ?1 AND value <> ''",
 	[ST_DRAFT_OF] = "SELECT draft FROM participant WHERE id = ?1",
-	[ST_VALUE_PUT] =
-		"INSERT INTO field_value(participant, field, row, value, hlc, author) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(participant, field, row) DO UPDATE "
-		"SET value = excluded.value, hlc = excluded.hlc, author = excluded.author",
 	/* unsent changes to one field are coalesced; the first base is kept */
 	[ST_OUTBOX_PUT] =
 		"INSERT INTO outbox(participant, field, row, value, hlc, author, base) "
-		"SELECT ?1, ?2, ?3, ?4, ?5, ?6, coalesce((SELECT version FROM field_value "
-		"WHERE participant = ?1 AND field = ?2 AND row = ?3), 0) WHERE true "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
 		"ON CONFLICT(participant, field, row) WHERE changeset IS NULL DO UPDATE "
 		"SET value = excluded.value, hlc = excluded.hlc, author = excluded.author",
 	[ST_PROMOTE_OUTBOX] =
 		"INSERT INTO outbox(participant, field, row, value, hlc, author, base) "
-		"SELECT participant, field, row, value, hlc, author, version FROM field_value "
-		"WHERE participant = ?1 AND value <> '' ORDER BY hlc",  /* as typed: the server checks in order */
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_DERIVED] =
 		"UPDATE participant SET draft = ?2, status = ?3, fnr = ?4, navn = ?5, kommune = ?6, "
 		"startdato = ?7, sluttdato = ?8, updated = ?9 WHERE id = ?1",
 	[ST_LOOKUP_DEL] = "DELETE FROM lookup WHERE participant = ?1",
 	[ST_LOOKUP_PUT] = "INSERT INTO lookup(participant, fnr, state, created) VALUES (?1, ?2, 'venter', ?3)",
-	[ST_CLEAR_SERVER_FIELDS] =
-		"UPDATE field_value SET value = '' WHERE participant = ?1 AND field IN ('navn', 'kjonn')",
 	[ST_META_PUT] = "INSERT INTO meta(key, value) VALUES (?1, ?2) "
 			"ON CONFLICT(key) DO UPDATE SET value = excluded.value",
 	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
@@ -80,6 +72,7 @@ struct sc_replica {
 	char device[SH_ID_LEN + 1];
 	char author[128];
 	sqlite3_stmt *st[ST_COUNT];
+	struct sc_records *recs; /* the values one call works on; empty between calls */
 };
 
 /* A prepared statement, reset and ready for bindings. NULL on error. */
@@ -249,6 +242,8 @@ int sc_replica_open(const char *dir, const struct sh_domain *d, struct sc_replic
 	snprintf(r->dir, sizeof(r->dir), "%s", dir);
 	r->clock.max_drift_ms = (uint64_t)sh_config_int("max_clock_drift_ms");
 	rc = sh_db_open(path, &r->db, why);
+	if (rc == SH_OK && !(r->recs = sc_records_new(r->db)))
+		rc = SH_ERR_NOMEM;
 	if (rc == SH_OK)
 		rc = sh_migrate(r->db, sh_migrations_client, sh_migrations_client_count, NULL,
 				NULL, why);
@@ -273,6 +268,7 @@ void sc_replica_close(struct sc_replica *r)
 		return;
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(r->st[i]);
+	sc_records_free(r->recs);
 	sqlite3_close(r->db);
 	sh_free(r);
 }
@@ -374,11 +370,12 @@ static int draft_of(struct sc_replica *r, const char *id)
 	return v;
 }
 
-int sc_participant_load(struct sc_replica *r, const char *id, struct sh_participant *p,
-			bool *draft)
+/* The values of participant id (kept in r->recs, for a write to change). */
+static int load_values(struct sc_replica *r, const char *id, struct sh_participant *p, bool *draft,
+		       struct sc_record **out)
 {
-	sqlite3_stmt *s;
-	int d = draft_of(r, id), rc = SH_OK, step;
+	struct sc_record *rec;
+	int d = draft_of(r, id), rc = SH_OK;
 
 	if (d == -2)
 		return SH_ERR_DB;
@@ -386,20 +383,28 @@ int sc_participant_load(struct sc_replica *r, const char *id, struct sh_particip
 		return SH_ERR_NOT_FOUND;
 	*draft = d == 1;
 	snprintf(p->id, sizeof(p->id), "%s", id);
-	if (!(s = stmt(r, ST_LOAD)))
+	if (!(rec = sc_records_get(r->recs, id)))
 		return SH_ERR_DB;
-	bind_text(s, 1, id);
-	while (rc == SH_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
-		const struct sh_field *f = sh_field_by_name((const char *)sqlite3_column_text(s, 0));
-		const char *row = (const char *)sqlite3_column_text(s, 1);
+	for (size_t i = 0; rc == SH_OK && i < rec->n; i++) {
+		const struct sc_entry *e = &rec->e[i];
+		const struct sh_field *f = sh_field_by_name(sc_entry_field(rec, e));
 
-		if (!f) /* written by a newer program: kept, not interpreted */
+		if (!f || !*sc_entry_value(rec, e)) /* a field of a newer program: kept, not interpreted */
 			continue;
-		rc = sh_participant_set(p, f->id, f->repeat ? row : NULL,
-					(const char *)sqlite3_column_text(s, 2));
+		rc = sh_participant_set(p, f->id, f->repeat ? sc_entry_row(rec, e) : NULL, sc_entry_value(rec, e));
 	}
-	sqlite3_reset(s);
 	sh_participant_tidy(p);
+	if (out)
+		*out = rec;
+	return rc;
+}
+
+int sc_participant_load(struct sc_replica *r, const char *id, struct sh_participant *p,
+			bool *draft)
+{
+	int rc = load_values(r, id, p, draft, NULL);
+
+	sc_records_reset(r->recs);
 	return rc;
 }
 
@@ -433,44 +438,70 @@ static int check_discharge(struct sc_replica *r, const struct sh_participant *p,
 	return rc;
 }
 
-/* Writes value v of field f (row) locally, and to the outbox if `outbox`. */
-static int put(struct sc_replica *r, const char *id, enum sh_field_id f, const char *row,
-	       const char *v, uint64_t hlc, bool outbox)
+/* An outbox entry (ST_OUTBOX_PUT or ST_PROMOTE_OUTBOX). */
+static int outbox_put(struct sc_replica *r, enum st which, const char *id, const char *field,
+		      const char *row, const char *v, uint64_t hlc, const char *author, uint64_t base)
 {
-	sqlite3_stmt *s;
-	int rc;
-	const char *rw = sh_field(f)->repeat ? row : "";
+	sqlite3_stmt *s = stmt(r, which);
 
-	if (outbox) {
-		/* before the value, so the base is read from the value row as it was */
-		s = stmt(r, ST_OUTBOX_PUT);
-		if (s) {
-			bind_text(s, 1, id);
-			bind_text(s, 2, sh_field(f)->name);
-			bind_text(s, 3, rw);
-			bind_text(s, 4, v);
-			sqlite3_bind_int64(s, 5, (sqlite3_int64)hlc);
-			bind_text(s, 6, r->author);
-		}
-		if ((rc = run(r, s)) != SH_OK)
-			return rc;
-	}
-	s = stmt(r, ST_VALUE_PUT);
 	if (s) {
 		bind_text(s, 1, id);
-		bind_text(s, 2, sh_field(f)->name);
-		bind_text(s, 3, rw);
+		bind_text(s, 2, field);
+		bind_text(s, 3, row);
 		bind_text(s, 4, v);
 		sqlite3_bind_int64(s, 5, (sqlite3_int64)hlc);
-		bind_text(s, 6, r->author);
+		bind_text(s, 6, author);
+		sqlite3_bind_int64(s, 7, (sqlite3_int64)base);
 	}
 	return run(r, s);
 }
 
-/* A new number: the old lookup and the old name go, a new lookup waits. */
-static int renumber(struct sc_replica *r, struct sh_participant *p, const char *fnr,
-		    uint64_t hlc)
+/* Writes value v of field f (row) locally, and to the outbox if `outbox`. */
+static int put(struct sc_replica *r, struct sc_record *rec, enum sh_field_id f, const char *row,
+	       const char *v, uint64_t hlc, bool outbox)
 {
+	const char *name = sh_field(f)->name, *rw = sh_field(f)->repeat && row ? row : "";
+	const struct sc_entry *e = sc_record_find(rec, name, rw);
+	uint64_t base = e ? e->version : 0; /* the server version the edit is based on */
+	int rc;
+
+	if (outbox && (rc = outbox_put(r, ST_OUTBOX_PUT, rec->id, name, rw, v, hlc, r->author, base)) != SH_OK)
+		return rc;
+	return sc_record_put(rec, name, rw, v, hlc, r->author, base);
+}
+
+static int by_hlc(const void *a, const void *b)
+{
+	const struct sc_entry *x = *(const struct sc_entry *const *)a, *y = *(const struct sc_entry *const *)b;
+
+	return x->hlc < y->hlc ? -1 : x->hlc > y->hlc;
+}
+
+/* A draft becomes a participant: all its values go to the outbox, as typed (the server checks in order). */
+static int promote(struct sc_replica *r, struct sc_record *rec)
+{
+	const struct sc_entry **by = sh_calloc(rec->n ? rec->n : 1, sizeof(*by));
+	size_t n = 0;
+	int rc = SH_OK;
+
+	if (!by)
+		return SH_ERR_NOMEM;
+	for (size_t i = 0; i < rec->n; i++)
+		if (*sc_entry_value(rec, &rec->e[i]))
+			by[n++] = &rec->e[i];
+	qsort(by, n, sizeof(*by), by_hlc);
+	for (size_t i = 0; i < n && rc == SH_OK; i++)
+		rc = outbox_put(r, ST_PROMOTE_OUTBOX, rec->id, sc_entry_field(rec, by[i]), sc_entry_row(rec, by[i]),
+				sc_entry_value(rec, by[i]), by[i]->hlc, sc_entry_author(rec, by[i]), by[i]->version);
+	sh_free(by);
+	return rc;
+}
+
+/* A new number: the old lookup and the old name go, a new lookup waits. */
+static int renumber(struct sc_replica *r, struct sc_record *rec, struct sh_participant *p,
+		    const char *fnr, uint64_t hlc)
+{
+	static const enum sh_field_id from_register[] = {SH_F_NAVN, SH_F_KJONN};
 	sqlite3_stmt *s = stmt(r, ST_LOOKUP_DEL);
 	int rc;
 
@@ -478,11 +509,15 @@ static int renumber(struct sc_replica *r, struct sh_participant *p, const char *
 		bind_text(s, 1, p->id);
 	if ((rc = run(r, s)) != SH_OK)
 		return rc;
-	s = stmt(r, ST_CLEAR_SERVER_FIELDS);
-	if (s)
-		bind_text(s, 1, p->id);
-	if ((rc = run(r, s)) != SH_OK)
-		return rc;
+	/* emptied locally only: the register's answer for the new number replaces them */
+	for (size_t i = 0; i < sizeof(from_register) / sizeof(*from_register); i++) {
+		const struct sc_entry *e = sc_record_find(rec, sh_field(from_register[i])->name, "");
+
+		if (e && *sc_entry_value(rec, e) &&
+		    (rc = sc_record_put(rec, sh_field(from_register[i])->name, "", "", e->hlc,
+					sc_entry_author(rec, e), e->version)) != SH_OK)
+			return rc;
+	}
 	(void)!sh_participant_set(p, SH_F_NAVN, NULL, NULL);
 	(void)!sh_participant_set(p, SH_F_KJONN, NULL, NULL);
 	if (!fnr || !*fnr)
@@ -593,9 +628,10 @@ static int apply_ops(struct sc_replica *r, const char *id, const struct op *ops,
 {
 	bool was, dates = false;
 	uint64_t hlc = sh_hlc_now(&r->clock);
+	struct sc_record *rec;
 	int rc;
 
-	if ((rc = sc_participant_load(r, id, p, draft)) != SH_OK) {
+	if ((rc = load_values(r, id, p, draft, &rec)) != SH_OK) {
 		if (rc == SH_ERR_NOT_FOUND)
 			sh_reason_set(&rep->why, "Fant ingen deltaker eller utkast med id %s.", id);
 		return rc;
@@ -623,17 +659,17 @@ static int apply_ops(struct sc_replica *r, const char *id, const struct op *ops,
 		memcpy(rep->value, e.value, sizeof(rep->value));
 		if (same(sh_participant_get(p, a.field, a.row), e.value))
 			continue;
-		if ((rc = put(r, id, a.field, a.row, e.value, hlc, was)) != SH_OK ||
+		if ((rc = put(r, rec, a.field, a.row, e.value, hlc, was)) != SH_OK ||
 		    (rc = sh_participant_set(p, a.field, a.row, e.value)) != SH_OK)
 			return rc;
 		for (size_t k = 0; k < e.nclear; k++) {
-			if ((rc = put(r, id, e.clear[k], NULL, "", hlc, was)) != SH_OK ||
+			if ((rc = put(r, rec, e.clear[k], NULL, "", hlc, was)) != SH_OK ||
 			    (rc = sh_participant_set(p, e.clear[k], NULL, NULL)) != SH_OK)
 				return rc;
 			if (rep->ncleared < 4)
 				rep->cleared[rep->ncleared++] = e.clear[k];
 		}
-		if (a.field == SH_F_FNR && (rc = renumber(r, p, e.value, hlc)) != SH_OK)
+		if (a.field == SH_F_FNR && (rc = renumber(r, rec, p, e.value, hlc)) != SH_OK)
 			return rc;
 		dates |= a.field == SH_F_FNR || a.field == SH_F_STARTDATO || a.field == SH_F_SLUTTDATO;
 		rep->changed = true;
@@ -645,15 +681,13 @@ static int apply_ops(struct sc_replica *r, const char *id, const struct op *ops,
 	if (dates && (rc = check_overlap(r, p, &rep->why)) != SH_OK)
 		return rc;
 	if (!was && sh_is_participant(p)) {
-		sqlite3_stmt *s = stmt(r, ST_PROMOTE_OUTBOX);
-
-		if (s)
-			bind_text(s, 1, id);
-		if ((rc = run(r, s)) != SH_OK)
+		if ((rc = promote(r, rec)) != SH_OK)
 			return rc;
 		*draft = false;
 		rep->promoted = true;
 	}
+	if ((rc = sc_records_save(r->recs)) != SH_OK)
+		return rc;
 	if ((rc = update_derived(r, p, *draft, rep->status, hlc)) != SH_OK)
 		return rc;
 	return persist_clock(r);
@@ -673,6 +707,7 @@ static int apply(struct sc_replica *r, const char *id, const struct op *ops, siz
 		return SH_ERR_DB;
 	}
 	rc = apply_ops(r, id, ops, n, rep, &p, &draft);
+	sc_records_reset(r->recs);
 	if (rc == SH_OK && rep->changed && exec(r, "COMMIT") != SH_OK)
 		rc = SH_ERR_DB;
 	if (rc != SH_OK || !rep->changed) {

@@ -12,6 +12,7 @@
 #include "db.h"
 #include "hlc.h"
 #include "log.h"
+#include "record.h"
 #include "seal.h"
 
 #define TXT(st, i) ((const char *)sqlite3_column_text(st, i))
@@ -30,7 +31,20 @@ struct q {
 	sqlite3_stmt *st[12];
 	int err;
 	char last_participant[SH_ID_LEN + 1]; /* put_value: its row exists */
+	struct sc_records *recs;              /* the values this call changes */
 };
+
+/* The record of participant p in this call's set (made on first use). */
+static struct sc_record *rec_of(struct q *q, const char *p)
+{
+	struct sc_record *rec = NULL;
+
+	if (q->err == SH_OK && !q->recs && !(q->recs = sc_records_new(q->db)))
+		q->err = SH_ERR_NOMEM;
+	if (q->err == SH_OK && !(rec = sc_records_get(q->recs, p)))
+		q->err = SH_ERR_DB;
+	return rec;
+}
 
 static sqlite3_stmt *Q(struct q *q, int i, const char *sql)
 {
@@ -48,6 +62,14 @@ static void q_done(struct q *q)
 {
 	for (size_t i = 0; i < sizeof(q->st) / sizeof(*q->st); i++)
 		sqlite3_finalize(q->st[i]);
+	sc_records_free(q->recs);
+}
+
+/* The changed records written, before the participants are re-derived from them. */
+static void q_save(struct q *q)
+{
+	if (q->err == SH_OK && q->recs)
+		q->err = sc_records_save(q->recs);
 }
 
 static void bt(sqlite3_stmt *st, int i, const char *v)
@@ -333,6 +355,7 @@ static bool local_change(struct q *q, const char *p, const char *f, const char *
 static void put_value(struct q *q, const char *p, const char *f, const char *row, const char *v,
 		      uint64_t version, uint64_t hlc, const char *author)
 {
+	struct sc_record *rec;
 	sqlite3_stmt *st;
 
 	if (strcmp(q->last_participant, p) != 0) {
@@ -344,35 +367,17 @@ static void put_value(struct q *q, const char *p, const char *f, const char *row
 		run(q, st);
 		snprintf(q->last_participant, sizeof(q->last_participant), "%s", p);
 	}
-	st = Q(q, 2, "INSERT INTO field_value(participant, field, row, value, hlc, author, version) "
-				   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(participant, field, row) "
-				   "DO UPDATE SET value = excluded.value, hlc = excluded.hlc, "
-				   "author = excluded.author, version = excluded.version");
-
-	if (!st)
-		return;
-	bt(st, 1, p);
-	bt(st, 2, f);
-	bt(st, 3, row);
-	bt(st, 4, v);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)hlc);
-	bt(st, 6, author);
-	sqlite3_bind_int64(st, 7, (sqlite3_int64)version);
-	run(q, st);
+	if ((rec = rec_of(q, p)) && sc_record_put(rec, f, row, v, hlc, author, version) != SH_OK)
+		q->err = SH_ERR_NOMEM;
 }
 
-/* The server's version of a field, without its value (a newer local edit waits). */
+/* The server's version of a field, without its value (our value, or a newer local edit that waits). */
 static void set_version(struct q *q, const char *p, const char *f, const char *row, uint64_t version)
 {
-	sqlite3_stmt *st = Q(q, 3, "UPDATE field_value SET version = ?4 WHERE participant = ?1 AND field = ?2 AND row = ?3");
+	struct sc_record *rec = rec_of(q, p);
 
-	if (!st)
-		return;
-	bt(st, 1, p);
-	bt(st, 2, f);
-	bt(st, 3, row);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)version);
-	run(q, st);
+	if (rec)
+		sc_record_set_version(rec, f, row, version);
 }
 
 /* Does the query (with ?1 = seq, if it has a parameter) find a row? */
@@ -425,12 +430,8 @@ int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res
 		{"SELECT 1 FROM temp.ack WHERE code = 'rejected'",
 		 "UPDATE outbox SET rejected = a.reason FROM temp.ack a WHERE outbox.seq = a.oseq "
 		 "AND a.code = 'rejected'"},
-		/* our value stands on the server at that version ... */
-		{NULL,
-		 "UPDATE field_value SET version = a.version FROM temp.ack a JOIN outbox o ON o.seq = a.oseq "
-		 "WHERE a.code <> 'rejected' AND a.value IS NULL AND field_value.participant = o.participant "
-		 "AND field_value.field = o.field AND field_value.row = o.row"},
-		/* ... and a newer unsent edit of the field is based on it */
+		/* our value stands on the server at that version (stored while pairing):
+		 * a newer unsent edit of the field is based on it */
 		{UNSENT,
 		 "UPDATE outbox SET base = a.version FROM temp.ack a JOIN outbox o ON o.seq = a.oseq "
 		 "WHERE a.code <> 'rejected' AND a.value IS NULL AND outbox.changeset IS NULL "
@@ -473,7 +474,7 @@ int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res
 			     "version INTEGER, value TEXT, reason TEXT);"
 			     "CREATE TEMP TABLE IF NOT EXISTS ackp(id TEXT PRIMARY KEY) WITHOUT ROWID;"
 			     "DELETE FROM temp.ack; DELETE FROM temp.ackp", NULL) != SH_OK ||
-	    sqlite3_prepare_v2(q.db, "SELECT seq, field FROM outbox "
+	    sqlite3_prepare_v2(q.db, "SELECT seq, field, participant, row FROM outbox "
 				     "WHERE changeset = ?1 AND rejected IS NULL ORDER BY " CHANGESET_ORDER, -1, &rows,
 			       NULL) != SQLITE_OK) {
 		(void)!sh_db_exec(q.db, "ROLLBACK", NULL);
@@ -498,6 +499,8 @@ int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res
 		bt(ins, 5, strcmp(x->code, "rejected") == 0 ? (x->reason ? x->reason : "avvist av serveren")
 							   : NULL);
 		run(&q, ins);
+		if (strcmp(x->code, "rejected") != 0 && !x->value) /* our value stands at that version */
+			set_version(&q, TXT(rows, 2), TXT(rows, 1), TXT(rows, 3), x->version);
 		if (strcmp(x->code, "rejected") == 0)
 			stats->rejected++;
 		else if (strcmp(TXT(rows, 1), SH_RESOLVE) == 0)
@@ -553,6 +556,7 @@ int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res
 		run(&q, st);
 		sqlite3_finalize(st);
 	}
+	q_save(&q);
 	if (q.err == SH_OK)
 		rederive_all(&q, r, &t);
 	else
@@ -617,6 +621,7 @@ int sc_apply_page(struct sc_replica *r, const struct sh_pull_page *page, size_t 
 	}
 	for (size_t i = 0; i < page->nconflicts && q.err == SH_OK; i++)
 		put_conflict(&q, &page->conflicts[i]);
+	q_save(&q);
 	if (q.err == SH_OK) {
 		rederive_all(&q, r, &t);
 		meta_put_int(&q, "cursor", (int64_t)page->next);
@@ -702,20 +707,28 @@ int sc_content_hash(struct sc_replica *r, const char *kommune, char out[65])
 {
 	sqlite3_stmt *st;
 	struct sh_chash h;
+	struct sc_record rec = {0};
+	int rc = SH_OK, step;
 
 	if (sqlite3_prepare_v2(sc_replica_db(r),
-			       "SELECT f.participant, f.field, f.row, f.value FROM field_value f "
-			       "JOIN participant p ON p.id = f.participant WHERE p.draft = 0 "
-			       "AND p.kommune = ?1 AND f.value <> '' ORDER BY f.participant, f.field, f.row",
-			       -1, &st, NULL) != SQLITE_OK)
+			       "SELECT p.id, v.vals FROM participant p JOIN record v ON v.participant = p.id "
+			       "WHERE p.draft = 0 AND p.kommune = ?1 ORDER BY p.id", -1, &st, NULL) != SQLITE_OK)
 		return SH_ERR_DB;
 	bt(st, 1, kommune);
 	sh_chash_init(&h);
-	while (sqlite3_step(st) == SQLITE_ROW)
-		sh_chash_add(&h, TXT(st, 0), TXT(st, 1), TXT(st, 2), TXT(st, 3));
+	while (rc == SH_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = sc_record_decode(&rec, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+		for (size_t i = 0; rc == SH_OK && i < rec.n; i++)
+			if (*sc_entry_value(&rec, &rec.e[i]))
+				sh_chash_add(&h, TXT(st, 0), sc_entry_field(&rec, &rec.e[i]),
+					     sc_entry_row(&rec, &rec.e[i]), sc_entry_value(&rec, &rec.e[i]));
+	}
 	sqlite3_finalize(st);
+	sc_record_clear(&rec);
+	if (rc == SH_OK && step != SQLITE_DONE)
+		rc = SH_ERR_DB;
 	sh_chash_final(&h, out);
-	return SH_OK;
+	return rc;
 }
 
 int sc_lookup_bodies(struct sc_replica *r, bool only_new, int (*cb)(struct sh_buf *body, size_t n, void *arg),

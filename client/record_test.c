@@ -1,0 +1,266 @@
+/* record_test.c: the packed values of a participant, the set, and the migration to them. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "alloc.h"
+#include "db.h"
+#include "record.h"
+#include "replica.h"
+#include "schema.h"
+#include "test_util.h"
+
+static struct sh_domain *dom;
+
+static void put(struct sc_record *rec, const char *f, const char *row, const char *v, uint64_t hlc,
+		const char *author, uint64_t version)
+{
+	assert_int_equal(sc_record_put(rec, f, row, v, hlc, author, version), SH_OK);
+}
+
+static void expect(struct sc_record *rec, const char *f, const char *row, const char *v, uint64_t hlc,
+		   const char *author, uint64_t version)
+{
+	const struct sc_entry *e = sc_record_find(rec, f, row);
+
+	assert_non_null(e);
+	assert_string_equal(sc_entry_value(rec, e), v);
+	assert_string_equal(sc_entry_author(rec, e), author);
+	assert_int_equal(e->hlc, hlc);
+	assert_int_equal(e->version, version);
+}
+
+static void round_trip(void **state)
+{
+	struct sc_record a = {0}, b = {0};
+	char *x, *y;
+	size_t nx, ny;
+
+	(void)state;
+	put(&a, "navn", "", "Blå Ørn", UINT64_C(18446744073709551615), "server", 7);
+	put(&a, "fnr", "", "", 1, "kari", 0); /* cleared: kept with its version */
+	put(&a, "tiltak.type", "r2", "3", 5, "kari", 9);
+	put(&a, "tiltak.type", "r1", "2", 4, "ola", 8);
+	put(&a, "navn", "", "Ny", 2, "kari", 7); /* replaces */
+	assert_int_equal(a.n, 4);
+	/* in (field, row) order, as SQL's ORDER BY field, row */
+	assert_string_equal(sc_entry_field(&a, &a.e[0]), "fnr");
+	assert_string_equal(sc_entry_field(&a, &a.e[1]), "navn");
+	assert_string_equal(sc_entry_row(&a, &a.e[2]), "r1");
+	assert_string_equal(sc_entry_row(&a, &a.e[3]), "r2");
+	assert_int_equal(sc_record_encode(&a, &x, &nx), SH_OK);
+	assert_int_equal(sc_record_decode(&b, x, nx), SH_OK);
+	assert_int_equal(b.n, 4);
+	assert_false(b.dirty);
+	expect(&b, "navn", "", "Ny", 2, "kari", 7);
+	expect(&b, "fnr", "", "", 1, "kari", 0);
+	expect(&b, "tiltak.type", "r1", "2", 4, "ola", 8);
+	assert_null(sc_record_find(&b, "tiltak.type", ""));
+	assert_int_equal(sc_record_encode(&b, &y, &ny), SH_OK);
+	assert_int_equal(nx, ny);
+	assert_memory_equal(x, y, nx);
+	/* a version alone */
+	sc_record_set_version(&b, "fnr", "", 12);
+	sc_record_set_version(&b, "finnes_ikke", "", 13);
+	assert_true(b.dirty);
+	assert_int_equal(b.n, 4);
+	expect(&b, "fnr", "", "", 1, "kari", 12);
+	sh_free(x);
+	sh_free(y);
+	sc_record_clear(&a);
+	sc_record_clear(&b);
+}
+
+/* A record's own strings handed back to it while its buffer grows (ASan sees a dangling one). */
+static void own_strings(void **state)
+{
+	struct sc_record rec = {0};
+	char field[32], author[200];
+
+	(void)state;
+	memset(author, 'a', sizeof(author) - 1);
+	author[sizeof(author) - 1] = '\0';
+	put(&rec, "navn", "", "x", 1, author, 1);
+	for (int i = 0; i < 200; i++) {
+		const struct sc_entry *e = sc_record_find(&rec, "navn", "");
+
+		snprintf(field, sizeof(field), "f%03d", i);
+		put(&rec, field, "", sc_entry_value(&rec, e), 2, sc_entry_author(&rec, e), 3);
+		e = sc_record_find(&rec, "navn", "");
+		put(&rec, "navn", "", sc_entry_author(&rec, e), 4, sc_entry_value(&rec, e), 5);
+		e = sc_record_find(&rec, "navn", "");
+		put(&rec, "navn", "", sc_entry_author(&rec, e), 4, sc_entry_value(&rec, e), 5);
+	}
+	expect(&rec, "f199", "", "x", 2, author, 3);
+	expect(&rec, "navn", "", "x", 4, author, 5);
+	assert_int_equal(rec.n, 201);
+	sc_record_clear(&rec);
+}
+
+/* One packed entry, as the schema describes it. */
+static size_t entry(char *out, size_t n, uint64_t hlc, uint64_t version, const char *f, const char *row,
+		    const char *v, const char *a)
+{
+	return (size_t)snprintf(out, n, "%020llu%020llu%05zu%05zu%05zu%05zu%s%s%s%s", (unsigned long long)hlc,
+				(unsigned long long)version, strlen(f), strlen(row), strlen(v), strlen(a), f, row,
+				v, a);
+}
+
+static void bad_records(void **state)
+{
+	struct sc_record rec = {0};
+	char ok[128], b[256];
+	size_t n = entry(ok, sizeof(ok), 1, 2, "navn", "", "x", "kari"), m;
+
+	(void)state;
+	assert_int_equal(n, 69);
+	assert_int_equal(sc_record_decode(&rec, ok, n), SH_OK);
+	expect(&rec, "navn", "", "x", 1, "kari", 2);
+	/* a short header */
+	assert_int_equal(sc_record_decode(&rec, ok, 59), SH_ERR_DB);
+	/* a string cut off */
+	assert_int_equal(sc_record_decode(&rec, ok, n - 1), SH_ERR_DB);
+	/* not a digit */
+	memcpy(b, ok, n);
+	b[45] = 'x';
+	assert_int_equal(sc_record_decode(&rec, b, n), SH_ERR_DB);
+	/* a length past the end */
+	memcpy(b, ok, n);
+	memcpy(b + 50, "00009", 5);
+	assert_int_equal(sc_record_decode(&rec, b, n), SH_ERR_DB);
+	/* the same field twice */
+	memcpy(b, ok, n);
+	memcpy(b + n, ok, n);
+	assert_int_equal(sc_record_decode(&rec, b, 2 * n), SH_ERR_DB);
+	/* bytes after the last entry */
+	memcpy(b + n, "junk", 4);
+	assert_int_equal(sc_record_decode(&rec, b, n + 4), SH_ERR_DB);
+	/* empty: no values */
+	assert_int_equal(sc_record_decode(&rec, "", 0), SH_OK);
+	assert_int_equal(rec.n, 0);
+	/* written by hand out of order: read in order */
+	memcpy(b, ok, n);
+	m = entry(b + n, sizeof(b) - n, 3, 4, "fnr", "", "", "ola");
+	assert_int_equal(sc_record_decode(&rec, b, n + m), SH_OK);
+	assert_int_equal(rec.n, 2);
+	assert_string_equal(sc_entry_field(&rec, &rec.e[0]), "fnr");
+	expect(&rec, "navn", "", "x", 1, "kari", 2);
+	expect(&rec, "fnr", "", "", 3, "ola", 4);
+	sc_record_clear(&rec);
+}
+
+/* More participants in one transaction than a set keeps: the rest are written and read back. */
+static void large_set(void **state)
+{
+	char dir[64] = "/tmp/jsr-record-test-XXXXXX", id[SH_ID_LEN + 1];
+	struct sc_replica *r;
+	struct sh_reason why;
+	struct sc_records *s;
+	sqlite3_stmt *st, *ins;
+	sqlite3 *db;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(sc_replica_open(dir, dom, &r, &why), SH_OK);
+	db = sc_replica_db(r);
+	assert_int_equal(sh_db_exec(db, "BEGIN", NULL), SH_OK);
+	assert_non_null(s = sc_records_new(db));
+	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO participant(id, status, created, updated) "
+					    "VALUES (?1, 'x', 0, 0)", -1, &ins, NULL), SQLITE_OK);
+	for (int i = 0; i < 5000; i++) {
+		snprintf(id, sizeof(id), "%032x", i);
+		sqlite3_bind_text(ins, 1, id, -1, SQLITE_TRANSIENT);
+		assert_int_equal(sqlite3_step(ins), SQLITE_DONE);
+		sqlite3_reset(ins);
+		put(sc_records_get(s, id), "navn", "", "a", (uint64_t)i, "kari", 1);
+		/* the first ones again, after they were written and let go */
+		snprintf(id, sizeof(id), "%032x", i / 2);
+		put(sc_records_get(s, id), "fnr", "", "b", (uint64_t)i, "kari", 2);
+	}
+	sqlite3_finalize(ins);
+	assert_int_equal(sc_records_save(s), SH_OK);
+	sc_records_free(s);
+	assert_int_equal(sh_db_exec(db, "COMMIT", NULL), SH_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*), count(DISTINCT participant), sum(field = 'fnr'), "
+					    "sum(value = 'a') FROM field_value", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 7500);
+	assert_int_equal(sqlite3_column_int(st, 1), 5000);
+	assert_int_equal(sqlite3_column_int(st, 2), 2500);
+	assert_int_equal(sqlite3_column_int(st, 3), 5000);
+	sqlite3_finalize(st);
+	sc_replica_close(r);
+	assert_int_equal(tu_rmtree(dir), 0);
+}
+
+/* A replica of schema version 2 (a row per value) keeps every value through the migration. */
+static void migration_keeps_values(void **state)
+{
+	char dir[64] = "/tmp/jsr-record-test-XXXXXX", path[128];
+	struct sc_replica *r;
+	struct sh_reason why;
+	struct sh_participant p;
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	bool draft;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/replica.db", dir);
+	assert_int_equal(sh_db_open(path, &db, &why), SH_OK);
+	assert_int_equal(sh_migrate(db, sh_migrations_client, 2, NULL, NULL, &why), SH_OK);
+	assert_int_equal(sh_db_exec(db,
+		"INSERT INTO participant(id, draft, status, created, updated) VALUES "
+		"('aaaa0000000000000000000000000000', 0, 'mangler', 1, 1), "
+		"('bbbb0000000000000000000000000000', 1, 'utkast', 1, 1);"
+		"INSERT INTO field_value VALUES "
+		"('aaaa0000000000000000000000000000', 'kommune', '', '0301', 11, 'kari', 4), "
+		"('aaaa0000000000000000000000000000', 'navn', '', 'Ærlig Åse', 12, 'server', 5), "
+		"('aaaa0000000000000000000000000000', 'fodeland', '', '', 13, 'kari', 6), "
+		"('aaaa0000000000000000000000000000', 'tiltak.type', 'r1', '2', 14, 'kari', 0), "
+		"('bbbb0000000000000000000000000000', 'malgruppe', '', '1', 15, 'ola', 0);", &why), SH_OK);
+	sqlite3_close(db);
+	assert_int_equal(sc_replica_open(dir, dom, &r, &why), SH_OK);
+	assert_int_equal(sqlite3_prepare_v2(sc_replica_db(r),
+		"SELECT group_concat(participant || field || row || value || hlc || author || version, ';') "
+		"FROM (SELECT * FROM field_value ORDER BY participant, field, row)", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal(sqlite3_column_text(st, 0),
+		"aaaa0000000000000000000000000000fodeland13kari6;"
+		"aaaa0000000000000000000000000000kommune030111kari4;"
+		"aaaa0000000000000000000000000000navnÆrlig Åse12server5;"
+		"aaaa0000000000000000000000000000tiltak.typer1214kari0;"
+		"bbbb0000000000000000000000000000malgruppe115ola0");
+	sqlite3_finalize(st);
+	sh_participant_init(&p);
+	assert_int_equal(sc_participant_load(r, "aaaa0000000000000000000000000000", &p, &draft), SH_OK);
+	assert_false(draft);
+	assert_string_equal(p.v[SH_F_NAVN], "Ærlig Åse");
+	assert_string_equal(p.v[SH_F_KOMMUNE], "0301");
+	assert_null(p.v[SH_F_FODELAND]);
+	sh_participant_clear(&p);
+	sc_replica_close(r);
+	assert_int_equal(tu_rmtree(dir), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(round_trip),
+		cmocka_unit_test(own_strings),
+		cmocka_unit_test(bad_records),
+		cmocka_unit_test(large_set),
+		cmocka_unit_test(migration_keeps_values),
+	};
+	int rc;
+
+	dom = tu_domain();
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	sh_domain_free(dom);
+	return rc;
+}
