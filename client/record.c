@@ -268,6 +268,7 @@ struct sc_records {
 	sqlite3 *db;
 	sqlite3_stmt *get, *put;
 	struct sc_record *slot[SLOTS];
+	uint16_t used[SET_MAX]; /* the slots in use, n of them */
 	size_t n;
 };
 
@@ -320,12 +321,10 @@ static int load(struct sc_records *s, struct sc_record *rec)
 
 static void let_go(struct sc_records *s)
 {
-	for (size_t i = 0; i < SLOTS; i++) {
-		if (s->slot[i]) {
-			sc_record_clear(s->slot[i]);
-			sh_free(s->slot[i]);
-			s->slot[i] = NULL;
-		}
+	for (size_t i = 0; i < s->n; i++) {
+		sc_record_clear(s->slot[s->used[i]]);
+		sh_free(s->slot[s->used[i]]);
+		s->slot[s->used[i]] = NULL;
 	}
 	s->n = 0;
 }
@@ -353,14 +352,14 @@ struct sc_record *sc_records_get(struct sc_records *s, const char *id)
 		return NULL;
 	}
 	s->slot[i] = rec;
-	s->n++;
+	s->used[s->n++] = (uint16_t)i;
 	return rec;
 }
 
 int sc_records_save(struct sc_records *s)
 {
-	for (size_t i = 0; i < SLOTS; i++) {
-		struct sc_record *rec = s->slot[i];
+	for (size_t i = 0; i < s->n; i++) {
+		struct sc_record *rec = s->slot[s->used[i]];
 		sqlite3_stmt *st;
 		char *blob;
 		size_t len;

@@ -370,9 +370,9 @@ static int draft_of(struct sc_replica *r, const char *id)
 	return v;
 }
 
-/* The values of participant id (kept in r->recs, for a write to change). */
-static int load_values(struct sc_replica *r, const char *id, struct sh_participant *p, bool *draft,
-		       struct sc_record **out)
+/* The values of participant id (kept in the set, for a write to change). */
+static int load_values(struct sc_replica *r, struct sc_records *set, const char *id,
+		       struct sh_participant *p, bool *draft, struct sc_record **out)
 {
 	struct sc_record *rec;
 	int d = draft_of(r, id), rc = SH_OK;
@@ -383,7 +383,7 @@ static int load_values(struct sc_replica *r, const char *id, struct sh_participa
 		return SH_ERR_NOT_FOUND;
 	*draft = d == 1;
 	snprintf(p->id, sizeof(p->id), "%s", id);
-	if (!(rec = sc_records_get(r->recs, id)))
+	if (!(rec = sc_records_get(set, id)))
 		return SH_ERR_DB;
 	for (size_t i = 0; rc == SH_OK && i < rec->n; i++) {
 		const struct sc_entry *e = &rec->e[i];
@@ -402,7 +402,7 @@ static int load_values(struct sc_replica *r, const char *id, struct sh_participa
 int sc_participant_load(struct sc_replica *r, const char *id, struct sh_participant *p,
 			bool *draft)
 {
-	int rc = load_values(r, id, p, draft, NULL);
+	int rc = load_values(r, r->recs, id, p, draft, NULL);
 
 	sc_records_reset(r->recs);
 	return rc;
@@ -593,7 +593,7 @@ static int update_derived(struct sc_replica *r, const struct sh_participant *p, 
 	return run(r, s);
 }
 
-int sc_participant_rederive(struct sc_replica *r, const char *id, uint64_t hlc)
+int sc_participant_rederive(struct sc_replica *r, struct sc_records *set, const char *id, uint64_t hlc)
 {
 	struct sh_participant p;
 	sqlite3_stmt *s = stmt(r, ST_ENSURE);
@@ -607,7 +607,7 @@ int sc_participant_rederive(struct sc_replica *r, const char *id, uint64_t hlc)
 	if ((rc = run(r, s)) != SH_OK)
 		return rc;
 	sh_participant_init(&p);
-	rc = sc_participant_load(r, id, &p, &draft);
+	rc = load_values(r, set, id, &p, &draft, NULL);
 	if (rc == SH_OK)
 		rc = update_derived(r, &p, draft, sh_status_of(r->d, &p), hlc);
 	sh_participant_clear(&p);
@@ -631,7 +631,7 @@ static int apply_ops(struct sc_replica *r, const char *id, const struct op *ops,
 	struct sc_record *rec;
 	int rc;
 
-	if ((rc = load_values(r, id, p, draft, &rec)) != SH_OK) {
+	if ((rc = load_values(r, r->recs, id, p, draft, &rec)) != SH_OK) {
 		if (rc == SH_ERR_NOT_FOUND)
 			sh_reason_set(&rep->why, "Fant ingen deltaker eller utkast med id %s.", id);
 		return rc;

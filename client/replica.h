@@ -26,6 +26,7 @@
 
 #include "catalog.h"
 #include "participant.h"
+#include "record.h"
 #include "status.h"
 
 struct sc_replica;
@@ -124,9 +125,11 @@ int sc_tiltak_remove(struct sc_replica *r, const char *id, const char *row,
 /*
  * Recomputes a participant's derived columns (status, fnr ...) from its
  * values; creates the row for a participant first seen in a pull. Inside
- * the caller's transaction (sync_store.c).
+ * the caller's transaction (sync_store.c), with the caller's set of
+ * records (record.h), saved, so the values are not read again.
  */
-int sc_participant_rederive(struct sc_replica *r, const char *id, uint64_t hlc) SH_MUST_USE;
+int sc_participant_rederive(struct sc_replica *r, struct sc_records *set, const char *id,
+			    uint64_t hlc) SH_MUST_USE;
 /* The directory of the replica (keys live beside it). */
 const char *sc_replica_dir(const struct sc_replica *r);
 

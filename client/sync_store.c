@@ -329,7 +329,7 @@ static void rederive_all(struct q *q, struct sc_replica *r, struct touched *t)
 		qsort(t->id, t->n, sizeof(*t->id), by_id);
 	for (size_t i = 0; i < t->n && q->err == SH_OK; i++)
 		if (i == 0 || strcmp(t->id[i], t->id[i - 1]) != 0)
-			q->err = sc_participant_rederive(r, t->id[i], hlc);
+			q->err = q->recs ? sc_participant_rederive(r, q->recs, t->id[i], hlc) : SH_ERR_INTERNAL;
 	sh_free(t->id);
 }
 
