@@ -412,17 +412,105 @@ bool sc_has_unsent(struct sc_replica *r)
 	return exists(&q, UNSENT, 0);
 }
 
+/* A result that carries the server's own value, with the change it answers. */
+struct kept {
+	int64_t oseq;
+	char participant[SH_ID_LEN + 1], field[65], row[SH_ID_LEN + 1];
+	const char *value; /* in the result */
+	uint64_t version;
+};
+
 /*
- * Set-based: the results are paired with the change-set's outbox rows (by
- * their seq) in a temporary table, and each kind of outcome is one
- * statement. Only a result carrying the server's own value is handled row
- * by row (rare).
+ * Pairs the results with the change-set's outbox rows, in order: counts
+ * them, stores the version of each value that stands, and keeps aside the
+ * results that carry the server's value. With `ins`, also puts each pair
+ * into temp.ack for the set-based steps.
+ */
+static int pair(struct q *q, uint64_t seq, const struct sh_result *res, size_t n, sqlite3_stmt *ins,
+		struct sc_ack_stats *stats, struct kept **kept, size_t *nkept, struct sh_reason *why)
+{
+	sqlite3_stmt *rows;
+	size_t i = 0, cap = 0;
+
+	if (sqlite3_prepare_v2(q->db, "SELECT seq, field, participant, row FROM outbox WHERE changeset = ?1 "
+				      "AND rejected IS NULL ORDER BY " CHANGESET_ORDER, -1, &rows, NULL) != SQLITE_OK)
+		return q->err = SH_ERR_DB;
+	sqlite3_bind_int64(rows, 1, (sqlite3_int64)seq);
+	while (q->err == SH_OK && sqlite3_step(rows) == SQLITE_ROW) {
+		const struct sh_result *x;
+		bool rejected;
+
+		if (i >= n) {
+			sh_reason_set(why, "Kvitteringen for endringssett nr. %llu har for få resultater.",
+				      (unsigned long long)seq);
+			q->err = SH_ERR_PROTO;
+			break;
+		}
+		x = &res[i++];
+		rejected = strcmp(x->code, "rejected") == 0;
+		if (ins) {
+			sqlite3_bind_int64(ins, 1, sqlite3_column_int64(rows, 0));
+			bt(ins, 2, x->code);
+			sqlite3_bind_int64(ins, 3, (sqlite3_int64)x->version);
+			bt(ins, 4, x->value);
+			bt(ins, 5, rejected ? (x->reason ? x->reason : "avvist av serveren") : NULL);
+			run(q, ins);
+			continue;
+		}
+		if (!rejected && !x->value) /* our value stands at that version */
+			set_version(q, TXT(rows, 2), TXT(rows, 1), TXT(rows, 3), x->version);
+		else if (!rejected && strcmp(TXT(rows, 1), SH_RESOLVE) != 0) {
+			struct kept *k;
+
+			if (*nkept == cap) {
+				void *g = sh_realloc(*kept, (cap = cap ? cap * 2 : 16) * sizeof(**kept));
+
+				if (!g) {
+					q->err = SH_ERR_NOMEM;
+					break;
+				}
+				*kept = g;
+			}
+			k = &(*kept)[(*nkept)++];
+			k->oseq = sqlite3_column_int64(rows, 0);
+			snprintf(k->participant, sizeof(k->participant), "%s", TXT(rows, 2));
+			snprintf(k->field, sizeof(k->field), "%s", TXT(rows, 1));
+			snprintf(k->row, sizeof(k->row), "%s", TXT(rows, 3));
+			k->value = x->value;
+			k->version = x->version;
+		}
+		if (rejected)
+			stats->rejected++;
+		else if (strcmp(TXT(rows, 1), SH_RESOLVE) == 0)
+			continue;
+		else if (strcmp(x->code, "applied") == 0)
+			stats->applied++;
+		else if (strcmp(x->code, "conflict") == 0)
+			stats->conflicts++;
+		else
+			stats->superseded++;
+	}
+	sqlite3_finalize(rows);
+	if (q->err == SH_OK && i != n) {
+		sh_reason_set(why, "Kvitteringen for endringssett nr. %llu passer ikke til det som ble sendt.",
+			      (unsigned long long)seq);
+		q->err = SH_ERR_PROTO;
+	}
+	return q->err;
+}
+
+/*
+ * The results are paired with the change-set's outbox rows in C. When
+ * nothing was refused and no unsent or earlier refused change is in the
+ * outbox (nearly always), the change-set's rows simply leave it. Otherwise
+ * the pairs go into a temporary table and each kind of outcome is one
+ * statement. A result carrying the server's own value is handled one by
+ * one (rare).
  */
 int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res, size_t n,
 		 struct sc_ack_stats *stats, struct sh_reason *why)
 {
-	/* each step runs only when its guard (if any) finds a row: most acks
-	 * have no rejection and meet no unsent or rejected change */
+	/* each step runs only when its guard (if any) finds a row */
 	static const struct {
 		const char *when, *sql;
 	} steps[] = {
@@ -455,96 +543,59 @@ int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res
 		{EARLIER_REJECTED,
 		 "UPDATE outbox SET changeset = NULL, rejected = NULL WHERE rejected IS NOT NULL "
 		 "AND changeset <> ?1 AND participant IN (" ACKED_PARTICIPANTS ")"},
-		/* acknowledged: out of the outbox, and the participants' counts with it */
+		/* acknowledged: out of the outbox */
 		{NULL, "DELETE FROM outbox WHERE seq IN (SELECT oseq FROM temp.ack WHERE code <> 'rejected')"},
-		{NULL,
-		 "UPDATE participant SET pending = (SELECT count(*) FROM outbox WHERE outbox.participant = "
-		 "participant.id) WHERE id IN (SELECT id FROM temp.ackp)"},
 	};
 	struct q q = {.db = sc_replica_db(r)};
 	struct touched t = {0};
-	sqlite3_stmt *rows, *ins, *st;
-	size_t i = 0;
+	struct kept *kept = NULL;
+	size_t nkept = 0;
+	sqlite3_stmt *st;
+	bool slow;
 	int rc;
 
 	memset(stats, 0, sizeof(*stats));
 	if (begin(q.db) != SH_OK)
 		return SH_ERR_DB;
-	if (sh_db_exec(q.db, "CREATE TEMP TABLE IF NOT EXISTS ack(oseq INTEGER PRIMARY KEY, code TEXT, "
+	pair(&q, seq, res, n, NULL, stats, &kept, &nkept, why);
+	slow = stats->rejected || exists(&q, UNSENT, seq) || exists(&q, EARLIER_REJECTED, seq);
+	if (q.err == SH_OK && slow &&
+	    sh_db_exec(q.db, "CREATE TEMP TABLE IF NOT EXISTS ack(oseq INTEGER PRIMARY KEY, code TEXT, "
 			     "version INTEGER, value TEXT, reason TEXT);"
-			     "CREATE TEMP TABLE IF NOT EXISTS ackp(id TEXT PRIMARY KEY) WITHOUT ROWID;"
-			     "DELETE FROM temp.ack; DELETE FROM temp.ackp", NULL) != SH_OK ||
-	    sqlite3_prepare_v2(q.db, "SELECT seq, field, participant, row FROM outbox "
-				     "WHERE changeset = ?1 AND rejected IS NULL ORDER BY " CHANGESET_ORDER, -1, &rows,
-			       NULL) != SQLITE_OK) {
-		(void)!sh_db_exec(q.db, "ROLLBACK", NULL);
-		return SH_ERR_DB;
-	}
-	ins = Q(&q, 5, "INSERT INTO temp.ack VALUES (?1, ?2, ?3, ?4, ?5)");
-	sqlite3_bind_int64(rows, 1, (sqlite3_int64)seq);
-	while (q.err == SH_OK && ins && sqlite3_step(rows) == SQLITE_ROW) {
-		const struct sh_result *x;
+			     "DELETE FROM temp.ack", NULL) != SH_OK)
+		q.err = SH_ERR_DB;
+	if (q.err == SH_OK && slow) {
+		struct sc_ack_stats again = {0};
 
-		if (i >= n) {
-			sh_reason_set(why, "Kvitteringen for endringssett nr. %llu har for få resultater.",
-				      (unsigned long long)seq);
-			q.err = SH_ERR_PROTO;
-			break;
-		}
-		x = &res[i++];
-		sqlite3_bind_int64(ins, 1, sqlite3_column_int64(rows, 0));
-		bt(ins, 2, x->code);
-		sqlite3_bind_int64(ins, 3, (sqlite3_int64)x->version);
-		bt(ins, 4, x->value);
-		bt(ins, 5, strcmp(x->code, "rejected") == 0 ? (x->reason ? x->reason : "avvist av serveren")
-							   : NULL);
-		run(&q, ins);
-		if (strcmp(x->code, "rejected") != 0 && !x->value) /* our value stands at that version */
-			set_version(&q, TXT(rows, 2), TXT(rows, 1), TXT(rows, 3), x->version);
-		if (strcmp(x->code, "rejected") == 0)
-			stats->rejected++;
-		else if (strcmp(TXT(rows, 1), SH_RESOLVE) == 0)
-			continue;
-		else if (strcmp(x->code, "applied") == 0)
-			stats->applied++;
-		else if (strcmp(x->code, "conflict") == 0)
-			stats->conflicts++;
-		else
-			stats->superseded++;
-	}
-	sqlite3_finalize(rows);
-	if (q.err == SH_OK && i != n) {
-		sh_reason_set(why, "Kvitteringen for endringssett nr. %llu passer ikke til det som ble sendt.",
-			      (unsigned long long)seq);
-		q.err = SH_ERR_PROTO;
+		pair(&q, seq, res, n, Q(&q, 5, "INSERT INTO temp.ack VALUES (?1, ?2, ?3, ?4, ?5)"), &again, NULL,
+		     NULL, why);
 	}
 	/* the server kept another value: take it, unless a newer local edit waits */
-	if (q.err == SH_OK && sqlite3_prepare_v2(q.db, "SELECT a.oseq, o.participant, o.field, o.row, a.value, "
-						       "a.version FROM temp.ack a JOIN outbox o ON o.seq = a.oseq "
-						       "WHERE a.code <> 'rejected' AND a.value IS NOT NULL "
-						       "AND o.field <> '" SH_RESOLVE "'", -1, &rows, NULL) == SQLITE_OK) {
-		while (q.err == SH_OK && sqlite3_step(rows) == SQLITE_ROW) {
-			const char *p = TXT(rows, 1), *f = TXT(rows, 2), *row = TXT(rows, 3);
-			uint64_t v = (uint64_t)sqlite3_column_int64(rows, 5);
+	for (size_t k = 0; k < nkept && q.err == SH_OK; k++) {
+		const struct kept *x = &kept[k];
 
-			if (!local_change(&q, p, f, row, sqlite3_column_int64(rows, 0))) {
-				put_value(&q, p, f, row, TXT(rows, 4), v, sc_replica_hlc(r), "server");
-				touch(&t, p);
-			} else {
-				/* made without the winner: its base stays old, so the
-				 * server will see the conflict */
-				set_version(&q, p, f, row, v);
-			}
+		if (!local_change(&q, x->participant, x->field, x->row, x->oseq)) {
+			put_value(&q, x->participant, x->field, x->row, x->value, x->version, sc_replica_hlc(r),
+				  "server");
+			touch(&t, x->participant);
+		} else {
+			/* made without the winner: its base stays old, so the
+			 * server will see the conflict */
+			set_version(&q, x->participant, x->field, x->row, x->version);
 		}
-		sqlite3_finalize(rows);
 	}
+	sh_free(kept);
 	/* the participants whose outbox entries this ack can remove, to recount */
+	if (q.err == SH_OK &&
+	    sh_db_exec(q.db, "CREATE TEMP TABLE IF NOT EXISTS ackp(id TEXT PRIMARY KEY) WITHOUT ROWID;"
+			     "DELETE FROM temp.ackp", NULL) != SH_OK)
+		q.err = SH_ERR_DB;
 	if (q.err == SH_OK && (st = Q(&q, 6, "INSERT INTO temp.ackp SELECT DISTINCT participant FROM outbox "
 					      "WHERE changeset = ?1"))) {
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
 		run(&q, st);
 	}
-	for (size_t k = 0; q.err == SH_OK && k < sizeof(steps) / sizeof(*steps); k++) {
+	for (size_t k = 0; slow && q.err == SH_OK && k < sizeof(steps) / sizeof(*steps); k++) {
 		if (steps[k].when && !exists(&q, steps[k].when, seq))
 			continue;
 		if (sqlite3_prepare_v2(q.db, steps[k].sql, -1, &st, NULL) != SQLITE_OK) {
@@ -556,6 +607,16 @@ int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res
 		run(&q, st);
 		sqlite3_finalize(st);
 	}
+	/* nothing refused, nothing else waiting: the whole change-set goes */
+	if (!slow && q.err == SH_OK &&
+	    (st = Q(&q, 4, "DELETE FROM outbox WHERE changeset = ?1 AND rejected IS NULL"))) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+		run(&q, st);
+	}
+	/* and the participants' counts with them */
+	if (q.err == SH_OK)
+		run(&q, Q(&q, 3, "UPDATE participant SET pending = (SELECT count(*) FROM outbox WHERE "
+				 "outbox.participant = participant.id) WHERE id IN (SELECT id FROM temp.ackp)"));
 	q_save(&q);
 	if (q.err == SH_OK)
 		rederive_all(&q, r, &t);

@@ -141,7 +141,7 @@ static int flush(struct ss_merge *m, struct pstate *ps)
 	return rc;
 }
 
-/* The kommune a new participant gets: the first kommune change for it in this change-set. */
+/* The kommune a new participant gets: its first kommune change in c (from its first change on). */
 static const char *kommune_in_set(const struct sh_change *c, size_t n, const char *pid)
 {
 	for (size_t i = 0; i < n; i++)
@@ -390,7 +390,9 @@ int ss_merge_changes(struct ss_merge *m, const struct sh_change *c, size_t n,
 			continue;
 		}
 		if (!ps.loaded || strcmp(ps.id, c[i].participant) != 0) {
-			if ((rc = flush(m, &ps)) != SH_OK || (rc = load(m, &ps, c[i].participant, c, n)) != SH_OK)
+			/* its changes start here: the search for its municipality too */
+			if ((rc = flush(m, &ps)) != SH_OK ||
+			    (rc = load(m, &ps, c[i].participant, c + i, n - i)) != SH_OK)
 				break;
 		}
 		rc = one_change(m, &ps, &c[i], results, &first);
