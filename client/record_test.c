@@ -248,6 +248,39 @@ static void migration_keeps_values(void **state)
 	assert_int_equal(tu_rmtree(dir), 0);
 }
 
+/* A damaged record: that participant's edit is refused with a clear reason, the others work. */
+static void damaged_record(void **state)
+{
+	char dir[64] = "/tmp/jsr-record-test-XXXXXX", a[SH_ID_LEN + 1], b[SH_ID_LEN + 1];
+	struct sc_replica *r;
+	struct sh_reason why;
+	struct sc_report rep;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(sc_replica_open(dir, dom, &r, &why), SH_OK);
+	assert_int_equal(sc_participant_new(r, a), SH_OK);
+	assert_int_equal(sc_participant_new(r, b), SH_OK);
+	assert_int_equal(sc_set(r, a, "kommune", NULL, "0301", &rep), SH_OK);
+	assert_int_equal(sc_set(r, b, "kommune", NULL, "0301", &rep), SH_OK);
+	assert_int_equal(sh_db_exec(sc_replica_db(r), "UPDATE record SET vals = substr(vals, 1, 70) "
+				    "WHERE participant = (SELECT min(id) FROM participant)", NULL), SH_OK);
+	assert_int_equal(sqlite3_changes(sc_replica_db(r)), 1);
+	if (strcmp(a, b) > 0) { /* a: the damaged one */
+		char t[SH_ID_LEN + 1];
+
+		memcpy(t, a, sizeof(t));
+		memcpy(a, b, sizeof(t));
+		memcpy(b, t, sizeof(t));
+	}
+	assert_int_equal(sc_set(r, a, "finansiering", NULL, "1", &rep), SH_ERR_DB);
+	assert_non_null(strstr(rep.why.text, "kan ikke leses fra replikaen"));
+	assert_int_equal(sc_set(r, b, "finansiering", NULL, "1", &rep), SH_OK);
+	assert_true(rep.changed);
+	sc_replica_close(r);
+	assert_int_equal(tu_rmtree(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -256,6 +289,7 @@ int main(void)
 		cmocka_unit_test(bad_records),
 		cmocka_unit_test(large_set),
 		cmocka_unit_test(migration_keeps_values),
+		cmocka_unit_test(damaged_record),
 	};
 	int rc;
 

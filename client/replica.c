@@ -634,6 +634,9 @@ static int apply_ops(struct sc_replica *r, const char *id, const struct op *ops,
 	if ((rc = load_values(r, r->recs, id, p, draft, &rec)) != SH_OK) {
 		if (rc == SH_ERR_NOT_FOUND)
 			sh_reason_set(&rep->why, "Fant ingen deltaker eller utkast med id %s.", id);
+		else if (rc == SH_ERR_DB)
+			sh_reason_set(&rep->why, "Verdiene til deltakeren %.8s kan ikke leses fra replikaen; "
+				      "ingenting ble lagret.", id);
 		return rc;
 	}
 	was = !*draft;
