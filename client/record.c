@@ -1,6 +1,7 @@
 /* record.c: a participant's values packed in one row; see record.h for the form. */
 #include "record.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,32 +37,21 @@ static char *write_num(char *p, int width, uint64_t v)
 /* Appends n bytes and a NUL to the record's strings; the offset, or -1. */
 static int64_t keep(struct sc_record *rec, const char *s, size_t n)
 {
-	size_t at = rec->len;
+	size_t at;
 
-	if (at + n + 1 > UINT32_MAX)
+	if (!rec->strs.max) /* a zeroed record: offsets must fit 32 bits */
+		sh_buf_init(&rec->strs, UINT32_MAX - 1);
+	at = rec->strs.len;
+	if (sh_buf_append(&rec->strs, s, n) != SH_OK || sh_buf_append(&rec->strs, "", 1) != SH_OK)
 		return -1;
-	if (at + n + 1 > rec->bufcap) {
-		size_t cap = rec->bufcap ? rec->bufcap : 1024;
-		char *g;
-
-		while (cap < at + n + 1)
-			cap *= 2;
-		if (!(g = sh_realloc(rec->buf, cap)))
-			return -1;
-		rec->buf = g;
-		rec->bufcap = cap;
-	}
-	memcpy(rec->buf + at, s, n);
-	rec->buf[at + n] = '\0';
-	rec->len = at + n + 1;
 	return (int64_t)at;
 }
 
 /* The offset of s when it is one of the record's strings already, else -1. */
 static int64_t inside(const struct sc_record *rec, const char *s)
 {
-	if (rec->buf && s >= rec->buf && s < rec->buf + rec->len)
-		return s - rec->buf;
+	if (rec->strs.data && s >= rec->strs.data && s < rec->strs.data + rec->strs.len)
+		return s - rec->strs.data;
 	return -1;
 }
 
@@ -81,9 +71,9 @@ static int grow(struct sc_record *rec)
 
 static int cmp_key(const struct sc_record *rec, const struct sc_entry *e, const char *field, const char *row)
 {
-	int c = strcmp(rec->buf + e->field, field);
+	int c = strcmp(rec->strs.data + e->field, field);
 
-	return c ? c : strcmp(rec->buf + e->row, row);
+	return c ? c : strcmp(rec->strs.data + e->row, row);
 }
 
 /* Index of (field, row), or of where it would go (then *found is false). */
@@ -113,7 +103,7 @@ int sc_record_decode(struct sc_record *rec, const void *blob, size_t len)
 	const unsigned char *p = blob, *end = p + len;
 
 	rec->n = 0;
-	rec->len = 0;
+	rec->strs.len = 0;
 	rec->dirty = false;
 	while (p < end) {
 		uint64_t n[4], hlc, version;
@@ -140,8 +130,8 @@ int sc_record_decode(struct sc_record *rec, const void *blob, size_t len)
 			return SH_ERR_NOMEM;
 		/* stored in order, so this is the end but for a record written by hand */
 		at = rec->n;
-		if (at && cmp_key(rec, &rec->e[at - 1], rec->buf + off[0], rec->buf + off[1]) >= 0) {
-			at = locate(rec, rec->buf + off[0], rec->buf + off[1], &found);
+		if (at && cmp_key(rec, &rec->e[at - 1], rec->strs.data + off[0], rec->strs.data + off[1]) >= 0) {
+			at = locate(rec, rec->strs.data + off[0], rec->strs.data + off[1], &found);
 			if (found)
 				return SH_ERR_DB;
 			memmove(&rec->e[at + 1], &rec->e[at], (rec->n - at) * sizeof(*rec->e));
@@ -154,48 +144,33 @@ int sc_record_decode(struct sc_record *rec, const void *blob, size_t len)
 	return SH_OK;
 }
 
-int sc_record_encode(const struct sc_record *rec, char **out, size_t *len)
+int sc_record_encode(const struct sc_record *rec, struct sh_buf *out)
 {
-	size_t total = 0;
-	char *p;
-
 	for (size_t i = 0; i < rec->n; i++) {
 		const struct sc_entry *e = &rec->e[i];
-		const uint32_t s[4] = {e->field, e->row, e->value, e->author};
-
-		total += SC_RECORD_HEADER;
-		for (int k = 0; k < 4; k++) {
-			size_t n = strlen(rec->buf + s[k]);
-
-			if (n > SC_RECORD_LEN_MAX)
-				return SH_ERR_TOO_BIG;
-			total += n;
-		}
-	}
-	if (!(*out = p = sh_malloc(total ? total : 1)))
-		return SH_ERR_NOMEM;
-	for (size_t i = 0; i < rec->n; i++) {
-		const struct sc_entry *e = &rec->e[i];
-		const uint32_t s[4] = {e->field, e->row, e->value, e->author};
+		const char *str[4] = {sc_entry_field(rec, e), sc_entry_row(rec, e), sc_entry_value(rec, e),
+				      sc_entry_author(rec, e)};
+		char head[SC_RECORD_HEADER], *p = head;
 		size_t n[4];
 
 		p = write_num(p, W_NUM, e->hlc);
 		p = write_num(p, W_NUM, e->version);
-		for (int k = 0; k < 4; k++)
-			p = write_num(p, W_LEN, n[k] = strlen(rec->buf + s[k]));
 		for (int k = 0; k < 4; k++) {
-			memcpy(p, rec->buf + s[k], n[k]);
-			p += n[k];
+			if ((n[k] = strlen(str[k])) > SC_RECORD_LEN_MAX)
+				return SH_ERR_TOO_BIG;
+			p = write_num(p, W_LEN, n[k]);
 		}
+		sh_buf_append(out, head, sizeof(head));
+		for (int k = 0; k < 4; k++)
+			sh_buf_append(out, str[k], n[k]);
 	}
-	*len = total;
-	return SH_OK;
+	return out->err;
 }
 
 void sc_record_clear(struct sc_record *rec)
 {
 	sh_free(rec->e);
-	sh_free(rec->buf);
+	sh_buf_free(&rec->strs);
 	memset(rec, 0, sizeof(*rec));
 }
 
@@ -218,10 +193,10 @@ int sc_record_put(struct sc_record *rec, const char *field, const char *row, con
 
 	if (found) { /* same strings: the entry's own */
 		e = &rec->e[at];
-		if (strcmp(rec->buf + e->value, str[2]) == 0)
-			str[2] = rec->buf + e->value;
-		if (strcmp(rec->buf + e->author, str[3]) == 0)
-			str[3] = rec->buf + e->author;
+		if (strcmp(sc_entry_value(rec, e), str[2]) == 0)
+			str[2] = sc_entry_value(rec, e);
+		if (strcmp(sc_entry_author(rec, e), str[3]) == 0)
+			str[3] = sc_entry_author(rec, e);
 	}
 	/* strings of this record by offset, before keep() can move its buffer */
 	for (int k = 0; k < 4; k++)
@@ -267,6 +242,7 @@ enum { SET_MAX = 2048, SLOTS = 4096 };
 struct sc_records {
 	sqlite3 *db;
 	sqlite3_stmt *get, *put;
+	struct sh_buf packed; /* sc_records_save: one record at a time */
 	struct sc_record *slot[SLOTS];
 	uint16_t used[SET_MAX]; /* the slots in use, n of them */
 	size_t n;
@@ -276,8 +252,10 @@ struct sc_records *sc_records_new(sqlite3 *db)
 {
 	struct sc_records *s = sh_calloc(1, sizeof(*s));
 
-	if (s)
+	if (s) {
 		s->db = db;
+		sh_buf_init(&s->packed, INT_MAX); /* sqlite3_bind_blob takes an int */
+	}
 	return s;
 }
 
@@ -319,7 +297,7 @@ static int load(struct sc_records *s, struct sc_record *rec)
 	return rc;
 }
 
-static void let_go(struct sc_records *s)
+void sc_records_reset(struct sc_records *s)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		sc_record_clear(s->slot[s->used[i]]);
@@ -340,7 +318,7 @@ struct sc_record *sc_records_get(struct sc_records *s, const char *id)
 	if (s->n == SET_MAX) {
 		if (sc_records_save(s) != SH_OK)
 			return NULL;
-		let_go(s);
+		sc_records_reset(s);
 		i = hash(id);
 	}
 	if (strlen(id) > SH_ID_LEN || !(rec = sh_calloc(1, sizeof(*rec))))
@@ -361,22 +339,21 @@ int sc_records_save(struct sc_records *s)
 	for (size_t i = 0; i < s->n; i++) {
 		struct sc_record *rec = s->slot[s->used[i]];
 		sqlite3_stmt *st;
-		char *blob;
-		size_t len;
 		int rc, step;
 
-		if (!rec || !rec->dirty)
+		if (!rec->dirty)
 			continue;
 		if (!(st = prepared(s, &s->put, "INSERT INTO record(participant, vals) VALUES (?1, ?2) "
 						"ON CONFLICT(participant) DO UPDATE SET vals = excluded.vals")))
 			return SH_ERR_DB;
-		if ((rc = sc_record_encode(rec, &blob, &len)) != SH_OK)
+		sh_buf_reset(&s->packed);
+		if ((rc = sc_record_encode(rec, &s->packed)) != SH_OK)
 			return rc;
 		sqlite3_bind_text(st, 1, rec->id, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(st, 2, blob, (int)len, SQLITE_STATIC);
+		/* an empty record is an empty BLOB, not NULL */
+		sqlite3_bind_blob(st, 2, s->packed.data ? s->packed.data : "", (int)s->packed.len, SQLITE_STATIC);
 		step = sqlite3_step(st);
 		sqlite3_reset(st);
-		sh_free(blob);
 		if (step != SQLITE_DONE) {
 			sh_log_error("record: %s", sqlite3_errmsg(s->db));
 			return SH_ERR_DB;
@@ -386,14 +363,13 @@ int sc_records_save(struct sc_records *s)
 	return SH_OK;
 }
 
-void sc_records_reset(struct sc_records *s) { let_go(s); }
-
 void sc_records_free(struct sc_records *s)
 {
 	if (!s)
 		return;
-	let_go(s);
+	sc_records_reset(s);
 	sqlite3_finalize(s->get);
 	sqlite3_finalize(s->put);
+	sh_buf_free(&s->packed);
 	sh_free(s);
 }

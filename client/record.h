@@ -25,13 +25,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "participant.h"
 
 #define SC_RECORD_HEADER 60
 #define SC_RECORD_LEN_MAX 99999 /* bytes of one string in an entry */
 
 struct sc_entry {
-	uint32_t field, row, value, author; /* offsets of NUL-terminated strings in buf */
+	uint32_t field, row, value, author; /* offsets of NUL-terminated strings in strs */
 	uint64_t hlc, version;
 };
 
@@ -39,20 +40,19 @@ struct sc_record {
 	char id[SH_ID_LEN + 1];
 	struct sc_entry *e;
 	size_t n, cap;
-	char *buf; /* the entries' strings */
-	size_t len, bufcap;
+	struct sh_buf strs; /* the entries' strings, each with its NUL */
 	bool dirty;
 };
 
-static inline const char *sc_entry_field(const struct sc_record *r, const struct sc_entry *e) { return r->buf + e->field; }
-static inline const char *sc_entry_row(const struct sc_record *r, const struct sc_entry *e) { return r->buf + e->row; }
-static inline const char *sc_entry_value(const struct sc_record *r, const struct sc_entry *e) { return r->buf + e->value; }
-static inline const char *sc_entry_author(const struct sc_record *r, const struct sc_entry *e) { return r->buf + e->author; }
+static inline const char *sc_entry_field(const struct sc_record *r, const struct sc_entry *e) { return r->strs.data + e->field; }
+static inline const char *sc_entry_row(const struct sc_record *r, const struct sc_entry *e) { return r->strs.data + e->row; }
+static inline const char *sc_entry_value(const struct sc_record *r, const struct sc_entry *e) { return r->strs.data + e->value; }
+static inline const char *sc_entry_author(const struct sc_record *r, const struct sc_entry *e) { return r->strs.data + e->author; }
 
 /* Unpacks `len` bytes into an empty record; SH_ERR_DB if they are not a record. */
 int sc_record_decode(struct sc_record *rec, const void *blob, size_t len);
-/* Packs rec: the caller frees *out with sh_free. */
-int sc_record_encode(const struct sc_record *rec, char **out, size_t *len);
+/* Packs rec onto the end of out. */
+int sc_record_encode(const struct sc_record *rec, struct sh_buf *out);
 void sc_record_clear(struct sc_record *rec);
 
 /* The entry of (field, row), or NULL. row "" for a single field. */

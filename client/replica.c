@@ -511,15 +511,14 @@ static int renumber(struct sc_replica *r, struct sc_record *rec, struct sh_parti
 		return rc;
 	/* emptied locally only: the register's answer for the new number replaces them */
 	for (size_t i = 0; i < sizeof(from_register) / sizeof(*from_register); i++) {
-		const struct sc_entry *e = sc_record_find(rec, sh_field(from_register[i])->name, "");
+		const char *name = sh_field(from_register[i])->name;
+		const struct sc_entry *e = sc_record_find(rec, name, "");
 
 		if (e && *sc_entry_value(rec, e) &&
-		    (rc = sc_record_put(rec, sh_field(from_register[i])->name, "", "", e->hlc,
-					sc_entry_author(rec, e), e->version)) != SH_OK)
+		    (rc = sc_record_put(rec, name, "", "", e->hlc, sc_entry_author(rec, e), e->version)) != SH_OK)
 			return rc;
+		(void)!sh_participant_set(p, from_register[i], NULL, NULL);
 	}
-	(void)!sh_participant_set(p, SH_F_NAVN, NULL, NULL);
-	(void)!sh_participant_set(p, SH_F_KJONN, NULL, NULL);
 	if (!fnr || !*fnr)
 		return SH_OK;
 	/* the value passed the eligibility check on its way in */

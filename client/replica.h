@@ -26,10 +26,10 @@
 
 #include "catalog.h"
 #include "participant.h"
-#include "record.h"
 #include "status.h"
 
 struct sc_replica;
+struct sc_records; /* record.h */
 
 /*
  * Opens (creating it and its directory, 0700/0600) the replica in `dir`,

@@ -421,12 +421,12 @@ struct kept {
 };
 
 /*
- * Pairs the results with the change-set's outbox rows, in order: counts
- * them, stores the version of each value that stands, and keeps aside the
- * results that carry the server's value. With `ins`, also puts each pair
- * into temp.ack for the set-based steps.
+ * Pairs the results with the change-set's outbox rows, in order: oseq[i]
+ * is the outbox row result i answers. Counts them, stores the version of
+ * each value that stands, and keeps aside the results that carry the
+ * server's value.
  */
-static int pair(struct q *q, uint64_t seq, const struct sh_result *res, size_t n, sqlite3_stmt *ins,
+static int pair(struct q *q, uint64_t seq, const struct sh_result *res, size_t n, int64_t *oseq,
 		struct sc_ack_stats *stats, struct kept **kept, size_t *nkept, struct sh_reason *why)
 {
 	sqlite3_stmt *rows;
@@ -446,17 +446,9 @@ static int pair(struct q *q, uint64_t seq, const struct sh_result *res, size_t n
 			q->err = SH_ERR_PROTO;
 			break;
 		}
+		oseq[i] = sqlite3_column_int64(rows, 0);
 		x = &res[i++];
 		rejected = strcmp(x->code, "rejected") == 0;
-		if (ins) {
-			sqlite3_bind_int64(ins, 1, sqlite3_column_int64(rows, 0));
-			bt(ins, 2, x->code);
-			sqlite3_bind_int64(ins, 3, (sqlite3_int64)x->version);
-			bt(ins, 4, x->value);
-			bt(ins, 5, rejected ? (x->reason ? x->reason : "avvist av serveren") : NULL);
-			run(q, ins);
-			continue;
-		}
 		if (!rejected && !x->value) /* our value stands at that version */
 			set_version(q, TXT(rows, 2), TXT(rows, 1), TXT(rows, 3), x->version);
 		else if (!rejected && strcmp(TXT(rows, 1), SH_RESOLVE) != 0) {
@@ -472,7 +464,7 @@ static int pair(struct q *q, uint64_t seq, const struct sh_result *res, size_t n
 				*kept = g;
 			}
 			k = &(*kept)[(*nkept)++];
-			k->oseq = sqlite3_column_int64(rows, 0);
+			k->oseq = oseq[i - 1];
 			snprintf(k->participant, sizeof(k->participant), "%s", TXT(rows, 2));
 			snprintf(k->field, sizeof(k->field), "%s", TXT(rows, 1));
 			snprintf(k->row, sizeof(k->row), "%s", TXT(rows, 3));
@@ -497,6 +489,30 @@ static int pair(struct q *q, uint64_t seq, const struct sh_result *res, size_t n
 		q->err = SH_ERR_PROTO;
 	}
 	return q->err;
+}
+
+/* The pairs in temp.ack, for the set-based steps. */
+static void ack_table(struct q *q, const struct sh_result *res, size_t n, const int64_t *oseq)
+{
+	sqlite3_stmt *ins;
+
+	if (q->err == SH_OK &&
+	    sh_db_exec(q->db, "CREATE TEMP TABLE IF NOT EXISTS ack(oseq INTEGER PRIMARY KEY, code TEXT, "
+			      "version INTEGER, value TEXT, reason TEXT);"
+			      "DELETE FROM temp.ack", NULL) != SH_OK)
+		q->err = SH_ERR_DB;
+	for (size_t i = 0; i < n && q->err == SH_OK; i++) {
+		bool rejected = strcmp(res[i].code, "rejected") == 0;
+
+		if (!(ins = Q(q, 5, "INSERT INTO temp.ack VALUES (?1, ?2, ?3, ?4, ?5)")))
+			break;
+		sqlite3_bind_int64(ins, 1, oseq[i]);
+		bt(ins, 2, res[i].code);
+		sqlite3_bind_int64(ins, 3, (sqlite3_int64)res[i].version);
+		bt(ins, 4, res[i].value);
+		bt(ins, 5, rejected ? (res[i].reason ? res[i].reason : "avvist av serveren") : NULL);
+		run(q, ins);
+	}
 }
 
 /*
@@ -550,26 +566,23 @@ int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res
 	struct touched t = {0};
 	struct kept *kept = NULL;
 	size_t nkept = 0;
+	int64_t *oseq = sh_calloc(n ? n : 1, sizeof(*oseq));
 	sqlite3_stmt *st;
 	bool slow;
 	int rc;
 
 	memset(stats, 0, sizeof(*stats));
-	if (begin(q.db) != SH_OK)
+	if (!oseq)
+		return SH_ERR_NOMEM;
+	if (begin(q.db) != SH_OK) {
+		sh_free(oseq);
 		return SH_ERR_DB;
-	pair(&q, seq, res, n, NULL, stats, &kept, &nkept, why);
-	slow = stats->rejected || exists(&q, UNSENT, seq) || exists(&q, EARLIER_REJECTED, seq);
-	if (q.err == SH_OK && slow &&
-	    sh_db_exec(q.db, "CREATE TEMP TABLE IF NOT EXISTS ack(oseq INTEGER PRIMARY KEY, code TEXT, "
-			     "version INTEGER, value TEXT, reason TEXT);"
-			     "DELETE FROM temp.ack", NULL) != SH_OK)
-		q.err = SH_ERR_DB;
-	if (q.err == SH_OK && slow) {
-		struct sc_ack_stats again = {0};
-
-		pair(&q, seq, res, n, Q(&q, 5, "INSERT INTO temp.ack VALUES (?1, ?2, ?3, ?4, ?5)"), &again, NULL,
-		     NULL, why);
 	}
+	pair(&q, seq, res, n, oseq, stats, &kept, &nkept, why);
+	slow = stats->rejected || exists(&q, UNSENT, seq) || exists(&q, EARLIER_REJECTED, seq);
+	if (slow)
+		ack_table(&q, res, n, oseq);
+	sh_free(oseq);
 	/* the server kept another value: take it, unless a newer local edit waits */
 	for (size_t k = 0; k < nkept && q.err == SH_OK; k++) {
 		const struct kept *x = &kept[k];
