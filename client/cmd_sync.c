@@ -358,8 +358,8 @@ static int run_status(struct cli *c, int argc, char **argv)
 	session = meta(c, "session");
 	last = meta(c, "last_sync");
 	kommuner = meta(c, "kommuner");
-	pending = count(c, "SELECT count(*) FROM outbox WHERE rejected IS NULL");
-	rejected = count(c, "SELECT count(*) FROM outbox WHERE rejected IS NOT NULL");
+	pending = count(c, "SELECT coalesce(sum(n), 0) FROM outbox_entry");
+	rejected = count(c, "SELECT count(*) FROM outbox_rejected");
 	drafts = count(c, "SELECT count(*) FROM participant WHERE draft = 1");
 	conflicts = count(c, "SELECT count(*) FROM conflict WHERE resolved = 0");
 	if (probe && url) {

@@ -82,6 +82,14 @@ static size_t locate(const struct sc_record *rec, const char *field, const char 
 	size_t lo = 0, hi = rec->n;
 
 	*found = false;
+	if (rec->made_order) {
+		for (size_t i = rec->n; i-- > 0;)
+			if (cmp_key(rec, &rec->e[i], field, row) == 0) {
+				*found = true;
+				return i;
+			}
+		return rec->n;
+	}
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		int c = cmp_key(rec, &rec->e[mid], field, row);
@@ -130,7 +138,7 @@ int sc_record_decode(struct sc_record *rec, const void *blob, size_t len)
 			return SH_ERR_NOMEM;
 		/* stored in order, so this is the end but for a record written by hand */
 		at = rec->n;
-		if (at && cmp_key(rec, &rec->e[at - 1], rec->strs.data + off[0], rec->strs.data + off[1]) >= 0) {
+		if (at && !rec->made_order && cmp_key(rec, &rec->e[at - 1], rec->strs.data + off[0], rec->strs.data + off[1]) >= 0) {
 			at = locate(rec, rec->strs.data + off[0], rec->strs.data + off[1], &found);
 			if (found)
 				return SH_ERR_DB;
@@ -146,7 +154,12 @@ int sc_record_decode(struct sc_record *rec, const void *blob, size_t len)
 
 int sc_record_encode(const struct sc_record *rec, struct sh_buf *out)
 {
-	for (size_t i = 0; i < rec->n; i++) {
+	return sc_record_encode_part(rec, 0, rec->n, out);
+}
+
+int sc_record_encode_part(const struct sc_record *rec, size_t from, size_t to, struct sh_buf *out)
+{
+	for (size_t i = from; i < to && i < rec->n; i++) {
 		const struct sc_entry *e = &rec->e[i];
 		const char *str[4] = {sc_entry_field(rec, e), sc_entry_row(rec, e), sc_entry_value(rec, e),
 				      sc_entry_author(rec, e)};

@@ -42,6 +42,7 @@ struct sc_record {
 	size_t n, cap;
 	struct sh_buf strs; /* the entries' strings, each with its NUL */
 	bool dirty;
+	bool made_order; /* an outbox entry (outbox.h): entries in the order made, not sorted */
 };
 
 static inline const char *sc_entry_field(const struct sc_record *r, const struct sc_entry *e) { return r->strs.data + e->field; }
@@ -49,15 +50,23 @@ static inline const char *sc_entry_row(const struct sc_record *r, const struct s
 static inline const char *sc_entry_value(const struct sc_record *r, const struct sc_entry *e) { return r->strs.data + e->value; }
 static inline const char *sc_entry_author(const struct sc_record *r, const struct sc_entry *e) { return r->strs.data + e->author; }
 
-/* Unpacks `len` bytes into an empty record; SH_ERR_DB if they are not a record. */
+/*
+ * Unpacks `len` bytes into an empty record; SH_ERR_DB if they are not a
+ * record. A record in made order is taken in the order stored.
+ */
 int sc_record_decode(struct sc_record *rec, const void *blob, size_t len);
 /* Packs rec onto the end of out. */
 int sc_record_encode(const struct sc_record *rec, struct sh_buf *out);
+/* Packs entries [from, to) of rec onto the end of out. */
+int sc_record_encode_part(const struct sc_record *rec, size_t from, size_t to, struct sh_buf *out);
 void sc_record_clear(struct sc_record *rec);
 
 /* The entry of (field, row), or NULL. row "" for a single field. */
 struct sc_entry *sc_record_find(struct sc_record *rec, const char *field, const char *row);
-/* Sets the entry of (field, row), made if missing; marks the record dirty. */
+/*
+ * Sets the entry of (field, row), made if missing (at its place, or at the
+ * end of a record in made order); marks the record dirty.
+ */
 int sc_record_put(struct sc_record *rec, const char *field, const char *row, const char *value,
 		  uint64_t hlc, const char *author, uint64_t version);
 /* The server version of an existing entry (none: nothing happens). */

@@ -1,4 +1,4 @@
-/* record_test.c: the packed values of a participant, the set, and the migration to them. */
+/* record_test.c: the packed values of a participant, the set, the outbox entries, and the migrations to them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -199,23 +199,46 @@ static void large_set(void **state)
 	assert_int_equal(tu_rmtree(dir), 0);
 }
 
-/* A replica of schema version 2 (a row per value) keeps every value through the migration. */
-static void migration_keeps_values(void **state)
+/* A replica at schema version `version` in a new directory (dir), with rows made by `sql`, then opened (migrated). */
+static struct sc_replica *old_replica(char dir[64], int version, const char *sql)
 {
-	char dir[64] = "/tmp/jsr-record-test-XXXXXX", path[128];
+	char path[128];
 	struct sc_replica *r;
 	struct sh_reason why;
-	struct sh_participant p;
-	sqlite3_stmt *st;
 	sqlite3 *db;
-	bool draft;
 
-	(void)state;
+	snprintf(dir, 64, "/tmp/jsr-record-test-XXXXXX");
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/replica.db", dir);
 	assert_int_equal(sh_db_open(path, &db, &why), SH_OK);
-	assert_int_equal(sh_migrate(db, sh_migrations_client, 2, NULL, NULL, &why), SH_OK);
-	assert_int_equal(sh_db_exec(db,
+	assert_int_equal(sh_migrate(db, sh_migrations_client, (size_t)version, NULL, NULL, &why), SH_OK);
+	assert_int_equal(sh_db_exec(db, sql, &why), SH_OK);
+	sqlite3_close(db);
+	assert_int_equal(sc_replica_open(dir, dom, &r, &why), SH_OK);
+	return r;
+}
+
+/* The one text the query gives. */
+static void expect_text(struct sc_replica *r, const char *sql, const char *want)
+{
+	sqlite3_stmt *st;
+
+	assert_int_equal(sqlite3_prepare_v2(sc_replica_db(r), sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal(sqlite3_column_text(st, 0), want);
+	sqlite3_finalize(st);
+}
+
+/* A replica of schema version 2 (a row per value) keeps every value through the migration. */
+static void migration_keeps_values(void **state)
+{
+	char dir[64];
+	struct sc_replica *r;
+	struct sh_participant p;
+	bool draft;
+
+	(void)state;
+	r = old_replica(dir, 2,
 		"INSERT INTO participant(id, draft, status, created, updated) VALUES "
 		"('aaaa0000000000000000000000000000', 0, 'mangler', 1, 1), "
 		"('bbbb0000000000000000000000000000', 1, 'utkast', 1, 1);"
@@ -224,20 +247,14 @@ static void migration_keeps_values(void **state)
 		"('aaaa0000000000000000000000000000', 'navn', '', 'Ærlig Åse', 12, 'server', 5), "
 		"('aaaa0000000000000000000000000000', 'fodeland', '', '', 13, 'kari', 6), "
 		"('aaaa0000000000000000000000000000', 'tiltak.type', 'r1', '2', 14, 'kari', 0), "
-		"('bbbb0000000000000000000000000000', 'malgruppe', '', '1', 15, 'ola', 0);", &why), SH_OK);
-	sqlite3_close(db);
-	assert_int_equal(sc_replica_open(dir, dom, &r, &why), SH_OK);
-	assert_int_equal(sqlite3_prepare_v2(sc_replica_db(r),
-		"SELECT group_concat(participant || field || row || value || hlc || author || version, ';') "
-		"FROM (SELECT * FROM field_value ORDER BY participant, field, row)", -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_string_equal(sqlite3_column_text(st, 0),
-		"aaaa0000000000000000000000000000fodeland13kari6;"
-		"aaaa0000000000000000000000000000kommune030111kari4;"
-		"aaaa0000000000000000000000000000navnÆrlig Åse12server5;"
-		"aaaa0000000000000000000000000000tiltak.typer1214kari0;"
-		"bbbb0000000000000000000000000000malgruppe115ola0");
-	sqlite3_finalize(st);
+		"('bbbb0000000000000000000000000000', 'malgruppe', '', '1', 15, 'ola', 0);");
+	expect_text(r, "SELECT group_concat(participant || field || row || value || hlc || author || version, ';') "
+		       "FROM (SELECT * FROM field_value ORDER BY participant, field, row)",
+		    "aaaa0000000000000000000000000000fodeland13kari6;"
+		    "aaaa0000000000000000000000000000kommune030111kari4;"
+		    "aaaa0000000000000000000000000000navnÆrlig Åse12server5;"
+		    "aaaa0000000000000000000000000000tiltak.typer1214kari0;"
+		    "bbbb0000000000000000000000000000malgruppe115ola0");
 	sh_participant_init(&p);
 	assert_int_equal(sc_participant_load(r, "aaaa0000000000000000000000000000", &p, &draft), SH_OK);
 	assert_false(draft);
@@ -249,10 +266,35 @@ static void migration_keeps_values(void **state)
 	assert_int_equal(tu_rmtree(dir), 0);
 }
 
+/*
+ * Damages the row `damage` picks (the one of the smaller id) and shows that
+ * this participant's next edit is refused with a clear reason, while the
+ * other's goes through.
+ */
+static void damage_is_contained(struct sc_replica *r, char id[2][SH_ID_LEN + 1], const char *damage)
+{
+	struct sc_report rep;
+
+	assert_int_equal(sh_db_exec(sc_replica_db(r), damage, NULL), SH_OK);
+	assert_int_equal(sqlite3_changes(sc_replica_db(r)), 1);
+	if (strcmp(id[0], id[1]) > 0) { /* id[0]: the damaged one */
+		char t[SH_ID_LEN + 1];
+
+		memcpy(t, id[0], sizeof(t));
+		memcpy(id[0], id[1], sizeof(t));
+		memcpy(id[1], t, sizeof(t));
+	}
+	assert_int_equal(sc_set(r, id[0], "malgruppe", NULL, "1", &rep), SH_ERR_DB);
+	assert_non_null(strstr(rep.why.text, "kan ikke leses fra replikaen"));
+	assert_false(rep.changed);
+	assert_int_equal(sc_set(r, id[1], "malgruppe", NULL, "1", &rep), SH_OK);
+	assert_true(rep.changed);
+}
+
 /* A damaged record: that participant's edit is refused with a clear reason, the others work. */
 static void damaged_record(void **state)
 {
-	char dir[64] = "/tmp/jsr-record-test-XXXXXX", a[SH_ID_LEN + 1], b[SH_ID_LEN + 1];
+	char dir[64] = "/tmp/jsr-record-test-XXXXXX", id[2][SH_ID_LEN + 1];
 	struct sc_replica *r;
 	struct sh_reason why;
 	struct sc_report rep;
@@ -260,24 +302,74 @@ static void damaged_record(void **state)
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(sc_replica_open(dir, dom, &r, &why), SH_OK);
-	assert_int_equal(sc_participant_new(r, a), SH_OK);
-	assert_int_equal(sc_participant_new(r, b), SH_OK);
-	assert_int_equal(sc_set(r, a, "kommune", NULL, "0301", &rep), SH_OK);
-	assert_int_equal(sc_set(r, b, "kommune", NULL, "0301", &rep), SH_OK);
-	assert_int_equal(sh_db_exec(sc_replica_db(r), "UPDATE record SET vals = substr(vals, 1, 70) "
-				    "WHERE participant = (SELECT min(id) FROM participant)", NULL), SH_OK);
-	assert_int_equal(sqlite3_changes(sc_replica_db(r)), 1);
-	if (strcmp(a, b) > 0) { /* a: the damaged one */
-		char t[SH_ID_LEN + 1];
-
-		memcpy(t, a, sizeof(t));
-		memcpy(a, b, sizeof(t));
-		memcpy(b, t, sizeof(t));
+	for (int i = 0; i < 2; i++) { /* drafts: their values are in the record only */
+		assert_int_equal(sc_participant_new(r, id[i]), SH_OK);
+		assert_int_equal(sc_set(r, id[i], "kommune", NULL, "0301", &rep), SH_OK);
 	}
-	assert_int_equal(sc_set(r, a, "finansiering", NULL, "1", &rep), SH_ERR_DB);
-	assert_non_null(strstr(rep.why.text, "kan ikke leses fra replikaen"));
-	assert_int_equal(sc_set(r, b, "finansiering", NULL, "1", &rep), SH_OK);
-	assert_true(rep.changed);
+	damage_is_contained(r, id, "UPDATE record SET vals = substr(vals, 1, 70) "
+				   "WHERE participant = (SELECT min(id) FROM participant)");
+	sc_replica_close(r);
+	assert_int_equal(tu_rmtree(dir), 0);
+}
+
+/* A damaged outbox entry: that participant's edit is refused with a clear reason, the others work. */
+static void damaged_outbox_entry(void **state)
+{
+	char dir[64] = "/tmp/jsr-record-test-XXXXXX", id[2][SH_ID_LEN + 1], fnr[12];
+	struct sc_replica *r;
+	struct sh_reason why;
+	struct sc_report rep;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(sc_replica_open(dir, dom, &r, &why), SH_OK);
+	for (int i = 0; i < 2; i++) { /* participants: their values are in the outbox */
+		tu_fnr((unsigned)i + 3, SH_GENDER_WOMAN, fnr);
+		assert_int_equal(sc_participant_new(r, id[i]), SH_OK);
+		assert_int_equal(sc_set(r, id[i], "fnr", NULL, fnr, &rep), SH_OK);
+		assert_int_equal(sc_set(r, id[i], "startdato", NULL, "2026-01-15", &rep), SH_OK);
+		assert_int_equal(sc_set(r, id[i], "kommune", NULL, "0301", &rep), SH_OK);
+		assert_int_equal(sc_set(r, id[i], "finansiering", NULL, "1", &rep), SH_OK);
+		assert_true(rep.promoted);
+	}
+	damage_is_contained(r, id, "UPDATE outbox_entry SET changes = substr(changes, 1, 70) "
+				   "WHERE participant = (SELECT min(participant) FROM outbox_entry)");
+	sc_replica_close(r);
+	assert_int_equal(tu_rmtree(dir), 0);
+}
+
+/* A replica of schema version 3 (an outbox row per change) keeps every change, sent or not, through the migration. */
+static void migration_keeps_outbox(void **state)
+{
+	char dir[64];
+	struct sc_replica *r;
+
+	(void)state;
+	r = old_replica(dir, 3,
+		"INSERT INTO participant(id, draft, status, created, updated) VALUES "
+		"('aaaa0000000000000000000000000000', 0, 'mangler', 1, 1), "
+		"('bbbb0000000000000000000000000000', 0, 'mangler', 1, 1);"
+		"INSERT INTO outbox(participant, field, row, value, hlc, author, base, changeset, rejected) VALUES "
+		"('bbbb0000000000000000000000000000', 'kommune', '', '1103', 10, 'ola', 0, 1, 'utenfor'), "
+		"('aaaa0000000000000000000000000000', 'kommune', '', '0301', 11, 'kari', 4, 2, NULL), "
+		"('aaaa0000000000000000000000000000', 'navn', '', 'Ærlig Åse', 12, 'kari', 5, 2, NULL), "
+		"('aaaa0000000000000000000000000000', 'tiltak.type', 'r1', '2', 14, 'kari', 0, NULL, NULL), "
+		"('aaaa0000000000000000000000000000', 'fodeland', '', '', 13, 'kari', 6, NULL, NULL), "
+		"('bbbb0000000000000000000000000000', 'malgruppe', '', '1', 15, 'ola', 0, NULL, NULL);");
+	/* entries in the order made, per participant and change-set; the refused change on its own */
+	expect_text(r, "SELECT group_concat(participant || '/' || coalesce(changeset, '-') || '/' || field || row "
+		       "|| '=' || value || hlc || author || base || coalesce(rejected, ''), ';') "
+		       "FROM (SELECT * FROM outbox ORDER BY participant, seq, pos)",
+		    "aaaa0000000000000000000000000000/2/kommune=030111kari4;"
+		    "aaaa0000000000000000000000000000/2/navn=Ærlig Åse12kari5;"
+		    "aaaa0000000000000000000000000000/-/tiltak.typer1=214kari0;"
+		    "aaaa0000000000000000000000000000/-/fodeland=13kari6;"
+		    "bbbb0000000000000000000000000000/1/kommune=110310ola0utenfor;"
+		    "bbbb0000000000000000000000000000/-/malgruppe=115ola0");
+	/* the overview's counts: changes waiting, and the latest reason */
+	expect_text(r, "SELECT group_concat(id || pending || coalesce(rejected, '-'), ';') FROM "
+		       "(SELECT * FROM participant ORDER BY id)",
+		    "aaaa00000000000000000000000000004-;bbbb00000000000000000000000000002utenfor");
 	sc_replica_close(r);
 	assert_int_equal(tu_rmtree(dir), 0);
 }
@@ -291,6 +383,8 @@ int main(void)
 		cmocka_unit_test(large_set),
 		cmocka_unit_test(migration_keeps_values),
 		cmocka_unit_test(damaged_record),
+		cmocka_unit_test(damaged_outbox_entry),
+		cmocka_unit_test(migration_keeps_outbox),
 	};
 	int rc;
 

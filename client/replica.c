@@ -14,28 +14,20 @@
 #include "fnr.h"
 #include "hlc.h"
 #include "log.h"
+#include "outbox.h"
 #include "record.h"
 #include "rules.h"
 #include "text.h"
 
 enum st {
-	ST_DRAFT_OF, ST_OUTBOX_PUT, ST_PROMOTE_OUTBOX, ST_DERIVED,
+	ST_DRAFT_OF, ST_DERIVED,
 	ST_LOOKUP_DEL, ST_LOOKUP_PUT, ST_META_PUT, ST_META_GET,
-	ST_NEW, ST_OVERLAP, ST_RESOLVE, ST_LIST, ST_OUTBOX_ALL, ST_LOOKUPS, ST_DRAFT_DEL, ST_ENSURE,
+	ST_NEW, ST_OVERLAP, ST_RESOLVE, ST_LIST, ST_OUTBOX_ALL, ST_REFUSED_ALL, ST_LOOKUPS, ST_DRAFT_DEL, ST_ENSURE,
 	ST_COUNT
 };
 
 static const char *const sql[ST_COUNT] = {
 	[ST_DRAFT_OF] = "SELECT draft FROM participant WHERE id = ?1",
-	/* unsent changes to one field are coalesced; the first base is kept */
-	[ST_OUTBOX_PUT] =
-		"INSERT INTO outbox(participant, field, row, value, hlc, author, base) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
-		"ON CONFLICT(participant, field, row) WHERE changeset IS NULL DO UPDATE "
-		"SET value = excluded.value, hlc = excluded.hlc, author = excluded.author",
-	[ST_PROMOTE_OUTBOX] =
-		"INSERT INTO outbox(participant, field, row, value, hlc, author, base) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_DERIVED] =
 		"UPDATE participant SET draft = ?2, status = ?3, fnr = ?4, navn = ?5, kommune = ?6, "
 		"startdato = ?7, sluttdato = ?8, updated = ?9 WHERE id = ?1",
@@ -54,8 +46,10 @@ static const char *const sql[ST_COUNT] = {
 		"OR (?3 < 0 AND p.status <> 'utskrevet')) AND (?5 IS NULL OR p.navn LIKE '%' || ?5 "
 		"|| '%' ESCAPE '\\' OR p.fnr LIKE ?5 || '%' ESCAPE '\\' OR p.id LIKE ?5 || '%' ESCAPE '\\') "
 		"ORDER BY p.updated DESC",
-	[ST_OUTBOX_ALL] = "SELECT seq, participant, field, row, value, author, rejected, hlc, base, "
-			  "coalesce(changeset, 0) FROM outbox WHERE ?1 IS NULL OR participant = ?1 ORDER BY seq",
+	[ST_OUTBOX_ALL] = "SELECT changes, participant, coalesce(changeset, 0) FROM outbox_entry "
+			  "WHERE ?1 IS NULL OR participant = ?1 ORDER BY seq",
+	[ST_REFUSED_ALL] = "SELECT participant, field, row, value, author, reason, hlc, base, changeset "
+			   "FROM outbox_rejected WHERE ?1 IS NULL OR participant = ?1 ORDER BY seq",
 	[ST_LOOKUPS] = "SELECT participant, state, reason, attempts, coalesce(next_try, 0) FROM lookup "
 		       "WHERE ?1 IS NULL OR participant = ?1 ORDER BY created",
 	[ST_DRAFT_DEL] = "DELETE FROM participant WHERE id = ?1 AND draft = 1",
@@ -73,6 +67,7 @@ struct sc_replica {
 	char author[128];
 	sqlite3_stmt *st[ST_COUNT];
 	struct sc_records *recs; /* the values one call works on; empty between calls */
+	struct sc_outbox *outbox;
 };
 
 /* A prepared statement, reset and ready for bindings. NULL on error. */
@@ -122,6 +117,7 @@ const char *sc_replica_dir(const struct sc_replica *r) { return r->dir; }
 const struct sh_domain *sc_replica_domain(const struct sc_replica *r) { return r->d; }
 const char *sc_replica_device(const struct sc_replica *r) { return r->device; }
 uint64_t sc_replica_hlc(struct sc_replica *r) { return sh_hlc_now(&r->clock); }
+struct sc_outbox *sc_replica_outbox(struct sc_replica *r) { return r->outbox; }
 
 int sc_meta_set(struct sc_replica *r, const char *key, const char *value)
 {
@@ -242,7 +238,7 @@ int sc_replica_open(const char *dir, const struct sh_domain *d, struct sc_replic
 	snprintf(r->dir, sizeof(r->dir), "%s", dir);
 	r->clock.max_drift_ms = (uint64_t)sh_config_int("max_clock_drift_ms");
 	rc = sh_db_open(path, &r->db, why);
-	if (rc == SH_OK && !(r->recs = sc_records_new(r->db)))
+	if (rc == SH_OK && (!(r->recs = sc_records_new(r->db)) || !(r->outbox = sc_outbox_new(r->db))))
 		rc = SH_ERR_NOMEM;
 	if (rc == SH_OK)
 		rc = sh_migrate(r->db, sh_migrations_client, sh_migrations_client_count, NULL,
@@ -269,6 +265,7 @@ void sc_replica_close(struct sc_replica *r)
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(r->st[i]);
 	sc_records_free(r->recs);
+	sc_outbox_free(r->outbox);
 	sqlite3_close(r->db);
 	sh_free(r);
 }
@@ -438,35 +435,21 @@ static int check_discharge(struct sc_replica *r, const struct sh_participant *p,
 	return rc;
 }
 
-/* An outbox entry (ST_OUTBOX_PUT or ST_PROMOTE_OUTBOX). */
-static int outbox_put(struct sc_replica *r, enum st which, const char *id, const char *field,
-		      const char *row, const char *v, uint64_t hlc, const char *author, uint64_t base)
-{
-	sqlite3_stmt *s = stmt(r, which);
-
-	if (s) {
-		bind_text(s, 1, id);
-		bind_text(s, 2, field);
-		bind_text(s, 3, row);
-		bind_text(s, 4, v);
-		sqlite3_bind_int64(s, 5, (sqlite3_int64)hlc);
-		bind_text(s, 6, author);
-		sqlite3_bind_int64(s, 7, (sqlite3_int64)base);
-	}
-	return run(r, s);
-}
-
 /* Writes value v of field f (row) locally, and to the outbox if `outbox`. */
 static int put(struct sc_replica *r, struct sc_record *rec, enum sh_field_id f, const char *row,
-	       const char *v, uint64_t hlc, bool outbox)
+	       const char *v, uint64_t hlc, bool outbox, struct sh_reason *why)
 {
 	const char *name = sh_field(f)->name, *rw = sh_field(f)->repeat && row ? row : "";
 	const struct sc_entry *e = sc_record_find(rec, name, rw);
 	uint64_t base = e ? e->version : 0; /* the server version the edit is based on */
 	int rc;
 
-	if (outbox && (rc = outbox_put(r, ST_OUTBOX_PUT, rec->id, name, rw, v, hlc, r->author, base)) != SH_OK)
+	if (outbox && (rc = sc_outbox_add(r->outbox, rec->id, name, rw, v, hlc, r->author, base, false)) != SH_OK) {
+		if (rc == SH_ERR_DB)
+			sh_reason_set(why, "Endringene som venter på serveren for deltakeren %.8s kan ikke leses "
+				      "fra replikaen; ingenting ble lagret.", rec->id);
 		return rc;
+	}
 	return sc_record_put(rec, name, rw, v, hlc, r->author, base);
 }
 
@@ -481,8 +464,9 @@ static int by_hlc(const void *a, const void *b)
 static int promote(struct sc_replica *r, struct sc_record *rec)
 {
 	const struct sc_entry **by = sh_calloc(rec->n ? rec->n : 1, sizeof(*by));
+	struct sc_record entry = {0};
 	size_t n = 0;
-	int rc = SH_OK;
+	int rc;
 
 	if (!by)
 		return SH_ERR_NOMEM;
@@ -490,9 +474,13 @@ static int promote(struct sc_replica *r, struct sc_record *rec)
 		if (*sc_entry_value(rec, &rec->e[i]))
 			by[n++] = &rec->e[i];
 	qsort(by, n, sizeof(*by), by_hlc);
+	rc = sc_outbox_unsent(r->outbox, rec->id, &entry); /* none: a draft never syncs */
 	for (size_t i = 0; i < n && rc == SH_OK; i++)
-		rc = outbox_put(r, ST_PROMOTE_OUTBOX, rec->id, sc_entry_field(rec, by[i]), sc_entry_row(rec, by[i]),
-				sc_entry_value(rec, by[i]), by[i]->hlc, sc_entry_author(rec, by[i]), by[i]->version);
+		rc = sc_record_put(&entry, sc_entry_field(rec, by[i]), sc_entry_row(rec, by[i]),
+				   sc_entry_value(rec, by[i]), by[i]->hlc, sc_entry_author(rec, by[i]), by[i]->version);
+	if (rc == SH_OK)
+		rc = sc_outbox_store_unsent(r->outbox, &entry);
+	sc_record_clear(&entry);
 	sh_free(by);
 	return rc;
 }
@@ -661,11 +649,11 @@ static int apply_ops(struct sc_replica *r, const char *id, const struct op *ops,
 		memcpy(rep->value, e.value, sizeof(rep->value));
 		if (same(sh_participant_get(p, a.field, a.row), e.value))
 			continue;
-		if ((rc = put(r, rec, a.field, a.row, e.value, hlc, was)) != SH_OK ||
+		if ((rc = put(r, rec, a.field, a.row, e.value, hlc, was, &rep->why)) != SH_OK ||
 		    (rc = sh_participant_set(p, a.field, a.row, e.value)) != SH_OK)
 			return rc;
 		for (size_t k = 0; k < e.nclear; k++) {
-			if ((rc = put(r, rec, e.clear[k], NULL, "", hlc, was)) != SH_OK ||
+			if ((rc = put(r, rec, e.clear[k], NULL, "", hlc, was, &rep->why)) != SH_OK ||
 			    (rc = sh_participant_set(p, e.clear[k], NULL, NULL)) != SH_OK)
 				return rc;
 			if (rep->ncleared < 4)
@@ -878,27 +866,68 @@ void sc_sync_text(const struct sc_row *row, char *buf, size_t len)
 		snprintf(buf, len, "synkronisert");
 }
 
-int sc_outbox_each(struct sc_replica *r, const char *participant,
-		   int (*cb)(const struct sc_outbox_row *o, void *arg), void *arg)
+/* The changes waiting in entries, each as made (stops early when cb says so). */
+static int each_waiting(struct sc_replica *r, const char *participant, int64_t *nr, bool *stop,
+			int (*cb)(const struct sc_outbox_row *o, void *arg), void *arg)
 {
 	sqlite3_stmt *s = stmt(r, ST_OUTBOX_ALL);
-	int step;
+	struct sc_record entry = {.made_order = true};
+	int rc = SH_OK, step = SQLITE_DONE;
 
 	if (!s)
 		return SH_ERR_DB;
 	bind_text(s, 1, participant);
-	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-		struct sc_outbox_row o = {
-			sqlite3_column_int64(s, 0), COL(1), COL(2), COL(3), COL(4), COL(5), COL(6),
-			(uint64_t)sqlite3_column_int64(s, 7), (uint64_t)sqlite3_column_int64(s, 8),
-			sqlite3_column_int64(s, 9),
-		};
+	while (!*stop && rc == SH_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
+		rc = sc_record_decode(&entry, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+		for (size_t i = 0; rc == SH_OK && !*stop && i < entry.n; i++) {
+			const struct sc_entry *e = &entry.e[i];
+			struct sc_outbox_row o = {
+				++*nr, COL(1), sc_entry_field(&entry, e), sc_entry_row(&entry, e),
+				sc_entry_value(&entry, e), sc_entry_author(&entry, e), NULL, e->hlc, e->version,
+				sqlite3_column_int64(s, 2),
+			};
 
-		if (cb(&o, arg))
-			break;
+			*stop = cb(&o, arg) != 0;
+		}
 	}
 	sqlite3_reset(s);
-	return (step == SQLITE_ROW || step == SQLITE_DONE) ? SH_OK : SH_ERR_DB;
+	sc_record_clear(&entry);
+	if (rc == SH_OK && step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = SH_ERR_DB;
+	return rc;
+}
+
+/* The changes the server refused. */
+static int each_refused(struct sc_replica *r, const char *participant, int64_t *nr, bool *stop,
+			int (*cb)(const struct sc_outbox_row *o, void *arg), void *arg)
+{
+	sqlite3_stmt *s = stmt(r, ST_REFUSED_ALL);
+	int step = SQLITE_DONE;
+
+	if (!s)
+		return SH_ERR_DB;
+	bind_text(s, 1, participant);
+	while (!*stop && (step = sqlite3_step(s)) == SQLITE_ROW) {
+		struct sc_outbox_row o = {
+			++*nr, COL(0), COL(1), COL(2), COL(3), COL(4), COL(5),
+			(uint64_t)sqlite3_column_int64(s, 6), (uint64_t)sqlite3_column_int64(s, 7),
+			sqlite3_column_int64(s, 8),
+		};
+
+		*stop = cb(&o, arg) != 0;
+	}
+	sqlite3_reset(s);
+	return step == SQLITE_ROW || step == SQLITE_DONE ? SH_OK : SH_ERR_DB;
+}
+
+int sc_outbox_each(struct sc_replica *r, const char *participant,
+		   int (*cb)(const struct sc_outbox_row *o, void *arg), void *arg)
+{
+	int64_t nr = 0;
+	bool stop = false;
+	int rc = each_waiting(r, participant, &nr, &stop, cb, arg);
+
+	return rc != SH_OK || stop ? rc : each_refused(r, participant, &nr, &stop, cb, arg);
 }
 
 int sc_lookups_each(struct sc_replica *r, const char *participant,

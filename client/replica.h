@@ -30,6 +30,7 @@
 
 struct sc_replica;
 struct sc_records; /* record.h */
+struct sc_outbox;  /* outbox.h */
 
 /*
  * Opens (creating it and its directory, 0700/0600) the replica in `dir`,
@@ -53,6 +54,8 @@ const struct sh_domain *sc_replica_domain(const struct sc_replica *r);
 const char *sc_replica_device(const struct sc_replica *r);
 /* A new hybrid-logical-clock value (persisted with the next write). */
 uint64_t sc_replica_hlc(struct sc_replica *r);
+/* The outbox on the replica's connection. */
+struct sc_outbox *sc_replica_outbox(struct sc_replica *r);
 
 /* Meta key/value (device, user, server ...). Get: *out owned by caller or NULL. */
 int sc_meta_get(struct sc_replica *r, const char *key, char **out) SH_MUST_USE;
@@ -156,14 +159,14 @@ int sc_list(struct sc_replica *r, const struct sc_filter *f,
 /* Sync state for people: «lokalt utkast», «ikke synkronisert», «synkronisert», «feil: …». */
 void sc_sync_text(const struct sc_row *row, char *buf, size_t len);
 
-/* One outbox entry. */
+/* One change in the outbox. */
 struct sc_outbox_row {
-	int64_t seq;
+	int64_t seq; /* its place in the listing, from 1 */
 	const char *participant, *field, *row, *value, *author, *rejected;
 	uint64_t hlc, base;
 	int64_t changeset; /* 0 = not sent yet */
 };
-/* Outbox entries in order, of one participant or (NULL) all. */
+/* The changes in the outbox, of one participant or (NULL) all: waiting ones as made, then refused ones. */
 int sc_outbox_each(struct sc_replica *r, const char *participant,
 		   int (*cb)(const struct sc_outbox_row *o, void *arg), void *arg) SH_MUST_USE;
 

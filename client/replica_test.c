@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "alloc.h"
+#include "outbox.h"
 #include "replica.h"
 #include "db.h"
 #include "seal.h"
@@ -184,7 +185,7 @@ static void outbox_coalesces(void **state)
 	assert_int_equal(sc_set(r, id, "malgruppe", NULL, "2", &rep), SH_OK);
 	assert_false(rep.changed);
 	/* a sent change is frozen: a new edit makes a new entry */
-	assert_int_equal(sh_db_exec(sc_replica_db(r), "UPDATE outbox SET changeset = 1", NULL), SH_OK);
+	assert_int_equal(sh_db_exec(sc_replica_db(r), "UPDATE outbox_entry SET changeset = 1", NULL), SH_OK);
 	ok_set(id, "malgruppe", "3");
 	assert_int_equal(count("SELECT count(*) FROM outbox WHERE field = 'malgruppe'"), 2);
 	/* clearing is a change too */
@@ -413,17 +414,25 @@ static void resolve_and_delete(void **state)
 	assert_int_equal(sc_resolve(r, d, got, &why), SH_ERR_NOT_FOUND);
 }
 
-/* Outbox rows made straight in SQL: n changes of participant p, one field row each. */
-static void outbox_rows(const char *ps, int n)
+/*
+ * Unsent changes made straight through the outbox module: n changes of
+ * each of the k participants, round-robin (hlc i for the i-th round), one
+ * Tiltak row each.
+ */
+static void outbox_rows(const char *const *ids, size_t k, int n)
 {
-	char q[600];
+	for (size_t p = 0; p < k; p++) {
+		struct sc_record entry = {0};
+		char row[16];
 
-	snprintf(q, sizeof(q),
-		 "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < %d) "
-		 "INSERT INTO outbox(participant, field, row, value, hlc, author, base) "
-		 "SELECT p.value, 'tiltak_type', i, '1', i, 'test', 0 FROM k, json_each('[%s]') p "
-		 "ORDER BY i, p.value", n, ps);
-	assert_int_equal(sh_db_exec(sc_replica_db(r), q, NULL), SH_OK);
+		assert_int_equal(sc_outbox_unsent(sc_replica_outbox(r), ids[p], &entry), SH_OK);
+		for (int i = 1; i <= n; i++) {
+			snprintf(row, sizeof(row), "%d", i);
+			assert_int_equal(sc_record_put(&entry, "tiltak_type", row, "1", (uint64_t)i, "test", 0), SH_OK);
+		}
+		assert_int_equal(sc_outbox_store_unsent(sc_replica_outbox(r), &entry), SH_OK);
+		sc_record_clear(&entry);
+	}
 }
 
 /*
@@ -437,35 +446,37 @@ static void outbox_freezes_whole_participants(void **state)
 					 "cccccccccccccccccccccccccccccccc", "dddddddddddddddddddddddddddddddd",
 					 "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"};
 	const int part = SC_CHANGESET_SIZE * 2 / 5, big = SC_CHANGESET_SIZE * 5 / 2;
-	char ps[200], q[300];
+	char q[300];
 	size_t n, sent = 0, k;
 	uint64_t *seqs;
 	struct sh_buf b;
 
 	(void)state;
-	snprintf(ps, sizeof(ps), "\"%s\",\"%s\",\"%s\"", id[0], id[1], id[2]);
-	outbox_rows(ps, part); /* a b c a b c ... */
-	snprintf(ps, sizeof(ps), "\"%s\"", id[3]);
-	outbox_rows(ps, big);
-	snprintf(ps, sizeof(ps), "\"%s\"", id[4]);
-	outbox_rows(ps, 10);
+	outbox_rows(id, 3, part); /* a b c a b c ... */
+	outbox_rows(id + 3, 1, big);
+	outbox_rows(id + 4, 1, 10);
 	assert_int_equal(sc_freeze_outbox(r, &n), SH_OK);
 	assert_int_equal(n, 6); /* a+b, c, d in three, e */
-	assert_int_equal(count("SELECT count(*) FROM outbox WHERE changeset IS NULL"), 0);
-	assert_int_equal(count("SELECT max(n) FROM (SELECT count(*) n FROM outbox GROUP BY changeset)"),
+	/* (the entries themselves: the view decodes a 10,000-change entry slowly) */
+	assert_int_equal(count("SELECT count(*) FROM outbox_entry WHERE changeset IS NULL"), 0);
+	assert_int_equal(count("SELECT max(n) FROM (SELECT sum(n) n FROM outbox_entry GROUP BY changeset)"),
 			 SC_CHANGESET_SIZE);
 	for (int i = 0; i < 5; i++) {
-		snprintf(q, sizeof(q), "SELECT count(DISTINCT changeset) FROM outbox WHERE participant = '%s'", id[i]);
+		snprintf(q, sizeof(q), "SELECT count(DISTINCT changeset) FROM outbox_entry WHERE participant = '%s'", id[i]);
 		assert_int_equal(count(q), i == 3 ? 3 : 1);
 	}
-	snprintf(q, sizeof(q), "SELECT count(DISTINCT changeset) FROM outbox WHERE participant IN ('%s', '%s')",
+	snprintf(q, sizeof(q), "SELECT count(DISTINCT changeset) FROM outbox_entry WHERE participant IN ('%s', '%s')",
 		 id[0], id[1]);
 	assert_int_equal(count(q), 1);
-	/* the big one in the order its changes were made */
-	snprintf(q, sizeof(q), "WITH c AS (SELECT changeset, min(seq) lo, max(seq) hi FROM outbox WHERE "
-		 "participant = '%s' GROUP BY changeset) SELECT count(*) FROM c x JOIN c y ON "
-		 "y.changeset = x.changeset + 1 WHERE y.lo < x.hi", id[3]);
-	assert_int_equal(count(q), 0);
+	/* the big one in the order its changes were made (hlc 1, 2, ...): each
+	 * change-set goes on where the one before it stopped */
+	snprintf(q, sizeof(q), "WITH c AS (SELECT changeset, n, CAST(substr(changes, 1, 20) AS INTEGER) lo "
+		 "FROM outbox_entry WHERE participant = '%s') SELECT count(*) FROM c x JOIN c y ON "
+		 "y.changeset = x.changeset + 1 WHERE y.lo = x.lo + x.n", id[3]);
+	assert_int_equal(count(q), 2);
+	snprintf(q, sizeof(q), "SELECT min(CAST(substr(changes, 1, 20) AS INTEGER)) FROM outbox_entry "
+		 "WHERE participant = '%s'", id[3]);
+	assert_int_equal(count(q), 1);
 	assert_int_equal(sc_pending_changesets(r, &seqs, &n), SH_OK);
 	assert_int_equal(n, 6);
 	for (size_t i = 0; i < n; i++) {
@@ -482,6 +493,101 @@ static void outbox_freezes_whole_participants(void **state)
 	assert_int_equal(n, 0);
 }
 
+/* The number of the one change-set waiting, after numbering the outbox. */
+static uint64_t freeze_one(void)
+{
+	uint64_t *seqs, seq;
+	size_t n;
+
+	assert_int_equal(sc_freeze_outbox(r, &n), SH_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(sc_pending_changesets(r, &seqs, &n), SH_OK);
+	assert_int_equal(n, 1);
+	seq = seqs[0];
+	sh_free(seqs);
+	return seq;
+}
+
+static void ack(uint64_t seq, const struct sh_result *res, size_t n, size_t applied, size_t rejected)
+{
+	struct sc_ack_stats st;
+	struct sh_reason why = {0};
+
+	assert_int_equal(sc_apply_ack(r, seq, res, n, &st, &why), SH_OK);
+	assert_int_equal(st.applied, applied);
+	assert_int_equal(st.rejected, rejected);
+}
+
+/* participant.pending (the overview's count) against the changes in the outbox. */
+static void counted(const char *id, int pending, int refused)
+{
+	char q[200];
+
+	snprintf(q, sizeof(q), "SELECT pending FROM participant WHERE id = '%s'", id);
+	assert_int_equal(count(q), pending);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM outbox WHERE participant = '%s'", id);
+	assert_int_equal(count(q), pending);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM outbox_rejected WHERE participant = '%s'", id);
+	assert_int_equal(count(q), refused);
+	snprintf(q, sizeof(q), "SELECT rejected IS NOT NULL FROM participant WHERE id = '%s'", id);
+	assert_int_equal(count(q), refused > 0);
+}
+
+/*
+ * Acknowledgements on the packed outbox: a refused change leaves its entry
+ * and waits on its own with the reason; an edit made while its field was
+ * on the way is based on the version acknowledged; once something else of
+ * the participant goes through, the refused change is sent again, unless a
+ * newer edit of its field replaces it.
+ */
+static void ack_refusals_wait_and_retry(void **state)
+{
+	char id[SH_ID_LEN + 1];
+	uint64_t seq;
+
+	(void)state;
+	make_participant(id, 2, "2026-01-15"); /* fnr, startdato, kommune, finansiering */
+	seq = freeze_one();
+	ok_set(id, "startdato", "2026-02-01"); /* made while the change-set is on the way */
+	counted(id, 5, 0);
+	ack(seq, (const struct sh_result[]){{"applied", 1, NULL, NULL}, {"applied", 2, NULL, NULL},
+					    {"rejected", 0, NULL, "nei"}, {"applied", 3, NULL, NULL}}, 4, 3, 1);
+	counted(id, 2, 1);
+	assert_int_equal(count("SELECT base FROM outbox WHERE field = 'startdato'"), 2);
+	assert_int_equal(count("SELECT version FROM field_value WHERE field = 'startdato'"), 2);
+	assert_int_equal(count("SELECT version FROM field_value WHERE field = 'finansiering'"), 3);
+	assert_int_equal(count("SELECT count(*) FROM outbox_rejected WHERE field = 'kommune' AND value = '0301' "
+			       "AND reason = 'nei'"), 1);
+	/* a change that cannot be paired with what was sent is refused whole */
+	seq = freeze_one();
+	{
+		struct sc_ack_stats st;
+		struct sh_reason why = {0};
+
+		assert_int_equal(sc_apply_ack(r, seq, (const struct sh_result[]){{"applied", 4, NULL, NULL},
+										 {"applied", 5, NULL, NULL}},
+					      2, &st, &why), SH_ERR_PROTO);
+		assert_non_null(strstr(why.text, "passer ikke"));
+	}
+	counted(id, 2, 1);
+	/* startdato goes through: the refused kommune gets another chance */
+	ack(seq, (const struct sh_result[]){{"applied", 4, NULL, NULL}}, 1, 1, 0);
+	counted(id, 1, 0);
+	assert_int_equal(count("SELECT count(*) FROM outbox WHERE changeset IS NULL AND field = 'kommune' "
+			       "AND value = '0301' AND base = 0"), 1);
+	/* refused again; then an edit of kommune replaces it before it is retried */
+	seq = freeze_one();
+	ack(seq, (const struct sh_result[]){{"rejected", 0, NULL, "nei igjen"}}, 1, 0, 1);
+	counted(id, 1, 1);
+	ok_set(id, "malgruppe", "1");
+	seq = freeze_one();
+	ok_set(id, "kommune", "1103");
+	ack(seq, (const struct sh_result[]){{"applied", 5, NULL, NULL}}, 1, 1, 0);
+	counted(id, 1, 0);
+	assert_int_equal(count("SELECT count(*) FROM outbox WHERE field = 'kommune' AND value = '1103' "
+			       "AND changeset IS NULL"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -496,6 +602,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(dependents_are_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(resolve_and_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(outbox_freezes_whole_participants, setup, teardown),
+		cmocka_unit_test_setup_teardown(ack_refusals_wait_and_retry, setup, teardown),
 	};
 	int rc;
 

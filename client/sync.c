@@ -343,7 +343,7 @@ static void round_end(struct eng *e)
 		long still = 0;
 		sqlite3_stmt *st;
 
-		if (sqlite3_prepare_v2(sc_replica_db(e->r), "SELECT count(*) FROM outbox WHERE rejected IS NOT NULL",
+		if (sqlite3_prepare_v2(sc_replica_db(e->r), "SELECT count(*) FROM outbox_rejected",
 				       -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
 			still = sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);

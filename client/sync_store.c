@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "db.h"
 #include "hlc.h"
 #include "log.h"
+#include "outbox.h"
 #include "record.h"
 #include "seal.h"
 
@@ -28,7 +30,7 @@
 /* A small set of prepared statements for one call. */
 struct q {
 	sqlite3 *db;
-	sqlite3_stmt *st[12];
+	sqlite3_stmt *st[16];
 	int err;
 	char last_participant[SH_ID_LEN + 1]; /* put_value: its row exists */
 	struct sc_records *recs;              /* the values this call changes */
@@ -163,8 +165,8 @@ static int add_cut(struct q *q, struct cut **cuts, size_t *n, size_t *cap, const
 
 static int freeze_cuts(struct q *q, struct cut **cuts, size_t *n)
 {
-	sqlite3_stmt *st = Q(q, 0, "SELECT participant, count(*) FROM outbox WHERE changeset IS NULL "
-				   "GROUP BY participant ORDER BY participant");
+	sqlite3_stmt *st = Q(q, 0, "SELECT participant, n FROM outbox_entry WHERE changeset IS NULL "
+				   "ORDER BY participant");
 	char prev[SH_ID_LEN + 1] = "";
 	size_t cap = 0, in = 0;
 	int step;
@@ -194,6 +196,42 @@ static int freeze_cuts(struct q *q, struct cut **cuts, size_t *n)
 	return q->err;
 }
 
+/*
+ * A participant with more unsent changes than a change-set holds: its entry
+ * becomes entries of SC_CHANGESET_SIZE changes, in the order made, each in
+ * a change-set of its own.
+ */
+static void freeze_alone(struct q *q, struct sc_replica *r, const char *id, int64_t *seq, size_t *changesets)
+{
+	struct sc_record entry = {0};
+	struct sh_buf packed;
+	sqlite3_stmt *st;
+
+	sh_buf_init(&packed, INT_MAX);
+	if (sc_outbox_unsent(sc_replica_outbox(r), id, &entry) != SH_OK)
+		q->err = SH_ERR_DB;
+	for (size_t at = 0; q->err == SH_OK && at < entry.n; at += SC_CHANGESET_SIZE) {
+		size_t k = entry.n - at < SC_CHANGESET_SIZE ? entry.n - at : SC_CHANGESET_SIZE;
+
+		sh_buf_reset(&packed);
+		if ((q->err = sc_record_encode_part(&entry, at, at + k, &packed)) != SH_OK ||
+		    !(st = Q(q, 1, "INSERT INTO outbox_entry(participant, changeset, n, changes) VALUES (?1, ?2, ?3, ?4)")))
+			break;
+		bt(st, 1, id);
+		sqlite3_bind_int64(st, 2, ++*seq);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)k);
+		sqlite3_bind_blob(st, 4, packed.data, (int)packed.len, SQLITE_STATIC);
+		run(q, st);
+		(*changesets)++;
+	}
+	if (q->err == SH_OK && (st = Q(q, 2, "DELETE FROM outbox_entry WHERE participant = ?1 AND changeset IS NULL"))) {
+		bt(st, 1, id);
+		run(q, st);
+	}
+	sh_buf_free(&packed);
+	sc_record_clear(&entry);
+}
+
 int sc_freeze_outbox(struct sc_replica *r, size_t *changesets)
 {
 	struct q q = {.db = sc_replica_db(r)};
@@ -208,33 +246,23 @@ int sc_freeze_outbox(struct sc_replica *r, size_t *changesets)
 	seq = meta_int(q.db, "changeset_seq");
 	if (freeze_cuts(&q, &cuts, &ncuts) == SH_OK) {
 		for (size_t i = 0; i < ncuts && q.err == SH_OK; i++) {
-			int took;
+			sqlite3_stmt *st;
 
-			do { /* a participant on its own: as many change-sets as it needs */
-				sqlite3_stmt *st = cuts[i].alone ?
-					Q(&q, 1, "UPDATE outbox SET changeset = ?1 WHERE seq IN (SELECT seq FROM "
-						 "outbox WHERE changeset IS NULL AND participant = ?2 ORDER BY seq "
-						 "LIMIT ?3)") :
-					Q(&q, 2, "UPDATE outbox SET changeset = ?1 WHERE changeset IS NULL "
-						 "AND participant > ?2 AND participant <= ?3");
-
-				if (!st)
-					break;
-				sqlite3_bind_int64(st, 1, seq + 1);
-				if (cuts[i].alone) {
-					bt(st, 2, cuts[i].last);
-					sqlite3_bind_int(st, 3, SC_CHANGESET_SIZE);
-				} else {
-					bt(st, 2, i ? cuts[i - 1].last : "");
-					bt(st, 3, cuts[i].last);
-				}
-				run(&q, st);
-				took = q.err == SH_OK ? sqlite3_changes(q.db) : 0;
-				if (took > 0) {
-					seq++;
-					(*changesets)++;
-				}
-			} while (cuts[i].alone && took > 0);
+			if (cuts[i].alone) {
+				freeze_alone(&q, r, cuts[i].last, &seq, changesets);
+				continue;
+			}
+			if (!(st = Q(&q, 3, "UPDATE outbox_entry SET changeset = ?1 WHERE changeset IS NULL "
+					    "AND participant > ?2 AND participant <= ?3")))
+				break;
+			sqlite3_bind_int64(st, 1, seq + 1);
+			bt(st, 2, i ? cuts[i - 1].last : "");
+			bt(st, 3, cuts[i].last);
+			run(&q, st);
+			if (q.err == SH_OK && sqlite3_changes(q.db) > 0) {
+				seq++;
+				(*changesets)++;
+			}
 		}
 	}
 	sh_free(cuts);
@@ -252,8 +280,8 @@ int sc_pending_changesets(struct sc_replica *r, uint64_t **seqs, size_t *n)
 	*seqs = NULL;
 	*n = 0;
 	if (sqlite3_prepare_v2(sc_replica_db(r),
-			       "SELECT DISTINCT changeset FROM outbox WHERE changeset IS NOT NULL "
-			       "AND rejected IS NULL ORDER BY changeset", -1, &st, NULL) != SQLITE_OK)
+			       "SELECT DISTINCT changeset FROM outbox_entry WHERE changeset IS NOT NULL "
+			       "ORDER BY changeset", -1, &st, NULL) != SQLITE_OK)
 		return SH_ERR_DB;
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		if (*n == cap) {
@@ -275,28 +303,36 @@ int sc_pending_changesets(struct sc_replica *r, uint64_t **seqs, size_t *n)
 
 int sc_changeset_body(struct sc_replica *r, uint64_t seq, struct sh_buf *body, size_t *count)
 {
+	struct sc_record entry = {.made_order = true};
 	sqlite3_stmt *st;
 	bool first = true;
+	int rc = SH_OK, step;
 
 	*count = 0;
 	if (sqlite3_prepare_v2(sc_replica_db(r),
-			       "SELECT participant, field, row, value, hlc, base FROM outbox "
-			       "WHERE changeset = ?1 ORDER BY " CHANGESET_ORDER, -1, &st, NULL) != SQLITE_OK)
+			       "SELECT participant, changes FROM outbox_entry WHERE changeset = ?1 ORDER BY " CHANGESET_ORDER,
+			       -1, &st, NULL) != SQLITE_OK)
 		return SH_ERR_DB;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
 	sh_buf_puts(body, "{\"changes\":[");
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct sh_change c = {TXT(st, 0), TXT(st, 1), TXT(st, 2), TXT(st, 3),
-				      (uint64_t)sqlite3_column_int64(st, 4),
-				      (uint64_t)sqlite3_column_int64(st, 5)};
+	while (rc == SH_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = sc_record_decode(&entry, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+		for (size_t i = 0; rc == SH_OK && i < entry.n; i++) {
+			const struct sc_entry *e = &entry.e[i];
+			struct sh_change c = {TXT(st, 0), sc_entry_field(&entry, e), sc_entry_row(&entry, e),
+					      sc_entry_value(&entry, e), e->hlc, e->version};
 
-		sh_wire_change_put(body, first, &c);
-		first = false;
-		(*count)++;
+			sh_wire_change_put(body, first, &c);
+			first = false;
+			(*count)++;
+		}
 	}
 	sqlite3_finalize(st);
+	sc_record_clear(&entry);
+	if (rc == SH_OK && step != SQLITE_DONE)
+		rc = SH_ERR_DB;
 	sh_buf_puts(body, "]}");
-	return body->err;
+	return rc != SH_OK ? rc : body->err;
 }
 
 /* Participants touched by a transaction, to re-derive once each at the end. */
@@ -333,21 +369,14 @@ static void rederive_all(struct q *q, struct sc_replica *r, struct touched *t)
 	sh_free(t->id);
 }
 
-/* Does (p, f, row) have a change still in the outbox (other than seq)? */
-static bool local_change(struct q *q, const char *p, const char *f, const char *row, int64_t except)
+/* Is a change of (p, f, row) still in the outbox (other than in change-set `except`)? */
+static bool local_change(struct q *q, struct sc_replica *r, const char *p, const char *f, const char *row,
+			 int64_t except)
 {
-	sqlite3_stmt *st = Q(q, 1, "SELECT 1 FROM outbox WHERE participant = ?1 AND field = ?2 "
-				   "AND row = ?3 AND seq <> ?4 LIMIT 1");
-	bool yes;
+	bool yes = true;
 
-	if (!st)
-		return true;
-	bt(st, 1, p);
-	bt(st, 2, f);
-	bt(st, 3, row);
-	sqlite3_bind_int64(st, 4, except);
-	yes = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_reset(st);
+	if (q->err == SH_OK && sc_outbox_has(sc_replica_outbox(r), p, f, row, except, &yes) != SH_OK)
+		q->err = SH_ERR_DB;
 	return yes;
 }
 
@@ -397,13 +426,9 @@ static bool exists(struct q *q, const char *sql, uint64_t seq)
 	return yes;
 }
 
-/* Participants with a change of this ack that went through. */
-#define ACKED_PARTICIPANTS \
-	"SELECT o.participant FROM temp.ack a JOIN outbox o ON o.seq = a.oseq WHERE a.code <> 'rejected'"
-/* Guards of the steps below. */
-#define UNSENT "SELECT 1 FROM outbox WHERE changeset IS NULL"
-#define EARLIER_REJECTED \
-	"SELECT 1 FROM outbox INDEXED BY outbox_rejected WHERE rejected IS NOT NULL AND changeset <> ?1"
+/* Guards of the steps for the rare cases. */
+#define UNSENT "SELECT 1 FROM outbox_entry WHERE changeset IS NULL"
+#define EARLIER_REJECTED "SELECT 1 FROM outbox_rejected WHERE changeset <> ?1"
 
 bool sc_has_unsent(struct sc_replica *r)
 {
@@ -414,75 +439,128 @@ bool sc_has_unsent(struct sc_replica *r)
 
 /* A result that carries the server's own value, with the change it answers. */
 struct kept {
-	int64_t oseq;
 	char participant[SH_ID_LEN + 1], field[65], row[SH_ID_LEN + 1];
 	const char *value; /* in the result */
 	uint64_t version;
 };
 
+static int add_kept(struct q *q, struct kept **kept, size_t *nkept, size_t *cap, const char *p,
+		    const struct sc_record *entry, const struct sc_entry *e, const struct sh_result *x)
+{
+	struct kept *k;
+
+	if (*nkept == *cap) {
+		void *g = sh_realloc(*kept, (*cap = *cap ? *cap * 2 : 16) * sizeof(**kept));
+
+		if (!g)
+			return q->err = SH_ERR_NOMEM;
+		*kept = g;
+	}
+	k = &(*kept)[(*nkept)++];
+	snprintf(k->participant, sizeof(k->participant), "%s", p);
+	snprintf(k->field, sizeof(k->field), "%s", sc_entry_field(entry, e));
+	snprintf(k->row, sizeof(k->row), "%s", sc_entry_row(entry, e));
+	k->value = x->value;
+	k->version = x->version;
+	return SH_OK;
+}
+
+/* A change the server refused: a row of its own, the value stays and the field is marked. */
+static void refused(struct q *q, uint64_t seq, const char *p, const struct sc_record *entry,
+		    const struct sc_entry *e, const char *reason)
+{
+	sqlite3_stmt *st = Q(q, 5, "INSERT INTO outbox_rejected(participant, field, row, value, hlc, author, base, "
+				   "changeset, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+
+	if (!st)
+		return;
+	bt(st, 1, p);
+	bt(st, 2, sc_entry_field(entry, e));
+	bt(st, 3, sc_entry_row(entry, e));
+	bt(st, 4, sc_entry_value(entry, e));
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)e->hlc);
+	bt(st, 6, sc_entry_author(entry, e));
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)e->version);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)seq);
+	bt(st, 9, reason ? reason : "avvist av serveren");
+	run(q, st);
+}
+
+/* For the rare steps: a change that went through, in temp.ack. */
+static void acked(struct q *q, const char *p, const struct sc_record *entry, const struct sc_entry *e,
+		  const struct sh_result *x)
+{
+	sqlite3_stmt *st = Q(q, 6, "INSERT INTO temp.ack VALUES (?1, ?2, ?3, ?4, ?5)");
+
+	if (!st)
+		return;
+	bt(st, 1, p);
+	bt(st, 2, sc_entry_field(entry, e));
+	bt(st, 3, sc_entry_row(entry, e));
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)x->version);
+	sqlite3_bind_int(st, 5, x->value != NULL);
+	run(q, st);
+}
+
 /*
- * Pairs the results with the change-set's outbox rows, in order: oseq[i]
- * is the outbox row result i answers. Counts them, stores the version of
- * each value that stands, and keeps aside the results that carry the
- * server's value.
+ * Pairs the results with the change-set's entries, change by change in
+ * the order sent. Counts them, stores the version of each value that
+ * stands, makes each refused change a row of its own, and keeps aside the
+ * results that carry the server's value. With `slow`, the changes that
+ * went through go into temp.ack for the steps that follow.
  */
-static int pair(struct q *q, uint64_t seq, const struct sh_result *res, size_t n, int64_t *oseq,
+static int pair(struct q *q, uint64_t seq, const struct sh_result *res, size_t n, bool slow,
 		struct sc_ack_stats *stats, struct kept **kept, size_t *nkept, struct sh_reason *why)
 {
+	struct sc_record entry = {.made_order = true};
 	sqlite3_stmt *rows;
 	size_t i = 0, cap = 0;
 
-	if (sqlite3_prepare_v2(q->db, "SELECT seq, field, participant, row FROM outbox WHERE changeset = ?1 "
-				      "AND rejected IS NULL ORDER BY " CHANGESET_ORDER, -1, &rows, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(q->db, "SELECT participant, changes FROM outbox_entry WHERE changeset = ?1 "
+				      "ORDER BY " CHANGESET_ORDER, -1, &rows, NULL) != SQLITE_OK)
 		return q->err = SH_ERR_DB;
 	sqlite3_bind_int64(rows, 1, (sqlite3_int64)seq);
 	while (q->err == SH_OK && sqlite3_step(rows) == SQLITE_ROW) {
-		const struct sh_result *x;
-		bool rejected;
+		const char *p = TXT(rows, 0);
 
-		if (i >= n) {
-			sh_reason_set(why, "Kvitteringen for endringssett nr. %llu har for få resultater.",
-				      (unsigned long long)seq);
-			q->err = SH_ERR_PROTO;
+		if ((q->err = sc_record_decode(&entry, sqlite3_column_blob(rows, 1),
+					       (size_t)sqlite3_column_bytes(rows, 1))) != SH_OK)
 			break;
-		}
-		oseq[i] = sqlite3_column_int64(rows, 0);
-		x = &res[i++];
-		rejected = strcmp(x->code, "rejected") == 0;
-		if (!rejected && !x->value) /* our value stands at that version */
-			set_version(q, TXT(rows, 2), TXT(rows, 1), TXT(rows, 3), x->version);
-		else if (!rejected && strcmp(TXT(rows, 1), SH_RESOLVE) != 0) {
-			struct kept *k;
+		for (size_t k = 0; k < entry.n && q->err == SH_OK; k++) {
+			const struct sc_entry *e = &entry.e[k];
+			const char *field = sc_entry_field(&entry, e);
+			const struct sh_result *x;
 
-			if (*nkept == cap) {
-				void *g = sh_realloc(*kept, (cap = cap ? cap * 2 : 16) * sizeof(**kept));
-
-				if (!g) {
-					q->err = SH_ERR_NOMEM;
-					break;
-				}
-				*kept = g;
+			if (i >= n) {
+				sh_reason_set(why, "Kvitteringen for endringssett nr. %llu har for få resultater.",
+					      (unsigned long long)seq);
+				q->err = SH_ERR_PROTO;
+				break;
 			}
-			k = &(*kept)[(*nkept)++];
-			k->oseq = oseq[i - 1];
-			snprintf(k->participant, sizeof(k->participant), "%s", TXT(rows, 2));
-			snprintf(k->field, sizeof(k->field), "%s", TXT(rows, 1));
-			snprintf(k->row, sizeof(k->row), "%s", TXT(rows, 3));
-			k->value = x->value;
-			k->version = x->version;
+			x = &res[i++];
+			if (strcmp(x->code, "rejected") == 0) {
+				refused(q, seq, p, &entry, e, x->reason);
+				stats->rejected++;
+				continue;
+			}
+			if (slow)
+				acked(q, p, &entry, e, x);
+			if (!x->value) /* our value stands at that version */
+				set_version(q, p, field, sc_entry_row(&entry, e), x->version);
+			else if (strcmp(field, SH_RESOLVE) != 0)
+				add_kept(q, kept, nkept, &cap, p, &entry, e, x);
+			if (strcmp(field, SH_RESOLVE) == 0)
+				continue;
+			if (strcmp(x->code, "applied") == 0)
+				stats->applied++;
+			else if (strcmp(x->code, "conflict") == 0)
+				stats->conflicts++;
+			else
+				stats->superseded++;
 		}
-		if (rejected)
-			stats->rejected++;
-		else if (strcmp(TXT(rows, 1), SH_RESOLVE) == 0)
-			continue;
-		else if (strcmp(x->code, "applied") == 0)
-			stats->applied++;
-		else if (strcmp(x->code, "conflict") == 0)
-			stats->conflicts++;
-		else
-			stats->superseded++;
 	}
 	sqlite3_finalize(rows);
+	sc_record_clear(&entry);
 	if (q->err == SH_OK && i != n) {
 		sh_reason_set(why, "Kvitteringen for endringssett nr. %llu passer ikke til det som ble sendt.",
 			      (unsigned long long)seq);
@@ -491,103 +569,126 @@ static int pair(struct q *q, uint64_t seq, const struct sh_result *res, size_t n
 	return q->err;
 }
 
-/* The pairs in temp.ack, for the set-based steps. */
-static void ack_table(struct q *q, const struct sh_result *res, size_t n, const int64_t *oseq)
+/*
+ * Our value stands on the server at the version acknowledged: an unsent
+ * edit of the same field (made meanwhile) is based on it.
+ */
+static void rebase_unsent(struct q *q, struct sc_replica *r)
 {
-	sqlite3_stmt *ins;
+	struct sc_outbox *o = sc_replica_outbox(r);
+	struct sc_record entry = {0};
+	sqlite3_stmt *ps, *vs;
 
-	if (q->err == SH_OK &&
-	    sh_db_exec(q->db, "CREATE TEMP TABLE IF NOT EXISTS ack(oseq INTEGER PRIMARY KEY, code TEXT, "
-			      "version INTEGER, value TEXT, reason TEXT);"
-			      "DELETE FROM temp.ack", NULL) != SH_OK)
-		q->err = SH_ERR_DB;
-	for (size_t i = 0; i < n && q->err == SH_OK; i++) {
-		bool rejected = strcmp(res[i].code, "rejected") == 0;
-
-		if (!(ins = Q(q, 5, "INSERT INTO temp.ack VALUES (?1, ?2, ?3, ?4, ?5)")))
+	if (!(ps = Q(q, 12, "SELECT DISTINCT a.participant FROM temp.ack a JOIN outbox_entry e "
+			   "ON e.participant = a.participant AND e.changeset IS NULL")))
+		return;
+	while (q->err == SH_OK && sqlite3_step(ps) == SQLITE_ROW) {
+		if ((q->err = sc_outbox_unsent(o, TXT(ps, 0), &entry)) != SH_OK ||
+		    !(vs = Q(q, 13, "SELECT field, row, version FROM temp.ack WHERE participant = ?1 AND has_value = 0")))
 			break;
-		sqlite3_bind_int64(ins, 1, oseq[i]);
-		bt(ins, 2, res[i].code);
-		sqlite3_bind_int64(ins, 3, (sqlite3_int64)res[i].version);
-		bt(ins, 4, res[i].value);
-		bt(ins, 5, rejected ? (res[i].reason ? res[i].reason : "avvist av serveren") : NULL);
-		run(q, ins);
+		bt(vs, 1, entry.id);
+		while (sqlite3_step(vs) == SQLITE_ROW)
+			sc_record_set_version(&entry, TXT(vs, 0), TXT(vs, 1), (uint64_t)sqlite3_column_int64(vs, 2));
+		sqlite3_reset(vs);
+		if (entry.dirty)
+			q->err = sc_outbox_store_unsent(o, &entry);
 	}
+	sqlite3_reset(ps);
+	sc_record_clear(&entry);
 }
 
 /*
- * The results are paired with the change-set's outbox rows in C. When
- * nothing was refused and no unsent or earlier refused change is in the
- * outbox (nearly always), the change-set's rows simply leave it. Otherwise
- * the pairs go into a temporary table and each kind of outcome is one
- * statement. A result carrying the server's own value is handled one by
- * one (rare).
+ * Something of these participants went through: their earlier refused
+ * changes get another chance (the reason may be gone, e.g. the
+ * municipality was corrected) and go back into the unsent entry, before
+ * the edits waiting there, unless one of those replaces them.
+ */
+static void retry_refused(struct q *q, struct sc_replica *r, uint64_t seq)
+{
+	struct sc_outbox *o = sc_replica_outbox(r);
+	struct sc_record unsent = {0}, entry = {.made_order = true};
+	sqlite3_stmt *ps, *rs;
+
+	if (!(ps = Q(q, 14, "SELECT DISTINCT participant FROM outbox_rejected WHERE changeset <> ?1 "
+			   "AND participant IN (SELECT participant FROM temp.ack)")))
+		return;
+	sqlite3_bind_int64(ps, 1, (sqlite3_int64)seq);
+	while (q->err == SH_OK && sqlite3_step(ps) == SQLITE_ROW) {
+		if ((q->err = sc_outbox_unsent(o, TXT(ps, 0), &unsent)) != SH_OK ||
+		    !(rs = Q(q, 15, "SELECT field, row, value, hlc, author, base FROM outbox_rejected "
+				   "WHERE participant = ?1 AND changeset <> ?2 ORDER BY seq")))
+			break;
+		snprintf(entry.id, sizeof(entry.id), "%s", unsent.id);
+		entry.n = 0;
+		entry.strs.len = 0;
+		bt(rs, 1, entry.id);
+		sqlite3_bind_int64(rs, 2, (sqlite3_int64)seq);
+		while (q->err == SH_OK && sqlite3_step(rs) == SQLITE_ROW) {
+			const struct sc_entry *w = sc_record_find(&entry, TXT(rs, 0), TXT(rs, 1));
+
+			if (!sc_record_find(&unsent, TXT(rs, 0), TXT(rs, 1)) &&
+			    sc_record_put(&entry, TXT(rs, 0), TXT(rs, 1), TXT(rs, 2), (uint64_t)sqlite3_column_int64(rs, 3),
+					  TXT(rs, 4), w ? w->version : (uint64_t)sqlite3_column_int64(rs, 5)) != SH_OK)
+				q->err = SH_ERR_NOMEM;
+		}
+		sqlite3_reset(rs);
+		for (size_t i = 0; q->err == SH_OK && i < unsent.n; i++) {
+			const struct sc_entry *e = &unsent.e[i];
+
+			if (sc_record_put(&entry, sc_entry_field(&unsent, e), sc_entry_row(&unsent, e),
+					  sc_entry_value(&unsent, e), e->hlc, sc_entry_author(&unsent, e), e->version) != SH_OK)
+				q->err = SH_ERR_NOMEM;
+		}
+		if (q->err == SH_OK && (rs = Q(q, 9, "DELETE FROM outbox_rejected WHERE participant = ?1 "
+						     "AND changeset <> ?2"))) {
+			bt(rs, 1, entry.id);
+			sqlite3_bind_int64(rs, 2, (sqlite3_int64)seq);
+			run(q, rs);
+		}
+		if (q->err == SH_OK)
+			q->err = sc_outbox_store_unsent(o, &entry);
+	}
+	sqlite3_reset(ps);
+	sc_record_clear(&unsent);
+	sc_record_clear(&entry);
+}
+
+/*
+ * The results are paired with the change-set's entries in C; refused
+ * changes become rows of their own. When no unsent or earlier refused
+ * change is in the outbox (nearly always), that is all: the change-set's
+ * entries leave. Otherwise the changes that went through are listed in
+ * temp.ack for the steps of the rare cases. A result carrying the
+ * server's own value is handled one by one (rare).
  */
 int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res, size_t n,
 		 struct sc_ack_stats *stats, struct sh_reason *why)
 {
-	/* each step runs only when its guard (if any) finds a row */
-	static const struct {
-		const char *when, *sql;
-	} steps[] = {
-		/* new rejections: marked, the value stays */
-		{"SELECT 1 FROM temp.ack WHERE code = 'rejected'",
-		 "UPDATE outbox SET rejected = a.reason FROM temp.ack a WHERE outbox.seq = a.oseq "
-		 "AND a.code = 'rejected'"},
-		/* our value stands on the server at that version (stored while pairing):
-		 * a newer unsent edit of the field is based on it */
-		{UNSENT,
-		 "UPDATE outbox SET base = a.version FROM temp.ack a JOIN outbox o ON o.seq = a.oseq "
-		 "WHERE a.code <> 'rejected' AND a.value IS NULL AND outbox.changeset IS NULL "
-		 "AND outbox.participant = o.participant AND outbox.field = o.field AND outbox.row = o.row"},
-		/* an older rejected change of a field now acknowledged is replaced by it */
-		{EARLIER_REJECTED,
-		 "DELETE FROM outbox WHERE seq IN (SELECT x.seq FROM temp.ack a JOIN outbox o ON o.seq = a.oseq "
-		 "JOIN outbox x INDEXED BY outbox_rejected ON x.participant = o.participant AND x.field = o.field "
-		 "AND x.row = o.row AND x.rejected IS NOT NULL WHERE a.code <> 'rejected' AND x.changeset <> ?1)"},
-		/*
-		 * something of these participants went through: their earlier
-		 * rejected changes get another chance (the reason may be gone,
-		 * e.g. the municipality was corrected), unless a newer edit
-		 * replaces them
-		 */
-		{EARLIER_REJECTED,
-		 "DELETE FROM outbox WHERE rejected IS NOT NULL AND changeset <> ?1 AND participant IN "
-		 "(" ACKED_PARTICIPANTS ") AND EXISTS (SELECT 1 FROM "
-		 "outbox o WHERE o.participant = outbox.participant AND o.field = outbox.field "
-		 "AND o.row = outbox.row AND o.changeset IS NULL)"},
-		{EARLIER_REJECTED,
-		 "UPDATE outbox SET changeset = NULL, rejected = NULL WHERE rejected IS NOT NULL "
-		 "AND changeset <> ?1 AND participant IN (" ACKED_PARTICIPANTS ")"},
-		/* acknowledged: out of the outbox */
-		{NULL, "DELETE FROM outbox WHERE seq IN (SELECT oseq FROM temp.ack WHERE code <> 'rejected')"},
-	};
 	struct q q = {.db = sc_replica_db(r)};
 	struct touched t = {0};
 	struct kept *kept = NULL;
 	size_t nkept = 0;
-	int64_t *oseq = sh_calloc(n ? n : 1, sizeof(*oseq));
 	sqlite3_stmt *st;
-	bool slow;
+	bool unsent, earlier;
 	int rc;
 
 	memset(stats, 0, sizeof(*stats));
-	if (!oseq)
-		return SH_ERR_NOMEM;
-	if (begin(q.db) != SH_OK) {
-		sh_free(oseq);
+	if (begin(q.db) != SH_OK)
 		return SH_ERR_DB;
-	}
-	pair(&q, seq, res, n, oseq, stats, &kept, &nkept, why);
-	slow = stats->rejected || exists(&q, UNSENT, seq) || exists(&q, EARLIER_REJECTED, seq);
-	if (slow)
-		ack_table(&q, res, n, oseq);
-	sh_free(oseq);
+	unsent = exists(&q, UNSENT, seq);
+	earlier = exists(&q, EARLIER_REJECTED, seq);
+	if ((unsent || earlier) &&
+	    sh_db_exec(q.db, "CREATE TEMP TABLE IF NOT EXISTS ack(participant TEXT, field TEXT, row TEXT, "
+			     "version INTEGER, has_value INTEGER);"
+			     "CREATE INDEX IF NOT EXISTS temp.ack_field ON ack(participant, field, row);"
+			     "DELETE FROM temp.ack", NULL) != SH_OK)
+		q.err = SH_ERR_DB;
+	pair(&q, seq, res, n, unsent || earlier, stats, &kept, &nkept, why);
 	/* the server kept another value: take it, unless a newer local edit waits */
 	for (size_t k = 0; k < nkept && q.err == SH_OK; k++) {
 		const struct kept *x = &kept[k];
 
-		if (!local_change(&q, x->participant, x->field, x->row, x->oseq)) {
+		if (!local_change(&q, r, x->participant, x->field, x->row, (int64_t)seq)) {
 			put_value(&q, x->participant, x->field, x->row, x->value, x->version, sc_replica_hlc(r),
 				  "server");
 			touch(&t, x->participant);
@@ -598,38 +699,23 @@ int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res
 		}
 	}
 	sh_free(kept);
-	/* the participants whose outbox entries this ack can remove, to recount */
-	if (q.err == SH_OK &&
-	    sh_db_exec(q.db, "CREATE TEMP TABLE IF NOT EXISTS ackp(id TEXT PRIMARY KEY) WITHOUT ROWID;"
-			     "DELETE FROM temp.ackp", NULL) != SH_OK)
-		q.err = SH_ERR_DB;
-	if (q.err == SH_OK && (st = Q(&q, 6, "INSERT INTO temp.ackp SELECT DISTINCT participant FROM outbox "
-					      "WHERE changeset = ?1"))) {
+	if (unsent)
+		rebase_unsent(&q, r);
+	if (earlier && q.err == SH_OK && (st = Q(&q, 10,
+		/* an older refused change of a field now acknowledged is replaced by it */
+		"DELETE FROM outbox_rejected WHERE changeset <> ?1 AND EXISTS (SELECT 1 FROM temp.ack a "
+		"WHERE a.participant = outbox_rejected.participant AND a.field = outbox_rejected.field "
+		"AND a.row = outbox_rejected.row)"))) {
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
 		run(&q, st);
 	}
-	for (size_t k = 0; slow && q.err == SH_OK && k < sizeof(steps) / sizeof(*steps); k++) {
-		if (steps[k].when && !exists(&q, steps[k].when, seq))
-			continue;
-		if (sqlite3_prepare_v2(q.db, steps[k].sql, -1, &st, NULL) != SQLITE_OK) {
-			q.err = SH_ERR_DB;
-			break;
-		}
-		if (sqlite3_bind_parameter_count(st) > 0)
-			sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
-		run(&q, st);
-		sqlite3_finalize(st);
-	}
-	/* nothing refused, nothing else waiting: the whole change-set goes */
-	if (!slow && q.err == SH_OK &&
-	    (st = Q(&q, 4, "DELETE FROM outbox WHERE changeset = ?1 AND rejected IS NULL"))) {
+	if (earlier)
+		retry_refused(&q, r, seq);
+	/* acknowledged (or refused, and a row of its own now): out of the outbox */
+	if (q.err == SH_OK && (st = Q(&q, 4, "DELETE FROM outbox_entry WHERE changeset = ?1"))) {
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
 		run(&q, st);
 	}
-	/* and the participants' counts with them */
-	if (q.err == SH_OK)
-		run(&q, Q(&q, 3, "UPDATE participant SET pending = (SELECT count(*) FROM outbox WHERE "
-				 "outbox.participant = participant.id) WHERE id IN (SELECT id FROM temp.ackp)"));
 	q_save(&q);
 	if (q.err == SH_OK)
 		rederive_all(&q, r, &t);
@@ -681,11 +767,11 @@ int sc_apply_page(struct sc_replica *r, const struct sh_pull_page *page, size_t 
 	*applied = *kept = 0;
 	if (begin(q.db) != SH_OK)
 		return SH_ERR_DB;
-	any_local = exists(&q, "SELECT 1 FROM outbox", 0);
+	any_local = exists(&q, "SELECT 1 FROM outbox_entry", 0) || exists(&q, "SELECT 1 FROM outbox_rejected", 0);
 	for (size_t i = 0; i < page->nops && q.err == SH_OK; i++) {
 		const struct sh_op *o = &page->ops[i];
 
-		if (any_local && local_change(&q, o->participant, o->field, o->row, -1)) {
+		if (any_local && local_change(&q, r, o->participant, o->field, o->row, -1)) {
 			(*kept)++; /* never over an unacknowledged local change */
 			continue;
 		}
@@ -730,14 +816,13 @@ int sc_conflict_resolve(struct sc_replica *r, int64_t id, struct sh_reason *why)
 		return SH_ERR_NOT_FOUND;
 	}
 	snprintf(row, sizeof(row), "%lld", (long long)id);
-	if ((st = Q(&q, 9, "INSERT INTO outbox(participant, field, row, value, hlc, author, base) "
-			   "VALUES (?1, '" SH_RESOLVE "', ?2, '', ?3, coalesce((SELECT value FROM meta "
-			   "WHERE key = 'user'), 'lokal'), 0) ON CONFLICT(participant, field, row) "
-			   "WHERE changeset IS NULL DO NOTHING"))) {
-		bt(st, 1, participant);
-		bt(st, 2, row);
-		sqlite3_bind_int64(st, 3, (sqlite3_int64)sc_replica_hlc(r));
-		run(&q, st);
+	if ((st = Q(&q, 9, "SELECT coalesce((SELECT value FROM meta WHERE key = 'user'), 'lokal')"))) {
+		/* a resolution waiting for this conflict already stays as it is */
+		if (sqlite3_step(st) != SQLITE_ROW ||
+		    sc_outbox_add(sc_replica_outbox(r), participant, SH_RESOLVE, row, "", sc_replica_hlc(r),
+				  TXT(st, 0), 0, true) != SH_OK)
+			q.err = SH_ERR_DB;
+		sqlite3_reset(st);
 	}
 	if ((st = Q(&q, 10, "UPDATE conflict SET resolved = 2 WHERE id = ?1"))) {
 		sqlite3_bind_int64(st, 1, id);

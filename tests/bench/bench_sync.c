@@ -148,7 +148,7 @@ static long outbox_count(struct sc_replica *r)
 	sqlite3_stmt *st;
 	long n = 0;
 
-	if (sqlite3_prepare_v2(sc_replica_db(r), "SELECT count(*) FROM outbox", -1, &st, NULL) == SQLITE_OK &&
+	if (sqlite3_prepare_v2(sc_replica_db(r), "SELECT coalesce(sum(n), 0) FROM outbox_entry", -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);

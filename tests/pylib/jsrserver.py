@@ -144,9 +144,10 @@ class Client:
         import sqlite3
         db = sqlite3.connect(os.path.join(self.dir, "replica.db"), timeout=30)
         try:
-            return db.execute("SELECT id, pending, n FROM (SELECT id, pending, (SELECT count(*) "
-                              "FROM outbox o WHERE o.participant = p.id) n FROM participant p) "
-                              "WHERE pending <> n").fetchall()
+            # the view decodes the packed entries: once, not once per participant
+            return db.execute("WITH o AS (SELECT participant, count(*) n FROM outbox GROUP BY participant) "
+                              "SELECT id, pending, coalesce(o.n, 0) FROM participant p LEFT JOIN o "
+                              "ON o.participant = p.id WHERE pending <> coalesce(o.n, 0)").fetchall()
         finally:
             db.close()
 
