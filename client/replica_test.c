@@ -588,6 +588,35 @@ static void ack_refusals_wait_and_retry(void **state)
 			       "AND changeset IS NULL"), 1);
 }
 
+/*
+ * A field refused twice (two edits, two change-sets) goes back as one
+ * change when something else of the participant goes through: the later
+ * value, on the first one's base.
+ */
+static void refused_twice_retried_once(void **state)
+{
+	char id[SH_ID_LEN + 1];
+	uint64_t seq;
+
+	(void)state;
+	make_participant(id, 4, "2026-01-15");
+	seq = freeze_one();
+	ack(seq, (const struct sh_result[]){{"applied", 1, NULL, NULL}, {"applied", 2, NULL, NULL},
+					    {"applied", 3, NULL, NULL}, {"applied", 4, NULL, NULL}}, 4, 4, 0);
+	counted(id, 0, 0);
+	ok_set(id, "malgruppe", "1");
+	ack(freeze_one(), (const struct sh_result[]){{"rejected", 0, NULL, "første"}}, 1, 0, 1);
+	ok_set(id, "malgruppe", "2");
+	ack(freeze_one(), (const struct sh_result[]){{"rejected", 0, NULL, "andre"}}, 1, 0, 1);
+	counted(id, 2, 2);
+	assert_int_equal(count("SELECT count(*) FROM participant WHERE rejected = 'andre'"), 1);
+	ok_set(id, "finansiering", "2");
+	ack(freeze_one(), (const struct sh_result[]){{"applied", 5, NULL, NULL}}, 1, 1, 0);
+	counted(id, 1, 0);
+	assert_int_equal(count("SELECT count(*) FROM outbox WHERE changeset IS NULL AND field = 'malgruppe' "
+			       "AND value = '2' AND base = 0"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -603,6 +632,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(resolve_and_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(outbox_freezes_whole_participants, setup, teardown),
 		cmocka_unit_test_setup_teardown(ack_refusals_wait_and_retry, setup, teardown),
+		cmocka_unit_test_setup_teardown(refused_twice_retried_once, setup, teardown),
 	};
 	int rc;
 
