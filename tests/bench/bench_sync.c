@@ -203,6 +203,85 @@ static void raw_sqlite(long rows)
 	(void)!system(cmd);
 }
 
+/*
+ * Raw SQLite in the store's shape: the server's field_value (nine columns
+ * and the pull index), 130 participants of 39 values per transaction as
+ * the push commits them; then the same values packed as one row per
+ * participant. The floor a per-value store cannot go below, and what a
+ * packed one would start from.
+ */
+static void raw_store_shape(long participants)
+{
+	char dir[] = "/tmp/jsr-bench-raw-XXXXXX", path[64], cmd[64], blob[39 * 90];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	struct sh_reason why;
+	double t;
+	long ver = 0;
+
+	if (!mkdtemp(dir))
+		return;
+	snprintf(path, sizeof(path), "%s/raw.db", dir);
+	if (sh_db_open(path, &db, &why) != SH_OK)
+		return;
+	(void)!sh_db_exec(db, "CREATE TABLE fv(participant TEXT, field TEXT, row TEXT, value TEXT, hlc INTEGER, "
+			      "device TEXT, author TEXT, version INTEGER, kommune TEXT, "
+			      "PRIMARY KEY (participant, field, row)) WITHOUT ROWID;"
+			      "CREATE INDEX fv_pull ON fv(kommune, version);"
+			      "CREATE TABLE rec(participant TEXT PRIMARY KEY, kommune TEXT, version INTEGER, vals BLOB);"
+			      "CREATE INDEX rec_pull ON rec(kommune, version)", NULL);
+	sqlite3_prepare_v2(db, "INSERT INTO fv VALUES (?1, ?2, '', 'en verdi', ?3, "
+			       "'0123456789abcdef0123456789abcdef', 'kari.nordmann', ?3, '0301') ON CONFLICT DO UPDATE "
+			       "SET value = excluded.value, hlc = excluded.hlc, version = excluded.version", -1, &st, NULL);
+	t = bench_now_ms();
+	for (long p = 0; p < participants; p++) {
+		char id[40], f[16];
+
+		if (p % 130 == 0)
+			(void)!sh_db_exec(db, "BEGIN", NULL);
+		snprintf(id, sizeof(id), "%032lx", (unsigned long)p * 2654435761u);
+		for (int k = 0; k < 39; k++) {
+			snprintf(f, sizeof(f), "felt%d", k);
+			sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(st, 2, f, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(st, 3, ++ver);
+			sqlite3_step(st);
+			sqlite3_reset(st);
+		}
+		if (p % 130 == 129 || p == participants - 1)
+			(void)!sh_db_exec(db, "COMMIT", NULL);
+	}
+	sqlite3_finalize(st);
+	t = bench_now_ms() - t;
+	printf("raw SQLite, the store's shape (pull index), 130 participants a transaction: upsert %ld rows "
+	       "| %.0f | k rows/s\n", ver, ver / t);
+	memset(blob, 'x', sizeof(blob));
+	sqlite3_prepare_v2(db, "INSERT INTO rec VALUES (?1, '0301', ?2, ?3) ON CONFLICT DO UPDATE "
+			       "SET version = excluded.version, vals = excluded.vals", -1, &st, NULL);
+	t = bench_now_ms();
+	for (long p = 0; p < participants; p++) {
+		char id[40];
+
+		if (p % 130 == 0)
+			(void)!sh_db_exec(db, "BEGIN", NULL);
+		snprintf(id, sizeof(id), "%032lx", (unsigned long)p * 2654435761u);
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, p);
+		sqlite3_bind_blob(st, 3, blob, sizeof(blob), SQLITE_STATIC);
+		sqlite3_step(st);
+		sqlite3_reset(st);
+		if (p % 130 == 129 || p == participants - 1)
+			(void)!sh_db_exec(db, "COMMIT", NULL);
+	}
+	sqlite3_finalize(st);
+	t = bench_now_ms() - t;
+	printf("raw SQLite, the same values as one %zu-byte row per participant: upsert %ld rows | %.0f | ms\n",
+	       sizeof(blob), participants, t);
+	sqlite3_close(db);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	(void)!system(cmd);
+}
+
 static void push_share(const struct sc_sync_result *res)
 {
 	printf("  client share: build+seal %.0f ms, apply acks %.0f ms | %.0f | ms\n", res->t_build,
@@ -308,6 +387,7 @@ int main(int argc, char **argv)
 	push_share(&res);
 	cpu_share(&s, c0);
 	raw_sqlite((long)P * 39);
+	raw_store_shape(P);
 	sc_replica_close(a);
 	sc_replica_close(b);
 	bench_server_stop(&s);
