@@ -155,23 +155,43 @@ static long outbox_count(struct sc_replica *r)
 	return n;
 }
 
+/* A scratch database in a new directory (dir) with `schema`; NULL if it cannot be made. */
+static sqlite3 *raw_db(char *dir, const char *schema)
+{
+	char path[64];
+	struct sh_reason why;
+	sqlite3 *db;
+
+	if (!mkdtemp(dir))
+		return NULL;
+	snprintf(path, sizeof(path), "%s/raw.db", dir);
+	if (sh_db_open(path, &db, &why) != SH_OK)
+		return NULL;
+	(void)!sh_db_exec(db, schema, NULL);
+	return db;
+}
+
+static void raw_db_drop(sqlite3 *db, const char *dir)
+{
+	char cmd[64];
+
+	sqlite3_close(db);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	(void)!system(cmd);
+}
+
 /* Raw SQLite: the same number of rows upserted into a field_value-like table, and read back. */
 static void raw_sqlite(long rows)
 {
-	char dir[] = "/tmp/jsr-bench-raw-XXXXXX", path[64], cmd[64];
-	sqlite3 *db;
+	char dir[] = "/tmp/jsr-bench-raw-XXXXXX";
+	sqlite3 *db = raw_db(dir, "CREATE TABLE fv(p TEXT, f TEXT, r TEXT, v TEXT, ver INTEGER, "
+				  "PRIMARY KEY (p, f, r)) WITHOUT ROWID");
 	sqlite3_stmt *st;
-	struct sh_reason why;
 	double t;
 	long got = 0;
 
-	if (!mkdtemp(dir))
+	if (!db)
 		return;
-	snprintf(path, sizeof(path), "%s/raw.db", dir);
-	if (sh_db_open(path, &db, &why) != SH_OK)
-		return;
-	(void)!sh_db_exec(db, "CREATE TABLE fv(p TEXT, f TEXT, r TEXT, v TEXT, ver INTEGER, "
-			      "PRIMARY KEY (p, f, r)) WITHOUT ROWID", NULL);
 	t = bench_now_ms();
 	(void)!sh_db_exec(db, "BEGIN", NULL);
 	sqlite3_prepare_v2(db, "INSERT INTO fv VALUES (?1, ?2, '', 'verdi', ?3) ON CONFLICT DO UPDATE "
@@ -198,9 +218,7 @@ static void raw_sqlite(long rows)
 	sqlite3_finalize(st);
 	t = bench_now_ms() - t;
 	printf("raw SQLite: read %ld rows in version order | %.0f | ms\n", got, t);
-	sqlite3_close(db);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	(void)!system(cmd);
+	raw_db_drop(db, dir);
 }
 
 /*
@@ -212,24 +230,19 @@ static void raw_sqlite(long rows)
  */
 static void raw_store_shape(long participants)
 {
-	char dir[] = "/tmp/jsr-bench-raw-XXXXXX", path[64], cmd[64], blob[39 * 90];
-	sqlite3 *db;
+	char dir[] = "/tmp/jsr-bench-raw-XXXXXX", blob[39 * 90];
+	sqlite3 *db = raw_db(dir, "CREATE TABLE fv(participant TEXT, field TEXT, row TEXT, value TEXT, hlc INTEGER, "
+				  "device TEXT, author TEXT, version INTEGER, kommune TEXT, "
+				  "PRIMARY KEY (participant, field, row)) WITHOUT ROWID;"
+				  "CREATE INDEX fv_pull ON fv(kommune, version);"
+				  "CREATE TABLE rec(participant TEXT PRIMARY KEY, kommune TEXT, version INTEGER, vals BLOB);"
+				  "CREATE INDEX rec_pull ON rec(kommune, version)");
 	sqlite3_stmt *st;
-	struct sh_reason why;
 	double t;
 	long ver = 0;
 
-	if (!mkdtemp(dir))
+	if (!db)
 		return;
-	snprintf(path, sizeof(path), "%s/raw.db", dir);
-	if (sh_db_open(path, &db, &why) != SH_OK)
-		return;
-	(void)!sh_db_exec(db, "CREATE TABLE fv(participant TEXT, field TEXT, row TEXT, value TEXT, hlc INTEGER, "
-			      "device TEXT, author TEXT, version INTEGER, kommune TEXT, "
-			      "PRIMARY KEY (participant, field, row)) WITHOUT ROWID;"
-			      "CREATE INDEX fv_pull ON fv(kommune, version);"
-			      "CREATE TABLE rec(participant TEXT PRIMARY KEY, kommune TEXT, version INTEGER, vals BLOB);"
-			      "CREATE INDEX rec_pull ON rec(kommune, version)", NULL);
 	sqlite3_prepare_v2(db, "INSERT INTO fv VALUES (?1, ?2, '', 'en verdi', ?3, "
 			       "'0123456789abcdef0123456789abcdef', 'kari.nordmann', ?3, '0301') ON CONFLICT DO UPDATE "
 			       "SET value = excluded.value, hlc = excluded.hlc, version = excluded.version", -1, &st, NULL);
@@ -277,9 +290,7 @@ static void raw_store_shape(long participants)
 	t = bench_now_ms() - t;
 	printf("raw SQLite, the same values as one %zu-byte row per participant: upsert %ld rows | %.0f | ms\n",
 	       sizeof(blob), participants, t);
-	sqlite3_close(db);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	(void)!system(cmd);
+	raw_db_drop(db, dir);
 }
 
 static void push_share(const struct sc_sync_result *res)
