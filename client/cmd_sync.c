@@ -250,8 +250,8 @@ static int run_sync(struct cli *c, int argc, char **argv)
 	} else if (res.status == SC_SYNC_OK || res.status == SC_SYNC_REJECTED) {
 		report(&res);
 		if (res.status == SC_SYNC_REJECTED)
-			printf("Serveren avviste %zu endringer; se «jsr list» og «jsr show ID». Verdiene er "
-			       "beholdt her.\n", res.rejected);
+			printf("Serveren avviste %zu %s; se «jsr list» og «jsr show ID». Verdiene er "
+			       "beholdt her.\n", res.rejected, res.rejected == 1 ? "endring" : "endringer");
 		else
 			printf("Synkronisert.\n");
 	} else {
@@ -408,9 +408,10 @@ static int run_status(struct cli *c, int argc, char **argv)
 							   ? "gyldig her (serveren avgjør ved neste synkronisering)"
 							   : "utløpt – logg inn på nytt med «jsr login»");
 		}
-		printf("Ikke synkronisert: %ld endringer\n", pending);
+		printf("Ikke synkronisert: %ld %s\n", pending, pending == 1 ? "endring" : "endringer");
 		if (rejected)
-			printf("Avvist av serveren: %ld endringer (verdiene er beholdt her)\n", rejected);
+			printf("Avvist av serveren: %ld %s (verdiene er beholdt her)\n", rejected,
+			       rejected == 1 ? "endring" : "endringer");
 		printf("Utkast:            %ld (blir bare her til de er fullført)\n", drafts);
 		printf("Åpne konflikter:   %ld%s\n", conflicts, conflicts ? " (se «jsr conflicts»)" : "");
 		printf("Sist synkronisert: %s\n", when);

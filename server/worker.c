@@ -637,7 +637,8 @@ static int on_push(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 			rc = ss_changeset_put(w->cfg.store, c->dev.id, seq, hash, n, ackb.data, now_ms());
 		if (rc == SH_OK)
 			rc = ss_device_acked(w->cfg.store, c->dev.id, seq);
-		snprintf(detail, sizeof(detail), "endringssett %llu: %zu endringer", (unsigned long long)seq, n);
+		snprintf(detail, sizeof(detail), "endringssett %llu: %zu %s", (unsigned long long)seq, n,
+			 n == 1 ? "endring" : "endringer");
 		if (rc == SH_OK && written.len)
 			rc = ss_audit(w->cfg.store, c->user.username, c->dev.id, "write", detail, written.data);
 		if (rc == SH_OK && renum.len)
