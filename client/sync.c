@@ -79,7 +79,7 @@ struct eng {
 	struct {
 		enum { HELD_NONE, HELD_PAGE, HELD_ACK } kind;
 		char *body;
-		cJSON *root;
+		struct sh_wire_doc doc;
 		struct sh_pull_page page;
 		uint64_t seq;
 		struct sh_result *res;
@@ -480,7 +480,7 @@ static void drop_held(struct eng *e)
 	if (e->held.kind == HELD_PAGE)
 		sh_wire_page_free(&e->held.page);
 	sh_free(e->held.res);
-	cJSON_Delete(e->held.root);
+	sh_wire_doc_free(&e->held.doc);
 	sh_free(e->held.body);
 	memset(&e->held, 0, sizeof(e->held));
 }
@@ -569,7 +569,7 @@ static void on_push_ack(struct eng *e, const cJSON *msg)
 
 	if (!hold(e, msg, HELD_ACK, &len, "Kvitteringen fra serveren kunne ikke åpnes eller bekreftes."))
 		return;
-	if (sh_wire_ack_decode(e->held.body, len, &e->held.root, &e->held.seq, &e->held.res, &e->held.n,
+	if (sh_wire_ack_decode(e->held.body, len, &e->held.doc, &e->held.seq, &e->held.res, &e->held.n,
 			       &why) != SH_OK) {
 		drop_held(e);
 		finish(e, SC_SYNC_FAILED, "%s", why.text[0] ? why.text : "Kvitteringen fra serveren er ugyldig.");
@@ -593,7 +593,7 @@ static void on_changes(struct eng *e, const cJSON *msg)
 
 	if (!hold(e, msg, HELD_PAGE, &len, "En side fra serveren kunne ikke åpnes eller bekreftes."))
 		return;
-	rc = sh_wire_page_decode(e->held.body, len, &e->held.root, &e->held.page, &why);
+	rc = sh_wire_page_decode(e->held.body, len, &e->held.doc, &e->held.page, &why);
 	e->res->t_decode += (double)(sh_mono_us() - t0) / 1000.0;
 	if (rc != SH_OK) {
 		drop_held(e);

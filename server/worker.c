@@ -558,7 +558,8 @@ static void ack(struct ss_worker *w, struct conn *c, uint64_t id, uint64_t seq, 
 static int on_push(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64_t id, uint64_t t0)
 {
 	const cJSON *box;
-	cJSON *hdr = NULL, *root = NULL;
+	cJSON *hdr = NULL;
+	struct sh_wire_doc doc = {0};
 	char *body = NULL, *stored = NULL, reason[400];
 	unsigned char hash[32], old[32];
 	struct sh_change *changes = NULL;
@@ -608,7 +609,7 @@ static int on_push(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 		emit_error(w, c->id, id, SH_ERR_PROTO, reason, "changeset out of order");
 		goto out;
 	}
-	if (sh_wire_changes_decode(body, len, &root, &changes, &n, &why) != SH_OK) {
+	if (sh_wire_changes_decode(body, len, &doc, &changes, &n, &why) != SH_OK) {
 		emit_error(w, c->id, id, SH_ERR_PROTO, why.text, "changeset body malformed");
 		goto out;
 	}
@@ -661,7 +662,7 @@ out:
 	sh_buf_free(&ackb);
 	sh_free(stored);
 	sh_free(changes);
-	cJSON_Delete(root);
+	sh_wire_doc_free(&doc);
 	cJSON_Delete(hdr);
 	sh_free(body);
 	return rc == SH_ERR_AUTH || rc == SH_ERR_DENIED ? SH_OK : rc;

@@ -2,7 +2,10 @@
 #include "alloc.h"
 
 #include <cjson/cJSON.h>
+#include <stdalign.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,9 +58,96 @@ char *sh_strdup(const char *s) { return s ? sh_strndup(s, strlen(s)) : NULL; }
 
 void sh_free(void *p) { free(p); }
 
+/* The arena cJSON allocates from on this thread (sh_arena_parse), if any. */
+static _Thread_local struct sh_arena *parsing;
+static atomic_bool hooked;
+
+static void *cjson_malloc(size_t n) { return parsing ? sh_arena_alloc(parsing, n) : sh_malloc(n); }
+
+/* cJSON frees inside a parse only what it allocated there: the arena's. */
+static void cjson_free(void *p)
+{
+	if (!parsing)
+		sh_free(p);
+}
+
 void sh_alloc_hook_cjson(void)
 {
-	cJSON_Hooks h = {.malloc_fn = sh_malloc, .free_fn = sh_free};
+	cJSON_Hooks h = {.malloc_fn = cjson_malloc, .free_fn = cjson_free};
 
 	cJSON_InitHooks(&h);
+	atomic_store(&hooked, true);
+}
+
+enum { ARENA_FIRST = 64 * 1024, ARENA_MAX_BLOCK = 4 * 1024 * 1024 };
+
+struct block {
+	struct block *next;
+	size_t used, size;
+	alignas(16) unsigned char data[];
+};
+
+struct sh_arena {
+	struct block *head;
+};
+
+void *sh_arena_alloc(struct sh_arena *a, size_t n)
+{
+	struct block *b = a->head;
+
+	n = (n + 15) & ~(size_t)15;
+	if (!b || b->size - b->used < n) {
+		size_t size = b ? b->size * 2 : ARENA_FIRST;
+
+		if (size > ARENA_MAX_BLOCK)
+			size = ARENA_MAX_BLOCK;
+		if (size < n)
+			size = n;
+		if (!(b = sh_malloc(sizeof(*b) + size)))
+			return NULL;
+		b->size = size;
+		b->used = 0;
+		b->next = a->head;
+		a->head = b;
+	}
+	b->used += n;
+	return b->data + b->used - n;
+}
+
+void sh_arena_free(struct sh_arena *a)
+{
+	if (!a)
+		return;
+	for (struct block *b = a->head, *next; b; b = next) {
+		next = b->next;
+		sh_free(b);
+	}
+	sh_free(a);
+}
+
+cJSON *sh_arena_parse(const char *text, size_t len, struct sh_arena **arena)
+{
+	cJSON *root;
+
+	*arena = NULL;
+	if (!atomic_load(&hooked))
+		return cJSON_ParseWithLength(text, len);
+	if (!(*arena = sh_calloc(1, sizeof(**arena))))
+		return NULL;
+	parsing = *arena;
+	root = cJSON_ParseWithLength(text, len);
+	parsing = NULL;
+	if (!root) {
+		sh_arena_free(*arena);
+		*arena = NULL;
+	}
+	return root;
+}
+
+void sh_arena_json_free(cJSON *root, struct sh_arena *arena)
+{
+	if (arena)
+		sh_arena_free(arena);
+	else
+		cJSON_Delete(root);
 }

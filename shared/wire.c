@@ -166,12 +166,18 @@ static bool field_row_ok(const char *field, const char *row)
 	return f->repeat ? sh_id_valid(row) : row[0] == '\0';
 }
 
-static int parse_body(const char *body, size_t len, cJSON **root, struct sh_reason *why)
+void sh_wire_doc_free(struct sh_wire_doc *d)
 {
-	*root = cJSON_ParseWithLength(body, len);
-	if (!*root || !cJSON_IsObject(*root)) {
-		cJSON_Delete(*root);
-		*root = NULL;
+	sh_arena_json_free(d->root, d->arena);
+	d->root = NULL;
+	d->arena = NULL;
+}
+
+static int parse_body(const char *body, size_t len, struct sh_wire_doc *doc, struct sh_reason *why)
+{
+	doc->root = sh_arena_parse(body, len, &doc->arena);
+	if (!doc->root || !cJSON_IsObject(doc->root)) {
+		sh_wire_doc_free(doc);
 		sh_reason_set(why, "Innholdet er ikke et gyldig JSON-objekt.");
 		return SH_ERR_PROTO;
 	}
@@ -189,7 +195,7 @@ static const cJSON *array_of(const cJSON *root, const char *key, size_t max, siz
 	return *n <= max ? a : NULL;
 }
 
-int sh_wire_changes_decode(const char *body, size_t len, cJSON **root, struct sh_change **out,
+int sh_wire_changes_decode(const char *body, size_t len, struct sh_wire_doc *doc, struct sh_change **out,
 			   size_t *n, struct sh_reason *why)
 {
 	const cJSON *a, *e;
@@ -198,17 +204,16 @@ int sh_wire_changes_decode(const char *body, size_t len, cJSON **root, struct sh
 
 	*out = NULL;
 	*n = 0;
-	if (parse_body(body, len, root, why) != SH_OK)
+	if (parse_body(body, len, doc, why) != SH_OK)
 		return SH_ERR_PROTO;
-	a = array_of(*root, "changes", SH_CHANGESET_MAX, n);
+	a = array_of(doc->root, "changes", SH_CHANGESET_MAX, n);
 	if (!a || *n == 0) {
 		sh_reason_set(why, "Endringssettet må ha 1–%d endringer.", SH_CHANGESET_MAX);
 		goto bad;
 	}
 	c = sh_calloc(*n, sizeof(*c));
 	if (!c) {
-		cJSON_Delete(*root);
-		*root = NULL;
+		sh_wire_doc_free(doc);
 		return SH_ERR_NOMEM;
 	}
 	*out = c;
@@ -230,12 +235,11 @@ bad:
 	sh_free(*out);
 	*out = NULL;
 	*n = 0;
-	cJSON_Delete(*root);
-	*root = NULL;
+	sh_wire_doc_free(doc);
 	return SH_ERR_PROTO;
 }
 
-int sh_wire_ack_decode(const char *body, size_t len, cJSON **root, uint64_t *seq,
+int sh_wire_ack_decode(const char *body, size_t len, struct sh_wire_doc *doc, uint64_t *seq,
 		       struct sh_result **out, size_t *n, struct sh_reason *why)
 {
 	static const char *codes[] = {"applied", "superseded", "conflict", "rejected"};
@@ -245,17 +249,16 @@ int sh_wire_ack_decode(const char *body, size_t len, cJSON **root, uint64_t *seq
 
 	*out = NULL;
 	*n = 0;
-	if (parse_body(body, len, root, why) != SH_OK)
+	if (parse_body(body, len, doc, why) != SH_OK)
 		return SH_ERR_PROTO;
-	a = array_of(*root, "results", SH_CHANGESET_MAX, n);
-	if (!a || sh_json_u64(*root, "seq", UINT32_MAX, seq) != SH_OK) {
+	a = array_of(doc->root, "results", SH_CHANGESET_MAX, n);
+	if (!a || sh_json_u64(doc->root, "seq", UINT32_MAX, seq) != SH_OK) {
 		sh_reason_set(why, "Kvitteringen er ugyldig.");
 		goto bad;
 	}
 	r = sh_calloc(*n ? *n : 1, sizeof(*r));
 	if (!r) {
-		cJSON_Delete(*root);
-		*root = NULL;
+		sh_wire_doc_free(doc);
 		return SH_ERR_NOMEM;
 	}
 	*out = r;
@@ -280,8 +283,7 @@ bad:
 	sh_free(*out);
 	*out = NULL;
 	*n = 0;
-	cJSON_Delete(*root);
-	*root = NULL;
+	sh_wire_doc_free(doc);
 	return SH_ERR_PROTO;
 }
 
@@ -333,21 +335,21 @@ void sh_wire_page_free(struct sh_pull_page *page)
 	memset(page, 0, sizeof(*page));
 }
 
-int sh_wire_page_decode(const char *body, size_t len, cJSON **root, struct sh_pull_page *page,
+int sh_wire_page_decode(const char *body, size_t len, struct sh_wire_doc *doc, struct sh_pull_page *page,
 			struct sh_reason *why)
 {
 	const cJSON *ops, *cf, *e, *more;
 	size_t i = 0;
 
 	memset(page, 0, sizeof(*page));
-	if (parse_body(body, len, root, why) != SH_OK)
+	if (parse_body(body, len, doc, why) != SH_OK)
 		return SH_ERR_PROTO;
-	ops = array_of(*root, "ops", SH_PAGE_MAX, &page->nops);
-	cf = array_of(*root, "conflicts", SH_PAGE_MAX, &page->nconflicts);
-	more = cJSON_GetObjectItemCaseSensitive(*root, "more");
+	ops = array_of(doc->root, "ops", SH_PAGE_MAX, &page->nops);
+	cf = array_of(doc->root, "conflicts", SH_PAGE_MAX, &page->nconflicts);
+	more = cJSON_GetObjectItemCaseSensitive(doc->root, "more");
 	if (!ops || !cf || !cJSON_IsBool(more) ||
-	    sh_json_u64(*root, "next", 9007199254740991ULL, &page->next) != SH_OK ||
-	    sh_json_u64(*root, "server_seq", 9007199254740991ULL, &page->server_seq) != SH_OK) {
+	    sh_json_u64(doc->root, "next", 9007199254740991ULL, &page->next) != SH_OK ||
+	    sh_json_u64(doc->root, "server_seq", 9007199254740991ULL, &page->server_seq) != SH_OK) {
 		sh_reason_set(why, "Siden fra serveren er ugyldig.");
 		goto bad;
 	}
@@ -356,8 +358,7 @@ int sh_wire_page_decode(const char *body, size_t len, cJSON **root, struct sh_pu
 	page->conflicts = sh_calloc(page->nconflicts ? page->nconflicts : 1, sizeof(*page->conflicts));
 	if (!page->ops || !page->conflicts) {
 		sh_wire_page_free(page);
-		cJSON_Delete(*root);
-		*root = NULL;
+		sh_wire_doc_free(doc);
 		return SH_ERR_NOMEM;
 	}
 	cJSON_ArrayForEach(e, ops) {
@@ -385,7 +386,6 @@ int sh_wire_page_decode(const char *body, size_t len, cJSON **root, struct sh_pu
 	return SH_OK;
 bad:
 	sh_wire_page_free(page);
-	cJSON_Delete(*root);
-	*root = NULL;
+	sh_wire_doc_free(doc);
 	return SH_ERR_PROTO;
 }

@@ -10,7 +10,8 @@
  * hlc travels as 16 hex digits (64 bits do not fit a JSON number); field
  * "#resolve" with row = a conflict id resolves that conflict. Decoders
  * check every element's type and size; strings in the decoded structs
- * point into the returned cJSON root (delete it last).
+ * point into the returned document (struct sh_wire_doc: its cJSON tree,
+ * parsed into an arena of its own), let go of last with sh_wire_doc_free().
  */
 #ifndef SH_WIRE_H
 #define SH_WIRE_H
@@ -58,9 +59,16 @@ void sh_wire_result_put(struct sh_buf *b, bool first, const struct sh_result *r)
 void sh_wire_op_put(struct sh_buf *b, bool first, const struct sh_op *o);
 void sh_wire_conflict_put(struct sh_buf *b, bool first, const struct sh_conflict *c);
 
-int sh_wire_changes_decode(const char *body, size_t len, cJSON **root, struct sh_change **out,
+/* A decoded body: its tree, in an arena (alloc.h) when cJSON is hooked. */
+struct sh_wire_doc {
+	cJSON *root;
+	struct sh_arena *arena;
+};
+void sh_wire_doc_free(struct sh_wire_doc *d);
+
+int sh_wire_changes_decode(const char *body, size_t len, struct sh_wire_doc *doc, struct sh_change **out,
 			   size_t *n, struct sh_reason *why) SH_MUST_USE;
-int sh_wire_ack_decode(const char *body, size_t len, cJSON **root, uint64_t *seq,
+int sh_wire_ack_decode(const char *body, size_t len, struct sh_wire_doc *doc, uint64_t *seq,
 		       struct sh_result **out, size_t *n, struct sh_reason *why) SH_MUST_USE;
 
 struct sh_pull_page {
@@ -71,7 +79,7 @@ struct sh_pull_page {
 	uint64_t next, server_seq;
 	bool more;
 };
-int sh_wire_page_decode(const char *body, size_t len, cJSON **root, struct sh_pull_page *page,
+int sh_wire_page_decode(const char *body, size_t len, struct sh_wire_doc *doc, struct sh_pull_page *page,
 			struct sh_reason *why) SH_MUST_USE;
 void sh_wire_page_free(struct sh_pull_page *page);
 

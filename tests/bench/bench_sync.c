@@ -16,6 +16,7 @@
 
 #include <sodium.h>
 
+#include "alloc.h"
 #include "bench_util.h"
 #include "config.h"
 #include "db.h"
@@ -332,6 +333,7 @@ int main(int argc, char **argv)
 
 	if (sodium_init() < 0)
 		return 1;
+	sh_alloc_hook_cjson(); /* as jsr does */
 	if (getenv("BENCH_P"))
 		P = (int)strtol(getenv("BENCH_P"), NULL, 10);
 	if (P < 1 || P > PMAX)

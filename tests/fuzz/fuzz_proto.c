@@ -3,6 +3,7 @@
  * any cryptography: the frame gate (sh_msg_parse), the box shape check, and
  * the decoders of the bodies (change-set, acknowledgement, pull page).
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +21,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sh_reason why;
 	enum sh_msg type;
 	uint64_t id, seq;
-	cJSON *msg = NULL, *root = NULL;
+	cJSON *msg = NULL;
+	struct sh_wire_doc doc = {0};
 	struct sh_change *ch = NULL;
 	struct sh_result *res = NULL;
 	struct sh_pull_page page;
 	size_t n = 0;
+	static bool hooked;
 
+	if (!hooked) { /* as jsr and jsr-server run: bodies parse into arenas */
+		sh_alloc_hook_cjson();
+		hooked = true;
+	}
 	if (sh_msg_parse(text, size, &msg, &type, &id, &why) == SH_OK) {
 		const char *h;
 
@@ -37,26 +44,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (msg || !why.text[0]) {
 		abort();
 	}
-	if (sh_wire_changes_decode(text, size, &root, &ch, &n, &why) == SH_OK) {
+	if (sh_wire_changes_decode(text, size, &doc, &ch, &n, &why) == SH_OK) {
 		for (size_t i = 0; i < n; i++)
 			if (!ch[i].participant || !ch[i].field || !ch[i].row || !ch[i].value)
 				abort();
-		cJSON_Delete(root);
+		sh_wire_doc_free(&doc);
 		sh_free(ch);
 	}
-	if (sh_wire_ack_decode(text, size, &root, &seq, &res, &n, &why) == SH_OK) {
+	if (sh_wire_ack_decode(text, size, &doc, &seq, &res, &n, &why) == SH_OK) {
 		for (size_t i = 0; i < n; i++)
 			if (!res[i].code)
 				abort();
-		cJSON_Delete(root);
+		sh_wire_doc_free(&doc);
 		sh_free(res);
 	}
-	if (sh_wire_page_decode(text, size, &root, &page, &why) == SH_OK) {
+	if (sh_wire_page_decode(text, size, &doc, &page, &why) == SH_OK) {
 		for (size_t i = 0; i < page.nops; i++)
 			if (!page.ops[i].participant || !page.ops[i].value)
 				abort();
 		sh_wire_page_free(&page);
-		cJSON_Delete(root);
+		sh_wire_doc_free(&doc);
 	}
 	return 0;
 }
