@@ -94,6 +94,20 @@ static void run(struct q *q, sqlite3_stmt *st)
 	sqlite3_reset(st);
 }
 
+/* Steps a query: true for a row; an error (not the end) is recorded, so no half-read loop commits. */
+static bool next_row(struct q *q, sqlite3_stmt *st)
+{
+	int step = sqlite3_step(st);
+
+	if (step == SQLITE_ROW)
+		return true;
+	if (step != SQLITE_DONE && q->err == SH_OK) {
+		sh_log_error("sync: %s", sqlite3_errmsg(q->db));
+		q->err = SH_ERR_DB;
+	}
+	return false;
+}
+
 static int64_t meta_int(sqlite3 *db, const char *key)
 {
 	sqlite3_stmt *st;
@@ -520,7 +534,7 @@ static int pair(struct q *q, uint64_t seq, const struct sh_result *res, size_t n
 				      "ORDER BY " CHANGESET_ORDER, -1, &rows, NULL) != SQLITE_OK)
 		return q->err = SH_ERR_DB;
 	sqlite3_bind_int64(rows, 1, (sqlite3_int64)seq);
-	while (q->err == SH_OK && sqlite3_step(rows) == SQLITE_ROW) {
+	while (q->err == SH_OK && next_row(q, rows)) {
 		const char *p = TXT(rows, 0);
 
 		if ((q->err = sc_record_decode(&entry, sqlite3_column_blob(rows, 1),
@@ -582,15 +596,15 @@ static void rebase_unsent(struct q *q, struct sc_replica *r)
 	if (!(ps = Q(q, 12, "SELECT DISTINCT a.participant FROM temp.ack a JOIN outbox_entry e "
 			   "ON e.participant = a.participant AND e.changeset IS NULL")))
 		return;
-	while (q->err == SH_OK && sqlite3_step(ps) == SQLITE_ROW) {
+	while (q->err == SH_OK && next_row(q, ps)) {
 		if ((q->err = sc_outbox_unsent(o, TXT(ps, 0), &entry)) != SH_OK ||
 		    !(vs = Q(q, 13, "SELECT field, row, version FROM temp.ack WHERE participant = ?1 AND has_value = 0")))
 			break;
 		bt(vs, 1, entry.id);
-		while (sqlite3_step(vs) == SQLITE_ROW)
+		while (next_row(q, vs))
 			sc_record_set_version(&entry, TXT(vs, 0), TXT(vs, 1), (uint64_t)sqlite3_column_int64(vs, 2));
 		sqlite3_reset(vs);
-		if (entry.dirty)
+		if (q->err == SH_OK && entry.dirty)
 			q->err = sc_outbox_store_unsent(o, &entry);
 	}
 	sqlite3_reset(ps);
@@ -613,7 +627,7 @@ static void retry_refused(struct q *q, struct sc_replica *r, uint64_t seq)
 			   "AND participant IN (SELECT participant FROM temp.ack)")))
 		return;
 	sqlite3_bind_int64(ps, 1, (sqlite3_int64)seq);
-	while (q->err == SH_OK && sqlite3_step(ps) == SQLITE_ROW) {
+	while (q->err == SH_OK && next_row(q, ps)) {
 		if ((q->err = sc_outbox_unsent(o, TXT(ps, 0), &unsent)) != SH_OK ||
 		    !(rs = Q(q, 15, "SELECT field, row, value, hlc, author, base FROM outbox_rejected "
 				   "WHERE participant = ?1 AND changeset <> ?2 ORDER BY seq")))
@@ -623,7 +637,7 @@ static void retry_refused(struct q *q, struct sc_replica *r, uint64_t seq)
 		entry.strs.len = 0;
 		bt(rs, 1, entry.id);
 		sqlite3_bind_int64(rs, 2, (sqlite3_int64)seq);
-		while (q->err == SH_OK && sqlite3_step(rs) == SQLITE_ROW) {
+		while (q->err == SH_OK && next_row(q, rs)) {
 			const struct sc_entry *w = sc_record_find(&entry, TXT(rs, 0), TXT(rs, 1));
 
 			if (!sc_record_find(&unsent, TXT(rs, 0), TXT(rs, 1)) &&

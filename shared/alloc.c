@@ -95,6 +95,8 @@ void *sh_arena_alloc(struct sh_arena *a, size_t n)
 {
 	struct block *b = a->head;
 
+	if (n > SIZE_MAX / 4) /* far beyond any body; and the rounding below cannot wrap */
+		return NULL;
 	n = (n + 15) & ~(size_t)15;
 	if (!b || b->size - b->used < n) {
 		size_t size = b ? b->size * 2 : ARENA_FIRST;

@@ -114,7 +114,9 @@ SELECT seq, 0, participant, field, row, value, hlc, author, base, changeset, rea
 
 -- A change written straight into the view (tests, repairs by hand) joins
 -- the participant's unsent entry, or is an entry of its own when it names
--- a change-set; one with a reason is a refused change.
+-- a change-set; one with a reason is a refused change. It is appended as
+-- it is: unlike an autosave (client/outbox.c), it does not replace a
+-- waiting change of the same field, so both would be sent.
 CREATE TRIGGER outbox_insert INSTEAD OF INSERT ON outbox BEGIN
 	INSERT INTO outbox_rejected(participant, field, row, value, hlc, author, base, changeset, reason)
 	SELECT NEW.participant, NEW.field, coalesce(NEW.row, ''), NEW.value, NEW.hlc, NEW.author, NEW.base,
