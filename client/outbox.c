@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "db.h"
 #include "log.h"
 
 enum { S_UNSENT, S_STORE, S_DROP, S_ENTRIES, S_REFUSED, S_COUNT };
@@ -50,25 +51,9 @@ void sc_outbox_free(struct sc_outbox *o)
 	sh_free(o);
 }
 
-static sqlite3_stmt *stmt(struct sc_outbox *o, int i)
-{
-	if (!o->st[i] && sqlite3_prepare_v3(o->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &o->st[i], NULL) != SQLITE_OK) {
-		sh_log_error("outbox: %s", sqlite3_errmsg(o->db));
-		return NULL;
-	}
-	sqlite3_reset(o->st[i]);
-	return o->st[i];
-}
+static sqlite3_stmt *stmt(struct sc_outbox *o, int i) { return sh_db_prepared(o->db, &o->st[i], sql[i]); }
 
-/* Steps st once: SQLITE_ROW, SQLITE_DONE, or an error logged. */
-static int step(struct sc_outbox *o, sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		sh_log_error("outbox: %s", sqlite3_errmsg(o->db));
-	return rc;
-}
+static int step(struct sc_outbox *o, sqlite3_stmt *st) { return sh_db_step(o->db, st); }
 
 /* Unpacks the entry in column 0 of st's current row into rec (made order). */
 static int unpack(sqlite3_stmt *st, const char *id, struct sc_record *rec)

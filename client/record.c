@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "db.h"
 #include "err.h"
 #include "log.h"
 
@@ -281,19 +282,9 @@ static size_t hash(const char *id)
 	return h & (SLOTS - 1);
 }
 
-static sqlite3_stmt *prepared(struct sc_records *s, sqlite3_stmt **st, const char *sql)
-{
-	if (!*st && sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) {
-		sh_log_error("record: %s", sqlite3_errmsg(s->db));
-		return NULL;
-	}
-	sqlite3_reset(*st);
-	return *st;
-}
-
 static int load(struct sc_records *s, struct sc_record *rec)
 {
-	sqlite3_stmt *st = prepared(s, &s->get, "SELECT vals FROM record WHERE participant = ?1");
+	sqlite3_stmt *st = sh_db_prepared(s->db, &s->get, "SELECT vals FROM record WHERE participant = ?1");
 	int rc = SH_OK, step;
 
 	if (!st)
@@ -356,7 +347,7 @@ int sc_records_save(struct sc_records *s)
 
 		if (!rec->dirty)
 			continue;
-		if (!(st = prepared(s, &s->put, "INSERT INTO record(participant, vals) VALUES (?1, ?2) "
+		if (!(st = sh_db_prepared(s->db, &s->put, "INSERT INTO record(participant, vals) VALUES (?1, ?2) "
 						"ON CONFLICT(participant) DO UPDATE SET vals = excluded.vals")))
 			return SH_ERR_DB;
 		sh_buf_reset(&s->packed);

@@ -73,14 +73,7 @@ struct sc_replica {
 /* A prepared statement, reset and ready for bindings. NULL on error. */
 static sqlite3_stmt *stmt(struct sc_replica *r, enum st i)
 {
-	if (!r->st[i] && sqlite3_prepare_v3(r->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-					    &r->st[i], NULL) != SQLITE_OK) {
-		sh_log_error("replica: prepare %d: %s", (int)i, sqlite3_errmsg(r->db));
-		return NULL;
-	}
-	sqlite3_reset(r->st[i]);
-	sqlite3_clear_bindings(r->st[i]);
-	return r->st[i];
+	return sh_db_prepared(r->db, &r->st[i], sql[i]);
 }
 
 static void bind_text(sqlite3_stmt *s, int i, const char *v)

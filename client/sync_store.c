@@ -50,14 +50,11 @@ static struct sc_record *rec_of(struct q *q, const char *p)
 
 static sqlite3_stmt *Q(struct q *q, int i, const char *sql)
 {
-	if (!q->st[i] && sqlite3_prepare_v2(q->db, sql, -1, &q->st[i], NULL) != SQLITE_OK) {
-		sh_log_error("sync: %s", sqlite3_errmsg(q->db));
+	sqlite3_stmt *st = sh_db_prepared(q->db, &q->st[i], sql);
+
+	if (!st)
 		q->err = SH_ERR_DB;
-		return NULL;
-	}
-	sqlite3_reset(q->st[i]);
-	sqlite3_clear_bindings(q->st[i]);
-	return q->st[i];
+	return st;
 }
 
 static void q_done(struct q *q)
@@ -97,15 +94,11 @@ static void run(struct q *q, sqlite3_stmt *st)
 /* Steps a query: true for a row; an error (not the end) is recorded, so no half-read loop commits. */
 static bool next_row(struct q *q, sqlite3_stmt *st)
 {
-	int step = sqlite3_step(st);
+	int step = sh_db_step(q->db, st);
 
-	if (step == SQLITE_ROW)
-		return true;
-	if (step != SQLITE_DONE && q->err == SH_OK) {
-		sh_log_error("sync: %s", sqlite3_errmsg(q->db));
+	if (step != SQLITE_ROW && step != SQLITE_DONE && q->err == SH_OK)
 		q->err = SH_ERR_DB;
-	}
-	return false;
+	return step == SQLITE_ROW;
 }
 
 static int64_t meta_int(sqlite3 *db, const char *key)

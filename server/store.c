@@ -104,14 +104,7 @@ struct ss_store {
 
 static sqlite3_stmt *stmt(struct ss_store *s, enum st i)
 {
-	if (!s->st[i] && sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
-					    NULL) != SQLITE_OK) {
-		sh_log_error("store: prepare %d: %s", (int)i, sqlite3_errmsg(s->db));
-		return NULL;
-	}
-	sqlite3_reset(s->st[i]);
-	sqlite3_clear_bindings(s->st[i]);
-	return s->st[i];
+	return sh_db_prepared(s->db, &s->st[i], sql[i]);
 }
 
 sqlite3_stmt *ss_stmt(struct ss_store *s, const char *text)

@@ -130,15 +130,33 @@ void sh_db_bindv(sqlite3_stmt *st, const char *types, va_list ap)
 	}
 }
 
-int sh_db_step_done(sqlite3 *db, sqlite3_stmt *st)
+int sh_db_step(sqlite3 *db, sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
 
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		sh_log_error("db: %s", sqlite3_errmsg(db));
+	return rc;
+}
+
+int sh_db_step_done(sqlite3 *db, sqlite3_stmt *st)
+{
+	int rc = sh_db_step(db, st);
+
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		return rc == SQLITE_CONSTRAINT ? SH_ERR_CONFLICT : SH_ERR_DB;
-	}
 	return SH_OK;
+}
+
+sqlite3_stmt *sh_db_prepared(sqlite3 *db, sqlite3_stmt **slot, const char *sql)
+{
+	if (!*slot && sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK) {
+		sh_log_error("db: prepare «%.60s»: %s", sql, sqlite3_errmsg(db));
+		return NULL;
+	}
+	sqlite3_reset(*slot);
+	sqlite3_clear_bindings(*slot);
+	return *slot;
 }
 
 int sh_db_run(sqlite3 *db, const char *sql, const char *types, ...)

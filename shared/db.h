@@ -47,5 +47,13 @@ int sh_db_run(sqlite3 *db, const char *sql, const char *types, ...) SH_MUST_USE;
  * step once (SH_OK for a row or done). */
 void sh_db_bindv(sqlite3_stmt *st, const char *types, va_list ap);
 int sh_db_step_done(sqlite3 *db, sqlite3_stmt *st) SH_MUST_USE;
+/* Steps once: SQLITE_ROW, SQLITE_DONE, or SQLite's error code (logged). */
+int sh_db_step(sqlite3 *db, sqlite3_stmt *st);
+
+/*
+ * The statement kept in *slot for the connection's life: prepared on first
+ * use, then reset with its bindings cleared. NULL on error (logged).
+ */
+sqlite3_stmt *sh_db_prepared(sqlite3 *db, sqlite3_stmt **slot, const char *sql);
 
 #endif
