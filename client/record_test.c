@@ -155,20 +155,34 @@ static void bad_records(void **state)
 	sc_record_clear(&rec);
 }
 
+/* A new, empty replica in a new directory (dir). */
+static struct sc_replica *new_replica(char dir[64])
+{
+	struct sc_replica *r;
+	struct sh_reason why;
+
+	snprintf(dir, 64, "/tmp/jsr-record-test-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(sc_replica_open(dir, dom, &r, &why), SH_OK);
+	return r;
+}
+
+static void drop_replica(struct sc_replica *r, const char *dir)
+{
+	sc_replica_close(r);
+	assert_int_equal(tu_rmtree(dir), 0);
+}
+
 /* More participants in one transaction than a set keeps: the rest are written and read back. */
 static void large_set(void **state)
 {
-	char dir[64] = "/tmp/jsr-record-test-XXXXXX", id[SH_ID_LEN + 1];
-	struct sc_replica *r;
-	struct sh_reason why;
+	char dir[64], id[SH_ID_LEN + 1];
+	struct sc_replica *r = new_replica(dir);
 	struct sc_records *s;
 	sqlite3_stmt *st, *ins;
-	sqlite3 *db;
+	sqlite3 *db = sc_replica_db(r);
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(sc_replica_open(dir, dom, &r, &why), SH_OK);
-	db = sc_replica_db(r);
 	assert_int_equal(sh_db_exec(db, "BEGIN", NULL), SH_OK);
 	assert_non_null(s = sc_records_new(db));
 	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO participant(id, status, created, updated) "
@@ -195,8 +209,7 @@ static void large_set(void **state)
 	assert_int_equal(sqlite3_column_int(st, 2), 2500);
 	assert_int_equal(sqlite3_column_int(st, 3), 5000);
 	sqlite3_finalize(st);
-	sc_replica_close(r);
-	assert_int_equal(tu_rmtree(dir), 0);
+	drop_replica(r, dir);
 }
 
 /* A replica at schema version `version` in a new directory (dir), with rows made by `sql`, then opened (migrated). */
@@ -262,8 +275,7 @@ static void migration_keeps_values(void **state)
 	assert_string_equal(p.v[SH_F_KOMMUNE], "0301");
 	assert_null(p.v[SH_F_FODELAND]);
 	sh_participant_clear(&p);
-	sc_replica_close(r);
-	assert_int_equal(tu_rmtree(dir), 0);
+	drop_replica(r, dir);
 }
 
 /*
@@ -294,35 +306,28 @@ static void damage_is_contained(struct sc_replica *r, char id[2][SH_ID_LEN + 1],
 /* A damaged record: that participant's edit is refused with a clear reason, the others work. */
 static void damaged_record(void **state)
 {
-	char dir[64] = "/tmp/jsr-record-test-XXXXXX", id[2][SH_ID_LEN + 1];
-	struct sc_replica *r;
-	struct sh_reason why;
+	char dir[64], id[2][SH_ID_LEN + 1];
+	struct sc_replica *r = new_replica(dir);
 	struct sc_report rep;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(sc_replica_open(dir, dom, &r, &why), SH_OK);
 	for (int i = 0; i < 2; i++) { /* drafts: their values are in the record only */
 		assert_int_equal(sc_participant_new(r, id[i]), SH_OK);
 		assert_int_equal(sc_set(r, id[i], "kommune", NULL, "0301", &rep), SH_OK);
 	}
 	damage_is_contained(r, id, "UPDATE record SET vals = substr(vals, 1, 70) "
 				   "WHERE participant = (SELECT min(id) FROM participant)");
-	sc_replica_close(r);
-	assert_int_equal(tu_rmtree(dir), 0);
+	drop_replica(r, dir);
 }
 
 /* A damaged outbox entry: that participant's edit is refused with a clear reason, the others work. */
 static void damaged_outbox_entry(void **state)
 {
-	char dir[64] = "/tmp/jsr-record-test-XXXXXX", id[2][SH_ID_LEN + 1], fnr[12];
-	struct sc_replica *r;
-	struct sh_reason why;
+	char dir[64], id[2][SH_ID_LEN + 1], fnr[12];
+	struct sc_replica *r = new_replica(dir);
 	struct sc_report rep;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	assert_int_equal(sc_replica_open(dir, dom, &r, &why), SH_OK);
 	for (int i = 0; i < 2; i++) { /* participants: their values are in the outbox */
 		tu_fnr((unsigned)i + 3, SH_GENDER_WOMAN, fnr);
 		assert_int_equal(sc_participant_new(r, id[i]), SH_OK);
@@ -334,8 +339,7 @@ static void damaged_outbox_entry(void **state)
 	}
 	damage_is_contained(r, id, "UPDATE outbox_entry SET changes = substr(changes, 1, 70) "
 				   "WHERE participant = (SELECT min(participant) FROM outbox_entry)");
-	sc_replica_close(r);
-	assert_int_equal(tu_rmtree(dir), 0);
+	drop_replica(r, dir);
 }
 
 /* A replica of schema version 3 (an outbox row per change) keeps every change, sent or not, through the migration. */
@@ -370,8 +374,7 @@ static void migration_keeps_outbox(void **state)
 	expect_text(r, "SELECT group_concat(id || pending || coalesce(rejected, '-'), ';') FROM "
 		       "(SELECT * FROM participant ORDER BY id)",
 		    "aaaa00000000000000000000000000004-;bbbb00000000000000000000000000002utenfor");
-	sc_replica_close(r);
-	assert_int_equal(tu_rmtree(dir), 0);
+	drop_replica(r, dir);
 }
 
 int main(void)

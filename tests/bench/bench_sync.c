@@ -222,6 +222,62 @@ static void raw_sqlite(long rows)
 	raw_db_drop(db, dir);
 }
 
+enum { RAW_RECORD = 39 * 90 }; /* bytes of a packed participant, about what the replica's records hold */
+
+/*
+ * Writes each participant with write(), 130 participants a transaction as
+ * the push commits them; finalizes st. The milliseconds it took.
+ */
+static double per_participant(sqlite3 *db, long participants, sqlite3_stmt *st,
+			      void (*write)(sqlite3_stmt *st, const char *id, long p, void *arg), void *arg)
+{
+	double t = bench_now_ms();
+
+	for (long p = 0; p < participants; p++) {
+		char id[40];
+
+		if (p % 130 == 0)
+			(void)!sh_db_exec(db, "BEGIN", NULL);
+		snprintf(id, sizeof(id), "%032lx", (unsigned long)p * 2654435761u);
+		write(st, id, p, arg);
+		if (p % 130 == 129 || p == participants - 1)
+			(void)!sh_db_exec(db, "COMMIT", NULL);
+	}
+	sqlite3_finalize(st);
+	return bench_now_ms() - t;
+}
+
+static void step_reset(sqlite3_stmt *st)
+{
+	sqlite3_step(st);
+	sqlite3_reset(st);
+}
+
+/* 39 values of a participant, a row each; *arg counts them (the version). */
+static void values_of(sqlite3_stmt *st, const char *id, long p, void *arg)
+{
+	long *ver = arg;
+	char f[16];
+
+	(void)p;
+	for (int k = 0; k < 39; k++) {
+		snprintf(f, sizeof(f), "felt%d", k);
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, f, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 3, ++*ver);
+		step_reset(st);
+	}
+}
+
+/* The same as one packed row (arg: RAW_RECORD bytes). */
+static void record_of(sqlite3_stmt *st, const char *id, long p, void *arg)
+{
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, p);
+	sqlite3_bind_blob(st, 3, arg, RAW_RECORD, SQLITE_STATIC);
+	step_reset(st);
+}
+
 /*
  * Raw SQLite in the store's shape: the server's field_value (nine columns
  * and the pull index), 130 participants of 39 values per transaction as
@@ -231,7 +287,7 @@ static void raw_sqlite(long rows)
  */
 static void raw_store_shape(long participants)
 {
-	char dir[] = "/tmp/jsr-bench-raw-XXXXXX", blob[39 * 90];
+	char dir[] = "/tmp/jsr-bench-raw-XXXXXX", blob[RAW_RECORD];
 	sqlite3 *db = raw_db(dir, "CREATE TABLE fv(participant TEXT, field TEXT, row TEXT, value TEXT, hlc INTEGER, "
 				  "device TEXT, author TEXT, version INTEGER, kommune TEXT, "
 				  "PRIMARY KEY (participant, field, row)) WITHOUT ROWID;"
@@ -247,48 +303,13 @@ static void raw_store_shape(long participants)
 	sqlite3_prepare_v2(db, "INSERT INTO fv VALUES (?1, ?2, '', 'en verdi', ?3, "
 			       "'0123456789abcdef0123456789abcdef', 'kari.nordmann', ?3, '0301') ON CONFLICT DO UPDATE "
 			       "SET value = excluded.value, hlc = excluded.hlc, version = excluded.version", -1, &st, NULL);
-	t = bench_now_ms();
-	for (long p = 0; p < participants; p++) {
-		char id[40], f[16];
-
-		if (p % 130 == 0)
-			(void)!sh_db_exec(db, "BEGIN", NULL);
-		snprintf(id, sizeof(id), "%032lx", (unsigned long)p * 2654435761u);
-		for (int k = 0; k < 39; k++) {
-			snprintf(f, sizeof(f), "felt%d", k);
-			sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_text(st, 2, f, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_int64(st, 3, ++ver);
-			sqlite3_step(st);
-			sqlite3_reset(st);
-		}
-		if (p % 130 == 129 || p == participants - 1)
-			(void)!sh_db_exec(db, "COMMIT", NULL);
-	}
-	sqlite3_finalize(st);
-	t = bench_now_ms() - t;
+	t = per_participant(db, participants, st, values_of, &ver);
 	printf("raw SQLite, the store's shape (pull index), 130 participants a transaction: upsert %ld rows "
 	       "| %.0f | k rows/s\n", ver, ver / t);
 	memset(blob, 'x', sizeof(blob));
 	sqlite3_prepare_v2(db, "INSERT INTO rec VALUES (?1, '0301', ?2, ?3) ON CONFLICT DO UPDATE "
 			       "SET version = excluded.version, vals = excluded.vals", -1, &st, NULL);
-	t = bench_now_ms();
-	for (long p = 0; p < participants; p++) {
-		char id[40];
-
-		if (p % 130 == 0)
-			(void)!sh_db_exec(db, "BEGIN", NULL);
-		snprintf(id, sizeof(id), "%032lx", (unsigned long)p * 2654435761u);
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 2, p);
-		sqlite3_bind_blob(st, 3, blob, sizeof(blob), SQLITE_STATIC);
-		sqlite3_step(st);
-		sqlite3_reset(st);
-		if (p % 130 == 129 || p == participants - 1)
-			(void)!sh_db_exec(db, "COMMIT", NULL);
-	}
-	sqlite3_finalize(st);
-	t = bench_now_ms() - t;
+	t = per_participant(db, participants, st, record_of, blob);
 	printf("raw SQLite, the same values as one %zu-byte row per participant: upsert %ld rows | %.0f | ms\n",
 	       sizeof(blob), participants, t);
 	raw_db_drop(db, dir);
