@@ -26,7 +26,7 @@ struct sc_outbox {
 	sqlite3 *db;
 	sqlite3_stmt *st[S_COUNT];
 	struct sh_buf packed;      /* sc_outbox_store_unsent */
-	struct sc_record scratch;  /* sc_outbox_add, sc_outbox_has */
+	struct sh_record scratch;  /* sc_outbox_add, sc_outbox_has */
 };
 
 struct sc_outbox *sc_outbox_new(sqlite3 *db)
@@ -47,7 +47,7 @@ void sc_outbox_free(struct sc_outbox *o)
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(o->st[i]);
 	sh_buf_free(&o->packed);
-	sc_record_clear(&o->scratch);
+	sh_record_clear(&o->scratch);
 	sh_free(o);
 }
 
@@ -56,18 +56,18 @@ static sqlite3_stmt *stmt(struct sc_outbox *o, int i) { return sh_db_prepared(o-
 static int step(struct sc_outbox *o, sqlite3_stmt *st) { return sh_db_step(o->db, st); }
 
 /* Unpacks the entry in column 0 of st's current row into rec (made order). */
-static int unpack(sqlite3_stmt *st, const char *id, struct sc_record *rec)
+static int unpack(sqlite3_stmt *st, const char *id, struct sh_record *rec)
 {
 	int rc;
 
 	rec->made_order = true;
 	snprintf(rec->id, sizeof(rec->id), "%s", id);
-	if ((rc = sc_record_decode(rec, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0))) == SH_ERR_DB)
+	if ((rc = sh_record_decode(rec, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0))) == SH_ERR_DB)
 		sh_log_error("outbox: an entry of participant %.8s cannot be read", id);
 	return rc;
 }
 
-int sc_outbox_unsent(struct sc_outbox *o, const char *id, struct sc_record *rec)
+int sc_outbox_unsent(struct sc_outbox *o, const char *id, struct sh_record *rec)
 {
 	sqlite3_stmt *st = stmt(o, S_UNSENT);
 	int rc = SH_OK, s;
@@ -88,7 +88,7 @@ int sc_outbox_unsent(struct sc_outbox *o, const char *id, struct sc_record *rec)
 	return rc;
 }
 
-int sc_outbox_store_unsent(struct sc_outbox *o, const struct sc_record *rec)
+int sc_outbox_store_unsent(struct sc_outbox *o, const struct sh_record *rec)
 {
 	sqlite3_stmt *st = stmt(o, rec->n ? S_STORE : S_DROP);
 	int rc;
@@ -98,7 +98,7 @@ int sc_outbox_store_unsent(struct sc_outbox *o, const struct sc_record *rec)
 	sqlite3_bind_text(st, 1, rec->id, -1, SQLITE_STATIC);
 	if (rec->n) {
 		sh_buf_reset(&o->packed);
-		if ((rc = sc_record_encode(rec, &o->packed)) != SH_OK)
+		if ((rc = sh_record_encode(rec, &o->packed)) != SH_OK)
 			return rc;
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)rec->n);
 		sqlite3_bind_blob(st, 3, o->packed.data, (int)o->packed.len, SQLITE_STATIC);
@@ -111,18 +111,18 @@ int sc_outbox_store_unsent(struct sc_outbox *o, const struct sc_record *rec)
 int sc_outbox_add(struct sc_outbox *o, const char *id, const char *field, const char *row,
 		  const char *value, uint64_t hlc, const char *author, uint64_t base, bool keep)
 {
-	struct sc_record *rec = &o->scratch;
-	const struct sc_entry *e;
+	struct sh_record *rec = &o->scratch;
+	const struct sh_entry *e;
 	int rc;
 
 	if ((rc = sc_outbox_unsent(o, id, rec)) != SH_OK)
 		return rc;
-	if ((e = sc_record_find(rec, field, row ? row : ""))) {
+	if ((e = sh_record_find(rec, field, row ? row : ""))) {
 		if (keep)
 			return SH_OK;
 		base = e->version; /* the first edit's base */
 	}
-	if ((rc = sc_record_put(rec, field, row, value, hlc, author, base)) != SH_OK)
+	if ((rc = sh_record_put(rec, field, row, value, hlc, author, NULL, base)) != SH_OK)
 		return rc;
 	return sc_outbox_store_unsent(o, rec);
 }
@@ -140,7 +140,7 @@ int sc_outbox_has(struct sc_outbox *o, const char *id, const char *field, const 
 	sqlite3_bind_int64(st, 2, except);
 	while (!*yes && rc == SH_OK && (s = step(o, st)) == SQLITE_ROW)
 		if ((rc = unpack(st, id, &o->scratch)) == SH_OK)
-			*yes = sc_record_find(&o->scratch, field, row ? row : "") != NULL;
+			*yes = sh_record_find(&o->scratch, field, row ? row : "") != NULL;
 	if (rc == SH_OK && !*yes && s != SQLITE_DONE)
 		rc = SH_ERR_DB;
 	sqlite3_reset(st);

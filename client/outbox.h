@@ -32,9 +32,9 @@ struct sc_outbox *sc_outbox_new(sqlite3 *db);
 void sc_outbox_free(struct sc_outbox *o);
 
 /* Participant id's unsent entry into rec, in made order (empty if none). */
-int sc_outbox_unsent(struct sc_outbox *o, const char *id, struct sc_record *rec) SH_MUST_USE;
+int sc_outbox_unsent(struct sc_outbox *o, const char *id, struct sh_record *rec) SH_MUST_USE;
 /* Writes rec as its participant's unsent entry (removed when rec is empty). */
-int sc_outbox_store_unsent(struct sc_outbox *o, const struct sc_record *rec) SH_MUST_USE;
+int sc_outbox_store_unsent(struct sc_outbox *o, const struct sh_record *rec) SH_MUST_USE;
 
 /*
  * Adds a change to participant id's unsent entry. A change of the same

@@ -17,27 +17,27 @@
 
 static struct sh_domain *dom;
 
-static void put(struct sc_record *rec, const char *f, const char *row, const char *v, uint64_t hlc,
+static void put(struct sh_record *rec, const char *f, const char *row, const char *v, uint64_t hlc,
 		const char *author, uint64_t version)
 {
-	assert_int_equal(sc_record_put(rec, f, row, v, hlc, author, version), SH_OK);
+	assert_int_equal(sh_record_put(rec, f, row, v, hlc, author, NULL, version), SH_OK);
 }
 
-static void expect(struct sc_record *rec, const char *f, const char *row, const char *v, uint64_t hlc,
+static void expect(struct sh_record *rec, const char *f, const char *row, const char *v, uint64_t hlc,
 		   const char *author, uint64_t version)
 {
-	const struct sc_entry *e = sc_record_find(rec, f, row);
+	const struct sh_entry *e = sh_record_find(rec, f, row);
 
 	assert_non_null(e);
-	assert_string_equal(sc_entry_value(rec, e), v);
-	assert_string_equal(sc_entry_author(rec, e), author);
+	assert_string_equal(sh_entry_value(rec, e), v);
+	assert_string_equal(sh_entry_author(rec, e), author);
 	assert_int_equal(e->hlc, hlc);
 	assert_int_equal(e->version, version);
 }
 
 static void round_trip(void **state)
 {
-	struct sc_record a = {0}, b = {0};
+	struct sh_record a = {0}, b = {0};
 	struct sh_buf x, y;
 
 	(void)state;
@@ -50,37 +50,37 @@ static void round_trip(void **state)
 	put(&a, "navn", "", "Ny", 2, "kari", 7); /* replaces */
 	assert_int_equal(a.n, 4);
 	/* in (field, row) order, as SQL's ORDER BY field, row */
-	assert_string_equal(sc_entry_field(&a, &a.e[0]), "fnr");
-	assert_string_equal(sc_entry_field(&a, &a.e[1]), "navn");
-	assert_string_equal(sc_entry_row(&a, &a.e[2]), "r1");
-	assert_string_equal(sc_entry_row(&a, &a.e[3]), "r2");
-	assert_int_equal(sc_record_encode(&a, &x), SH_OK);
-	assert_int_equal(sc_record_decode(&b, x.data, x.len), SH_OK);
+	assert_string_equal(sh_entry_field(&a, &a.e[0]), "fnr");
+	assert_string_equal(sh_entry_field(&a, &a.e[1]), "navn");
+	assert_string_equal(sh_entry_row(&a, &a.e[2]), "r1");
+	assert_string_equal(sh_entry_row(&a, &a.e[3]), "r2");
+	assert_int_equal(sh_record_encode(&a, &x), SH_OK);
+	assert_int_equal(sh_record_decode(&b, x.data, x.len), SH_OK);
 	assert_int_equal(b.n, 4);
 	assert_false(b.dirty);
 	expect(&b, "navn", "", "Ny", 2, "kari", 7);
 	expect(&b, "fnr", "", "", 1, "kari", 0);
 	expect(&b, "tiltak.type", "r1", "2", 4, "ola", 8);
-	assert_null(sc_record_find(&b, "tiltak.type", ""));
-	assert_int_equal(sc_record_encode(&b, &y), SH_OK);
+	assert_null(sh_record_find(&b, "tiltak.type", ""));
+	assert_int_equal(sh_record_encode(&b, &y), SH_OK);
 	assert_int_equal(x.len, y.len);
 	assert_memory_equal(x.data, y.data, x.len);
 	/* a version alone */
-	sc_record_set_version(&b, "fnr", "", 12);
-	sc_record_set_version(&b, "finnes_ikke", "", 13);
+	sh_record_set_version(&b, "fnr", "", 12);
+	sh_record_set_version(&b, "finnes_ikke", "", 13);
 	assert_true(b.dirty);
 	assert_int_equal(b.n, 4);
 	expect(&b, "fnr", "", "", 1, "kari", 12);
 	sh_buf_free(&x);
 	sh_buf_free(&y);
-	sc_record_clear(&a);
-	sc_record_clear(&b);
+	sh_record_clear(&a);
+	sh_record_clear(&b);
 }
 
 /* A record's own strings handed back to it while its buffer grows (ASan sees a dangling one). */
 static void own_strings(void **state)
 {
-	struct sc_record rec = {0};
+	struct sh_record rec = {0};
 	char field[32], author[200];
 
 	(void)state;
@@ -88,19 +88,19 @@ static void own_strings(void **state)
 	author[sizeof(author) - 1] = '\0';
 	put(&rec, "navn", "", "x", 1, author, 1);
 	for (int i = 0; i < 200; i++) {
-		const struct sc_entry *e = sc_record_find(&rec, "navn", "");
+		const struct sh_entry *e = sh_record_find(&rec, "navn", "");
 
 		snprintf(field, sizeof(field), "f%03d", i);
-		put(&rec, field, "", sc_entry_value(&rec, e), 2, sc_entry_author(&rec, e), 3);
-		e = sc_record_find(&rec, "navn", "");
-		put(&rec, "navn", "", sc_entry_author(&rec, e), 4, sc_entry_value(&rec, e), 5);
-		e = sc_record_find(&rec, "navn", "");
-		put(&rec, "navn", "", sc_entry_author(&rec, e), 4, sc_entry_value(&rec, e), 5);
+		put(&rec, field, "", sh_entry_value(&rec, e), 2, sh_entry_author(&rec, e), 3);
+		e = sh_record_find(&rec, "navn", "");
+		put(&rec, "navn", "", sh_entry_author(&rec, e), 4, sh_entry_value(&rec, e), 5);
+		e = sh_record_find(&rec, "navn", "");
+		put(&rec, "navn", "", sh_entry_author(&rec, e), 4, sh_entry_value(&rec, e), 5);
 	}
 	expect(&rec, "f199", "", "x", 2, author, 3);
 	expect(&rec, "navn", "", "x", 4, author, 5);
 	assert_int_equal(rec.n, 201);
-	sc_record_clear(&rec);
+	sh_record_clear(&rec);
 }
 
 /* One packed entry, as the schema describes it. */
@@ -114,45 +114,45 @@ static size_t entry(char *out, size_t n, uint64_t hlc, uint64_t version, const c
 
 static void bad_records(void **state)
 {
-	struct sc_record rec = {0};
+	struct sh_record rec = {0};
 	char ok[128], b[256];
 	size_t n = entry(ok, sizeof(ok), 1, 2, "navn", "", "x", "kari"), m;
 
 	(void)state;
 	assert_int_equal(n, 69);
-	assert_int_equal(sc_record_decode(&rec, ok, n), SH_OK);
+	assert_int_equal(sh_record_decode(&rec, ok, n), SH_OK);
 	expect(&rec, "navn", "", "x", 1, "kari", 2);
 	/* a short header */
-	assert_int_equal(sc_record_decode(&rec, ok, 59), SH_ERR_DB);
+	assert_int_equal(sh_record_decode(&rec, ok, 59), SH_ERR_DB);
 	/* a string cut off */
-	assert_int_equal(sc_record_decode(&rec, ok, n - 1), SH_ERR_DB);
+	assert_int_equal(sh_record_decode(&rec, ok, n - 1), SH_ERR_DB);
 	/* not a digit */
 	memcpy(b, ok, n);
 	b[45] = 'x';
-	assert_int_equal(sc_record_decode(&rec, b, n), SH_ERR_DB);
+	assert_int_equal(sh_record_decode(&rec, b, n), SH_ERR_DB);
 	/* a length past the end */
 	memcpy(b, ok, n);
 	memcpy(b + 50, "00009", 5);
-	assert_int_equal(sc_record_decode(&rec, b, n), SH_ERR_DB);
+	assert_int_equal(sh_record_decode(&rec, b, n), SH_ERR_DB);
 	/* the same field twice */
 	memcpy(b, ok, n);
 	memcpy(b + n, ok, n);
-	assert_int_equal(sc_record_decode(&rec, b, 2 * n), SH_ERR_DB);
+	assert_int_equal(sh_record_decode(&rec, b, 2 * n), SH_ERR_DB);
 	/* bytes after the last entry */
 	memcpy(b + n, "junk", 4);
-	assert_int_equal(sc_record_decode(&rec, b, n + 4), SH_ERR_DB);
+	assert_int_equal(sh_record_decode(&rec, b, n + 4), SH_ERR_DB);
 	/* empty: no values */
-	assert_int_equal(sc_record_decode(&rec, "", 0), SH_OK);
+	assert_int_equal(sh_record_decode(&rec, "", 0), SH_OK);
 	assert_int_equal(rec.n, 0);
 	/* written by hand out of order: read in order */
 	memcpy(b, ok, n);
 	m = entry(b + n, sizeof(b) - n, 3, 4, "fnr", "", "", "ola");
-	assert_int_equal(sc_record_decode(&rec, b, n + m), SH_OK);
+	assert_int_equal(sh_record_decode(&rec, b, n + m), SH_OK);
 	assert_int_equal(rec.n, 2);
-	assert_string_equal(sc_entry_field(&rec, &rec.e[0]), "fnr");
+	assert_string_equal(sh_entry_field(&rec, &rec.e[0]), "fnr");
 	expect(&rec, "navn", "", "x", 1, "kari", 2);
 	expect(&rec, "fnr", "", "", 3, "ola", 4);
-	sc_record_clear(&rec);
+	sh_record_clear(&rec);
 }
 
 /* A new, empty replica in a new directory (dir). */

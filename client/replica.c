@@ -362,9 +362,9 @@ static int draft_of(struct sc_replica *r, const char *id)
 
 /* The values of participant id (kept in the set, for a write to change). */
 static int load_values(struct sc_replica *r, struct sc_records *set, const char *id,
-		       struct sh_participant *p, bool *draft, struct sc_record **out)
+		       struct sh_participant *p, bool *draft, struct sh_record **out)
 {
-	struct sc_record *rec;
+	struct sh_record *rec;
 	int d = draft_of(r, id), rc = SH_OK;
 
 	if (d == -2)
@@ -375,15 +375,7 @@ static int load_values(struct sc_replica *r, struct sc_records *set, const char 
 	snprintf(p->id, sizeof(p->id), "%s", id);
 	if (!(rec = sc_records_get(set, id)))
 		return SH_ERR_DB;
-	for (size_t i = 0; rc == SH_OK && i < rec->n; i++) {
-		const struct sc_entry *e = &rec->e[i];
-		const struct sh_field *f = sh_field_by_name(sc_entry_field(rec, e));
-
-		if (!f || !*sc_entry_value(rec, e)) /* a field of a newer program: kept, not interpreted */
-			continue;
-		rc = sh_participant_set(p, f->id, f->repeat ? sc_entry_row(rec, e) : NULL, sc_entry_value(rec, e));
-	}
-	sh_participant_tidy(p);
+	rc = sh_record_values(rec, p);
 	if (out)
 		*out = rec;
 	return rc;
@@ -429,11 +421,11 @@ static int check_discharge(struct sc_replica *r, const struct sh_participant *p,
 }
 
 /* Writes value v of field f (row) locally, and to the outbox if `outbox`. */
-static int put(struct sc_replica *r, struct sc_record *rec, enum sh_field_id f, const char *row,
+static int put(struct sc_replica *r, struct sh_record *rec, enum sh_field_id f, const char *row,
 	       const char *v, uint64_t hlc, bool outbox, struct sh_reason *why)
 {
 	const char *name = sh_field(f)->name, *rw = sh_field(f)->repeat && row ? row : "";
-	const struct sc_entry *e = sc_record_find(rec, name, rw);
+	const struct sh_entry *e = sh_record_find(rec, name, rw);
 	uint64_t base = e ? e->version : 0; /* the server version the edit is based on */
 	int rc;
 
@@ -443,43 +435,43 @@ static int put(struct sc_replica *r, struct sc_record *rec, enum sh_field_id f, 
 				      "fra replikaen; ingenting ble lagret.", rec->id);
 		return rc;
 	}
-	return sc_record_put(rec, name, rw, v, hlc, r->author, base);
+	return sh_record_put(rec, name, rw, v, hlc, r->author, NULL, base);
 }
 
 static int by_hlc(const void *a, const void *b)
 {
-	const struct sc_entry *x = *(const struct sc_entry *const *)a, *y = *(const struct sc_entry *const *)b;
+	const struct sh_entry *x = *(const struct sh_entry *const *)a, *y = *(const struct sh_entry *const *)b;
 
 	return x->hlc < y->hlc ? -1 : x->hlc > y->hlc;
 }
 
 /* A draft becomes a participant: all its values go to the outbox, as typed (the server checks in order). */
-static int promote(struct sc_replica *r, struct sc_record *rec)
+static int promote(struct sc_replica *r, struct sh_record *rec)
 {
-	const struct sc_entry **by = sh_calloc(rec->n ? rec->n : 1, sizeof(*by));
-	struct sc_record entry = {0};
+	const struct sh_entry **by = sh_calloc(rec->n ? rec->n : 1, sizeof(*by));
+	struct sh_record entry = {0};
 	size_t n = 0;
 	int rc;
 
 	if (!by)
 		return SH_ERR_NOMEM;
 	for (size_t i = 0; i < rec->n; i++)
-		if (*sc_entry_value(rec, &rec->e[i]))
+		if (*sh_entry_value(rec, &rec->e[i]))
 			by[n++] = &rec->e[i];
 	qsort(by, n, sizeof(*by), by_hlc);
 	rc = sc_outbox_unsent(r->outbox, rec->id, &entry); /* none: a draft never syncs */
 	for (size_t i = 0; i < n && rc == SH_OK; i++)
-		rc = sc_record_put(&entry, sc_entry_field(rec, by[i]), sc_entry_row(rec, by[i]),
-				   sc_entry_value(rec, by[i]), by[i]->hlc, sc_entry_author(rec, by[i]), by[i]->version);
+		rc = sh_record_put(&entry, sh_entry_field(rec, by[i]), sh_entry_row(rec, by[i]),
+				   sh_entry_value(rec, by[i]), by[i]->hlc, sh_entry_author(rec, by[i]), NULL, by[i]->version);
 	if (rc == SH_OK)
 		rc = sc_outbox_store_unsent(r->outbox, &entry);
-	sc_record_clear(&entry);
+	sh_record_clear(&entry);
 	sh_free(by);
 	return rc;
 }
 
 /* A new number: the old lookup and the old name go, a new lookup waits. */
-static int renumber(struct sc_replica *r, struct sc_record *rec, struct sh_participant *p,
+static int renumber(struct sc_replica *r, struct sh_record *rec, struct sh_participant *p,
 		    const char *fnr, uint64_t hlc)
 {
 	static const enum sh_field_id from_register[] = {SH_F_NAVN, SH_F_KJONN};
@@ -493,10 +485,10 @@ static int renumber(struct sc_replica *r, struct sc_record *rec, struct sh_parti
 	/* emptied locally only: the register's answer for the new number replaces them */
 	for (size_t i = 0; i < sizeof(from_register) / sizeof(*from_register); i++) {
 		const char *name = sh_field(from_register[i])->name;
-		const struct sc_entry *e = sc_record_find(rec, name, "");
+		const struct sh_entry *e = sh_record_find(rec, name, "");
 
-		if (e && *sc_entry_value(rec, e) &&
-		    (rc = sc_record_put(rec, name, "", "", e->hlc, sc_entry_author(rec, e), e->version)) != SH_OK)
+		if (e && *sh_entry_value(rec, e) &&
+		    (rc = sh_record_put(rec, name, "", "", e->hlc, sh_entry_author(rec, e), NULL, e->version)) != SH_OK)
 			return rc;
 		(void)!sh_participant_set(p, from_register[i], NULL, NULL);
 	}
@@ -608,7 +600,7 @@ static int apply_ops(struct sc_replica *r, const char *id, const struct op *ops,
 {
 	bool was, dates = false;
 	uint64_t hlc = sh_hlc_now(&r->clock);
-	struct sc_record *rec;
+	struct sh_record *rec;
 	int rc;
 
 	if ((rc = load_values(r, r->recs, id, p, draft, &rec)) != SH_OK) {
@@ -864,19 +856,19 @@ static int each_waiting(struct sc_replica *r, const char *participant, int64_t *
 			int (*cb)(const struct sc_outbox_row *o, void *arg), void *arg)
 {
 	sqlite3_stmt *s = stmt(r, ST_OUTBOX_ALL);
-	struct sc_record entry = {.made_order = true};
+	struct sh_record entry = {.made_order = true};
 	int rc = SH_OK, step = SQLITE_DONE;
 
 	if (!s)
 		return SH_ERR_DB;
 	bind_text(s, 1, participant);
 	while (!*stop && rc == SH_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
-		rc = sc_record_decode(&entry, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+		rc = sh_record_decode(&entry, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
 		for (size_t i = 0; rc == SH_OK && !*stop && i < entry.n; i++) {
-			const struct sc_entry *e = &entry.e[i];
+			const struct sh_entry *e = &entry.e[i];
 			struct sc_outbox_row o = {
-				++*nr, COL(1), sc_entry_field(&entry, e), sc_entry_row(&entry, e),
-				sc_entry_value(&entry, e), sc_entry_author(&entry, e), NULL, e->hlc, e->version,
+				++*nr, COL(1), sh_entry_field(&entry, e), sh_entry_row(&entry, e),
+				sh_entry_value(&entry, e), sh_entry_author(&entry, e), NULL, e->hlc, e->version,
 				sqlite3_column_int64(s, 2),
 			};
 
@@ -884,7 +876,7 @@ static int each_waiting(struct sc_replica *r, const char *participant, int64_t *
 		}
 	}
 	sqlite3_reset(s);
-	sc_record_clear(&entry);
+	sh_record_clear(&entry);
 	if (rc == SH_OK && step != SQLITE_ROW && step != SQLITE_DONE)
 		rc = SH_ERR_DB;
 	return rc;

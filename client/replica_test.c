@@ -422,16 +422,16 @@ static void resolve_and_delete(void **state)
 static void outbox_rows(const char *const *ids, size_t k, int n)
 {
 	for (size_t p = 0; p < k; p++) {
-		struct sc_record entry = {0};
+		struct sh_record entry = {0};
 		char row[16];
 
 		assert_int_equal(sc_outbox_unsent(sc_replica_outbox(r), ids[p], &entry), SH_OK);
 		for (int i = 1; i <= n; i++) {
 			snprintf(row, sizeof(row), "%d", i);
-			assert_int_equal(sc_record_put(&entry, "tiltak_type", row, "1", (uint64_t)i, "test", 0), SH_OK);
+			assert_int_equal(sh_record_put(&entry, "tiltak_type", row, "1", (uint64_t)i, "test", NULL, 0), SH_OK);
 		}
 		assert_int_equal(sc_outbox_store_unsent(sc_replica_outbox(r), &entry), SH_OK);
-		sc_record_clear(&entry);
+		sh_record_clear(&entry);
 	}
 }
 

@@ -37,9 +37,9 @@ struct q {
 };
 
 /* The record of participant p in this call's set (made on first use). */
-static struct sc_record *rec_of(struct q *q, const char *p)
+static struct sh_record *rec_of(struct q *q, const char *p)
 {
-	struct sc_record *rec = NULL;
+	struct sh_record *rec = NULL;
 
 	if (q->err == SH_OK && !q->recs && !(q->recs = sc_records_new(q->db)))
 		q->err = SH_ERR_NOMEM;
@@ -210,7 +210,7 @@ static int freeze_cuts(struct q *q, struct cut **cuts, size_t *n)
  */
 static void freeze_alone(struct q *q, struct sc_replica *r, const char *id, int64_t *seq, size_t *changesets)
 {
-	struct sc_record entry = {0};
+	struct sh_record entry = {0};
 	struct sh_buf packed;
 	sqlite3_stmt *st;
 
@@ -221,7 +221,7 @@ static void freeze_alone(struct q *q, struct sc_replica *r, const char *id, int6
 		size_t k = entry.n - at < SC_CHANGESET_SIZE ? entry.n - at : SC_CHANGESET_SIZE;
 
 		sh_buf_reset(&packed);
-		if ((q->err = sc_record_encode_part(&entry, at, at + k, &packed)) != SH_OK ||
+		if ((q->err = sh_record_encode_part(&entry, at, at + k, &packed)) != SH_OK ||
 		    !(st = Q(q, 1, "INSERT INTO outbox_entry(participant, changeset, n, changes) VALUES (?1, ?2, ?3, ?4)")))
 			break;
 		bt(st, 1, id);
@@ -236,7 +236,7 @@ static void freeze_alone(struct q *q, struct sc_replica *r, const char *id, int6
 		run(q, st);
 	}
 	sh_buf_free(&packed);
-	sc_record_clear(&entry);
+	sh_record_clear(&entry);
 }
 
 int sc_freeze_outbox(struct sc_replica *r, size_t *changesets)
@@ -310,7 +310,7 @@ int sc_pending_changesets(struct sc_replica *r, uint64_t **seqs, size_t *n)
 
 int sc_changeset_body(struct sc_replica *r, uint64_t seq, struct sh_buf *body, size_t *count)
 {
-	struct sc_record entry = {.made_order = true};
+	struct sh_record entry = {.made_order = true};
 	sqlite3_stmt *st;
 	bool first = true;
 	int rc = SH_OK, step;
@@ -323,11 +323,11 @@ int sc_changeset_body(struct sc_replica *r, uint64_t seq, struct sh_buf *body, s
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
 	sh_buf_puts(body, "{\"changes\":[");
 	while (rc == SH_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		rc = sc_record_decode(&entry, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+		rc = sh_record_decode(&entry, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
 		for (size_t i = 0; rc == SH_OK && i < entry.n; i++) {
-			const struct sc_entry *e = &entry.e[i];
-			struct sh_change c = {TXT(st, 0), sc_entry_field(&entry, e), sc_entry_row(&entry, e),
-					      sc_entry_value(&entry, e), e->hlc, e->version};
+			const struct sh_entry *e = &entry.e[i];
+			struct sh_change c = {TXT(st, 0), sh_entry_field(&entry, e), sh_entry_row(&entry, e),
+					      sh_entry_value(&entry, e), e->hlc, e->version};
 
 			sh_wire_change_put(body, first, &c);
 			first = false;
@@ -335,7 +335,7 @@ int sc_changeset_body(struct sc_replica *r, uint64_t seq, struct sh_buf *body, s
 		}
 	}
 	sqlite3_finalize(st);
-	sc_record_clear(&entry);
+	sh_record_clear(&entry);
 	if (rc == SH_OK && step != SQLITE_DONE)
 		rc = SH_ERR_DB;
 	sh_buf_puts(body, "]}");
@@ -391,7 +391,7 @@ static bool local_change(struct q *q, struct sc_replica *r, const char *p, const
 static void put_value(struct q *q, const char *p, const char *f, const char *row, const char *v,
 		      uint64_t version, uint64_t hlc, const char *author)
 {
-	struct sc_record *rec;
+	struct sh_record *rec;
 	sqlite3_stmt *st;
 
 	if (strcmp(q->last_participant, p) != 0) {
@@ -403,17 +403,17 @@ static void put_value(struct q *q, const char *p, const char *f, const char *row
 		run(q, st);
 		snprintf(q->last_participant, sizeof(q->last_participant), "%s", p);
 	}
-	if ((rec = rec_of(q, p)) && sc_record_put(rec, f, row, v, hlc, author, version) != SH_OK)
+	if ((rec = rec_of(q, p)) && sh_record_put(rec, f, row, v, hlc, author, NULL, version) != SH_OK)
 		q->err = SH_ERR_NOMEM;
 }
 
 /* The server's version of a field, without its value (our value, or a newer local edit that waits). */
 static void set_version(struct q *q, const char *p, const char *f, const char *row, uint64_t version)
 {
-	struct sc_record *rec = rec_of(q, p);
+	struct sh_record *rec = rec_of(q, p);
 
 	if (rec)
-		sc_record_set_version(rec, f, row, version);
+		sh_record_set_version(rec, f, row, version);
 }
 
 /* Does the query (with ?1 = seq, if it has a parameter) find a row? */
@@ -452,7 +452,7 @@ struct kept {
 };
 
 static int add_kept(struct q *q, struct kept **kept, size_t *nkept, size_t *cap, const char *p,
-		    const struct sc_record *entry, const struct sc_entry *e, const struct sh_result *x)
+		    const struct sh_record *entry, const struct sh_entry *e, const struct sh_result *x)
 {
 	struct kept *k;
 
@@ -465,16 +465,16 @@ static int add_kept(struct q *q, struct kept **kept, size_t *nkept, size_t *cap,
 	}
 	k = &(*kept)[(*nkept)++];
 	snprintf(k->participant, sizeof(k->participant), "%s", p);
-	snprintf(k->field, sizeof(k->field), "%s", sc_entry_field(entry, e));
-	snprintf(k->row, sizeof(k->row), "%s", sc_entry_row(entry, e));
+	snprintf(k->field, sizeof(k->field), "%s", sh_entry_field(entry, e));
+	snprintf(k->row, sizeof(k->row), "%s", sh_entry_row(entry, e));
 	k->value = x->value;
 	k->version = x->version;
 	return SH_OK;
 }
 
 /* A change the server refused: a row of its own, the value stays and the field is marked. */
-static void refused(struct q *q, uint64_t seq, const char *p, const struct sc_record *entry,
-		    const struct sc_entry *e, const char *reason)
+static void refused(struct q *q, uint64_t seq, const char *p, const struct sh_record *entry,
+		    const struct sh_entry *e, const char *reason)
 {
 	sqlite3_stmt *st = Q(q, 5, "INSERT INTO outbox_rejected(participant, field, row, value, hlc, author, base, "
 				   "changeset, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
@@ -482,11 +482,11 @@ static void refused(struct q *q, uint64_t seq, const char *p, const struct sc_re
 	if (!st)
 		return;
 	bt(st, 1, p);
-	bt(st, 2, sc_entry_field(entry, e));
-	bt(st, 3, sc_entry_row(entry, e));
-	bt(st, 4, sc_entry_value(entry, e));
+	bt(st, 2, sh_entry_field(entry, e));
+	bt(st, 3, sh_entry_row(entry, e));
+	bt(st, 4, sh_entry_value(entry, e));
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)e->hlc);
-	bt(st, 6, sc_entry_author(entry, e));
+	bt(st, 6, sh_entry_author(entry, e));
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)e->version);
 	sqlite3_bind_int64(st, 8, (sqlite3_int64)seq);
 	bt(st, 9, reason ? reason : "avvist av serveren");
@@ -494,7 +494,7 @@ static void refused(struct q *q, uint64_t seq, const char *p, const struct sc_re
 }
 
 /* For the rare steps: a change that went through, in temp.ack. */
-static void acked(struct q *q, const char *p, const struct sc_record *entry, const struct sc_entry *e,
+static void acked(struct q *q, const char *p, const struct sh_record *entry, const struct sh_entry *e,
 		  const struct sh_result *x)
 {
 	sqlite3_stmt *st = Q(q, 6, "INSERT INTO temp.ack VALUES (?1, ?2, ?3, ?4, ?5)");
@@ -502,8 +502,8 @@ static void acked(struct q *q, const char *p, const struct sc_record *entry, con
 	if (!st)
 		return;
 	bt(st, 1, p);
-	bt(st, 2, sc_entry_field(entry, e));
-	bt(st, 3, sc_entry_row(entry, e));
+	bt(st, 2, sh_entry_field(entry, e));
+	bt(st, 3, sh_entry_row(entry, e));
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)x->version);
 	sqlite3_bind_int(st, 5, x->value != NULL);
 	run(q, st);
@@ -519,7 +519,7 @@ static void acked(struct q *q, const char *p, const struct sc_record *entry, con
 static int pair(struct q *q, uint64_t seq, const struct sh_result *res, size_t n, bool slow,
 		struct sc_ack_stats *stats, struct kept **kept, size_t *nkept, struct sh_reason *why)
 {
-	struct sc_record entry = {.made_order = true};
+	struct sh_record entry = {.made_order = true};
 	sqlite3_stmt *rows;
 	size_t i = 0, cap = 0;
 
@@ -530,12 +530,12 @@ static int pair(struct q *q, uint64_t seq, const struct sh_result *res, size_t n
 	while (q->err == SH_OK && next_row(q, rows)) {
 		const char *p = TXT(rows, 0);
 
-		if ((q->err = sc_record_decode(&entry, sqlite3_column_blob(rows, 1),
+		if ((q->err = sh_record_decode(&entry, sqlite3_column_blob(rows, 1),
 					       (size_t)sqlite3_column_bytes(rows, 1))) != SH_OK)
 			break;
 		for (size_t k = 0; k < entry.n && q->err == SH_OK; k++) {
-			const struct sc_entry *e = &entry.e[k];
-			const char *field = sc_entry_field(&entry, e);
+			const struct sh_entry *e = &entry.e[k];
+			const char *field = sh_entry_field(&entry, e);
 			const struct sh_result *x;
 
 			if (i >= n) {
@@ -553,7 +553,7 @@ static int pair(struct q *q, uint64_t seq, const struct sh_result *res, size_t n
 			if (slow)
 				acked(q, p, &entry, e, x);
 			if (!x->value) /* our value stands at that version */
-				set_version(q, p, field, sc_entry_row(&entry, e), x->version);
+				set_version(q, p, field, sh_entry_row(&entry, e), x->version);
 			else if (strcmp(field, SH_RESOLVE) != 0)
 				add_kept(q, kept, nkept, &cap, p, &entry, e, x);
 			if (strcmp(field, SH_RESOLVE) == 0)
@@ -567,7 +567,7 @@ static int pair(struct q *q, uint64_t seq, const struct sh_result *res, size_t n
 		}
 	}
 	sqlite3_finalize(rows);
-	sc_record_clear(&entry);
+	sh_record_clear(&entry);
 	if (q->err == SH_OK && i != n) {
 		sh_reason_set(why, "Kvitteringen for endringssett nr. %llu passer ikke til det som ble sendt.",
 			      (unsigned long long)seq);
@@ -583,7 +583,7 @@ static int pair(struct q *q, uint64_t seq, const struct sh_result *res, size_t n
 static void rebase_unsent(struct q *q, struct sc_replica *r)
 {
 	struct sc_outbox *o = sc_replica_outbox(r);
-	struct sc_record entry = {0};
+	struct sh_record entry = {0};
 	sqlite3_stmt *ps, *vs;
 
 	if (!(ps = Q(q, 12, "SELECT DISTINCT a.participant FROM temp.ack a JOIN outbox_entry e "
@@ -595,13 +595,13 @@ static void rebase_unsent(struct q *q, struct sc_replica *r)
 			break;
 		bt(vs, 1, entry.id);
 		while (next_row(q, vs))
-			sc_record_set_version(&entry, TXT(vs, 0), TXT(vs, 1), (uint64_t)sqlite3_column_int64(vs, 2));
+			sh_record_set_version(&entry, TXT(vs, 0), TXT(vs, 1), (uint64_t)sqlite3_column_int64(vs, 2));
 		sqlite3_reset(vs);
 		if (q->err == SH_OK && entry.dirty)
 			q->err = sc_outbox_store_unsent(o, &entry);
 	}
 	sqlite3_reset(ps);
-	sc_record_clear(&entry);
+	sh_record_clear(&entry);
 }
 
 /*
@@ -613,7 +613,7 @@ static void rebase_unsent(struct q *q, struct sc_replica *r)
 static void retry_refused(struct q *q, struct sc_replica *r, uint64_t seq)
 {
 	struct sc_outbox *o = sc_replica_outbox(r);
-	struct sc_record unsent = {0}, entry = {.made_order = true};
+	struct sh_record unsent = {0}, entry = {.made_order = true};
 	sqlite3_stmt *ps, *rs;
 
 	if (!(ps = Q(q, 14, "SELECT DISTINCT participant FROM outbox_rejected WHERE changeset <> ?1 "
@@ -631,19 +631,19 @@ static void retry_refused(struct q *q, struct sc_replica *r, uint64_t seq)
 		bt(rs, 1, entry.id);
 		sqlite3_bind_int64(rs, 2, (sqlite3_int64)seq);
 		while (q->err == SH_OK && next_row(q, rs)) {
-			const struct sc_entry *w = sc_record_find(&entry, TXT(rs, 0), TXT(rs, 1));
+			const struct sh_entry *w = sh_record_find(&entry, TXT(rs, 0), TXT(rs, 1));
 
-			if (!sc_record_find(&unsent, TXT(rs, 0), TXT(rs, 1)) &&
-			    sc_record_put(&entry, TXT(rs, 0), TXT(rs, 1), TXT(rs, 2), (uint64_t)sqlite3_column_int64(rs, 3),
-					  TXT(rs, 4), w ? w->version : (uint64_t)sqlite3_column_int64(rs, 5)) != SH_OK)
+			if (!sh_record_find(&unsent, TXT(rs, 0), TXT(rs, 1)) &&
+			    sh_record_put(&entry, TXT(rs, 0), TXT(rs, 1), TXT(rs, 2), (uint64_t)sqlite3_column_int64(rs, 3),
+					  TXT(rs, 4), NULL, w ? w->version : (uint64_t)sqlite3_column_int64(rs, 5)) != SH_OK)
 				q->err = SH_ERR_NOMEM;
 		}
 		sqlite3_reset(rs);
 		for (size_t i = 0; q->err == SH_OK && i < unsent.n; i++) {
-			const struct sc_entry *e = &unsent.e[i];
+			const struct sh_entry *e = &unsent.e[i];
 
-			if (sc_record_put(&entry, sc_entry_field(&unsent, e), sc_entry_row(&unsent, e),
-					  sc_entry_value(&unsent, e), e->hlc, sc_entry_author(&unsent, e), e->version) != SH_OK)
+			if (sh_record_put(&entry, sh_entry_field(&unsent, e), sh_entry_row(&unsent, e),
+					  sh_entry_value(&unsent, e), e->hlc, sh_entry_author(&unsent, e), NULL, e->version) != SH_OK)
 				q->err = SH_ERR_NOMEM;
 		}
 		if (q->err == SH_OK && (rs = Q(q, 9, "DELETE FROM outbox_rejected WHERE participant = ?1 "
@@ -656,8 +656,8 @@ static void retry_refused(struct q *q, struct sc_replica *r, uint64_t seq)
 			q->err = sc_outbox_store_unsent(o, &entry);
 	}
 	sqlite3_reset(ps);
-	sc_record_clear(&unsent);
-	sc_record_clear(&entry);
+	sh_record_clear(&unsent);
+	sh_record_clear(&entry);
 }
 
 /*
@@ -873,7 +873,7 @@ int sc_content_hash(struct sc_replica *r, const char *kommune, char out[65])
 {
 	sqlite3_stmt *st;
 	struct sh_chash h;
-	struct sc_record rec = {0};
+	struct sh_record rec = {0};
 	int rc = SH_OK, step;
 
 	if (sqlite3_prepare_v2(sc_replica_db(r),
@@ -883,14 +883,14 @@ int sc_content_hash(struct sc_replica *r, const char *kommune, char out[65])
 	bt(st, 1, kommune);
 	sh_chash_init(&h);
 	while (rc == SH_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
-		rc = sc_record_decode(&rec, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+		rc = sh_record_decode(&rec, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
 		for (size_t i = 0; rc == SH_OK && i < rec.n; i++)
-			if (*sc_entry_value(&rec, &rec.e[i]))
-				sh_chash_add(&h, TXT(st, 0), sc_entry_field(&rec, &rec.e[i]),
-					     sc_entry_row(&rec, &rec.e[i]), sc_entry_value(&rec, &rec.e[i]));
+			if (*sh_entry_value(&rec, &rec.e[i]))
+				sh_chash_add(&h, TXT(st, 0), sh_entry_field(&rec, &rec.e[i]),
+					     sh_entry_row(&rec, &rec.e[i]), sh_entry_value(&rec, &rec.e[i]));
 	}
 	sqlite3_finalize(st);
-	sc_record_clear(&rec);
+	sh_record_clear(&rec);
 	if (rc == SH_OK && step != SQLITE_DONE)
 		rc = SH_ERR_DB;
 	sh_chash_final(&h, out);

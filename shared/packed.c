@@ -1,0 +1,286 @@
+/* packed.c: a participant's values packed in one row; see packed.h for the form. */
+#include "packed.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "catalog.h"
+#include "err.h"
+
+/* Field widths of an entry's header. */
+enum { W_NUM = 20, W_LEN = 5 };
+
+static bool read_num(const unsigned char *p, int width, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < width; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(p[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+static char *write_num(char *p, int width, uint64_t v)
+{
+	for (int i = width - 1; i >= 0; i--) {
+		p[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	return p + width;
+}
+
+/* Appends n bytes and a NUL to the record's strings; the offset, or -1. */
+static int64_t keep(struct sh_record *rec, const char *s, size_t n)
+{
+	size_t at;
+
+	if (!rec->strs.max) /* a zeroed record: offsets must fit 32 bits */
+		sh_buf_init(&rec->strs, UINT32_MAX - 1);
+	at = rec->strs.len;
+	if (sh_buf_append(&rec->strs, s, n) != SH_OK || sh_buf_append(&rec->strs, "", 1) != SH_OK)
+		return -1;
+	return (int64_t)at;
+}
+
+/* The offset of s when it is one of the record's strings already, else -1. */
+static int64_t inside(const struct sh_record *rec, const char *s)
+{
+	if (rec->strs.data && s >= rec->strs.data && s < rec->strs.data + rec->strs.len)
+		return s - rec->strs.data;
+	return -1;
+}
+
+static int grow(struct sh_record *rec)
+{
+	struct sh_entry *g;
+	size_t cap = rec->cap ? rec->cap * 2 : 48;
+
+	if (rec->n < rec->cap)
+		return SH_OK;
+	if (!(g = sh_realloc(rec->e, cap * sizeof(*g))))
+		return SH_ERR_NOMEM;
+	rec->e = g;
+	rec->cap = cap;
+	return SH_OK;
+}
+
+static int cmp_key(const struct sh_record *rec, const struct sh_entry *e, const char *field, const char *row)
+{
+	int c = strcmp(rec->strs.data + e->field, field);
+
+	return c ? c : strcmp(rec->strs.data + e->row, row);
+}
+
+/* Index of (field, row), or of where it would go (then *found is false). */
+static size_t locate(const struct sh_record *rec, const char *field, const char *row, bool *found)
+{
+	size_t lo = 0, hi = rec->n;
+
+	*found = false;
+	if (rec->made_order) {
+		for (size_t i = rec->n; i-- > 0;)
+			if (cmp_key(rec, &rec->e[i], field, row) == 0) {
+				*found = true;
+				return i;
+			}
+		return rec->n;
+	}
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = cmp_key(rec, &rec->e[mid], field, row);
+
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Strings per entry, and the header's length. */
+static int nstr(const struct sh_record *rec) { return rec->with_device ? 5 : 4; }
+static size_t header(const struct sh_record *rec) { return 2 * W_NUM + (size_t)nstr(rec) * W_LEN; }
+
+int sh_record_decode(struct sh_record *rec, const void *blob, size_t len)
+{
+	const unsigned char *p = blob, *end = p + len;
+	int ns = nstr(rec);
+	int64_t none = -1;
+
+	rec->n = 0;
+	rec->strs.len = 0;
+	rec->dirty = false;
+	if (!rec->with_device && (none = keep(rec, "", 0)) < 0)
+		return SH_ERR_NOMEM;
+	while (p < end) {
+		uint64_t n[5], hlc, version;
+		int64_t off[5];
+		struct sh_entry *e;
+		bool found;
+		size_t at;
+
+		if ((size_t)(end - p) < header(rec) || !read_num(p, W_NUM, &hlc) ||
+		    !read_num(p + W_NUM, W_NUM, &version))
+			return SH_ERR_DB;
+		p += 2 * W_NUM;
+		for (int i = 0; i < ns; i++)
+			if (!read_num(p + i * W_LEN, W_LEN, &n[i]))
+				return SH_ERR_DB;
+		p += ns * W_LEN;
+		for (int i = 0; i < ns; i++) {
+			if ((size_t)(end - p) < n[i])
+				return SH_ERR_DB;
+			if ((off[i] = keep(rec, (const char *)p, (size_t)n[i])) < 0)
+				return SH_ERR_NOMEM;
+			p += n[i];
+		}
+		if (!rec->with_device)
+			off[4] = none;
+		if (grow(rec) != SH_OK)
+			return SH_ERR_NOMEM;
+		/* stored in order, so this is the end but for a record written by hand */
+		at = rec->n;
+		if (at && !rec->made_order && cmp_key(rec, &rec->e[at - 1], rec->strs.data + off[0], rec->strs.data + off[1]) >= 0) {
+			at = locate(rec, rec->strs.data + off[0], rec->strs.data + off[1], &found);
+			if (found)
+				return SH_ERR_DB;
+			memmove(&rec->e[at + 1], &rec->e[at], (rec->n - at) * sizeof(*rec->e));
+		}
+		e = &rec->e[at];
+		*e = (struct sh_entry){(uint32_t)off[0], (uint32_t)off[1], (uint32_t)off[2], (uint32_t)off[3],
+				       (uint32_t)off[4], hlc, version};
+		rec->n++;
+	}
+	return SH_OK;
+}
+
+int sh_record_encode(const struct sh_record *rec, struct sh_buf *out)
+{
+	return sh_record_encode_part(rec, 0, rec->n, out);
+}
+
+int sh_record_encode_part(const struct sh_record *rec, size_t from, size_t to, struct sh_buf *out)
+{
+	int ns = nstr(rec);
+
+	for (size_t i = from; i < to && i < rec->n; i++) {
+		const struct sh_entry *e = &rec->e[i];
+		const char *str[5] = {sh_entry_field(rec, e), sh_entry_row(rec, e), sh_entry_value(rec, e),
+				      sh_entry_author(rec, e), sh_entry_device(rec, e)};
+		char head[2 * W_NUM + 5 * W_LEN], *p = head;
+		size_t n[5];
+
+		p = write_num(p, W_NUM, e->hlc);
+		p = write_num(p, W_NUM, e->version);
+		for (int k = 0; k < ns; k++) {
+			if ((n[k] = strlen(str[k])) > SH_RECORD_LEN_MAX)
+				return SH_ERR_TOO_BIG;
+			p = write_num(p, W_LEN, n[k]);
+		}
+		sh_buf_append(out, head, (size_t)(p - head));
+		for (int k = 0; k < ns; k++)
+			sh_buf_append(out, str[k], n[k]);
+	}
+	return out->err;
+}
+
+void sh_record_empty(struct sh_record *rec)
+{
+	rec->n = 0;
+	rec->strs.len = 0;
+	rec->dirty = false;
+}
+
+void sh_record_clear(struct sh_record *rec)
+{
+	sh_free(rec->e);
+	sh_buf_free(&rec->strs);
+	memset(rec, 0, sizeof(*rec));
+}
+
+struct sh_entry *sh_record_find(struct sh_record *rec, const char *field, const char *row)
+{
+	bool found;
+	size_t at = locate(rec, field, row ? row : "", &found);
+
+	return found ? &rec->e[at] : NULL;
+}
+
+int sh_record_put(struct sh_record *rec, const char *field, const char *row, const char *value,
+		  uint64_t hlc, const char *author, const char *device, uint64_t version)
+{
+	const char *str[5] = {field, row ? row : "", value ? value : "", author,
+			      rec->with_device && device ? device : ""};
+	int64_t off[5];
+	struct sh_entry *e;
+	bool found;
+	size_t at = locate(rec, str[0], str[1], &found);
+
+	if (found) { /* same strings: the entry's own */
+		e = &rec->e[at];
+		if (strcmp(sh_entry_value(rec, e), str[2]) == 0)
+			str[2] = sh_entry_value(rec, e);
+		if (strcmp(sh_entry_author(rec, e), str[3]) == 0)
+			str[3] = sh_entry_author(rec, e);
+		if (strcmp(sh_entry_device(rec, e), str[4]) == 0)
+			str[4] = sh_entry_device(rec, e);
+	}
+	/* strings of this record by offset, before keep() can move its buffer */
+	for (int k = 0; k < 5; k++)
+		off[k] = inside(rec, str[k]);
+	for (int k = found ? 2 : 0; k < 5; k++)
+		if (off[k] < 0 && (off[k] = keep(rec, str[k], strlen(str[k]))) < 0)
+			return SH_ERR_NOMEM;
+	if (!found) {
+		if (grow(rec) != SH_OK)
+			return SH_ERR_NOMEM;
+		memmove(&rec->e[at + 1], &rec->e[at], (rec->n - at) * sizeof(*rec->e));
+		rec->n++;
+		rec->e[at].field = (uint32_t)off[0];
+		rec->e[at].row = (uint32_t)off[1];
+	}
+	e = &rec->e[at];
+	e->value = (uint32_t)off[2];
+	e->author = (uint32_t)off[3];
+	e->device = (uint32_t)off[4];
+	e->hlc = hlc;
+	e->version = version;
+	rec->dirty = true;
+	return SH_OK;
+}
+
+void sh_record_set_version(struct sh_record *rec, const char *field, const char *row, uint64_t version)
+{
+	struct sh_entry *e = sh_record_find(rec, field, row);
+
+	if (e && e->version != version) {
+		e->version = version;
+		rec->dirty = true;
+	}
+}
+
+
+int sh_record_values(const struct sh_record *rec, struct sh_participant *p)
+{
+	int rc = SH_OK;
+
+	for (size_t i = 0; rc == SH_OK && i < rec->n; i++) {
+		const struct sh_entry *e = &rec->e[i];
+		const struct sh_field *f = sh_field_by_name(sh_entry_field(rec, e));
+
+		if (!f || !*sh_entry_value(rec, e)) /* a field of a newer program: kept, not interpreted */
+			continue;
+		rc = sh_participant_set(p, f->id, f->repeat ? sh_entry_row(rec, e) : NULL, sh_entry_value(rec, e));
+	}
+	sh_participant_tidy(p);
+	return rc;
+}
