@@ -199,13 +199,14 @@ static char *boxed(struct eng *e, const char *type, const char *header, const ch
 
 /* ---- steps ---------------------------------------------------------------------- */
 
-/* Asks for the page after `since`. */
-static void request_page(struct eng *e, uint64_t since)
+/* Asks for the page after `since`, with what is due from `base` on. */
+static void request_page(struct eng *e, uint64_t since, uint64_t base)
 {
-	char text[160];
+	char text[200];
 
-	snprintf(text, sizeof(text), "{\"t\":\"pull\",\"id\":%llu,\"since\":%llu,\"limit\":%d}",
-		 (unsigned long long)++e->next_id, (unsigned long long)since, SH_PAGE_MAX);
+	snprintf(text, sizeof(text), "{\"t\":\"pull\",\"id\":%llu,\"since\":%llu,\"base\":%llu,\"limit\":%d}",
+		 (unsigned long long)++e->next_id, (unsigned long long)since, (unsigned long long)base,
+		 SH_PAGE_MAX);
 	send_text(e, sh_strdup(text));
 }
 
@@ -217,7 +218,7 @@ static void start_pull(struct eng *e)
 		e->t_pull = sh_mono_us();
 	e->phase = P_PULL;
 	e->pull_again = false;
-	request_page(e, sc_cursor(e->r));
+	request_page(e, sc_cursor(e->r), sc_cursor_base(e->r));
 }
 
 static void send_changesets(struct eng *e)
@@ -601,7 +602,7 @@ static void on_changes(struct eng *e, const cJSON *msg)
 		return;
 	}
 	if (e->held.page.more)
-		request_page(e, e->held.page.next); /* stored after the write: see callback() */
+		request_page(e, e->held.page.next, e->held.page.base); /* stored after the write: see callback() */
 	else
 		store_page(e);
 }

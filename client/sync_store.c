@@ -101,10 +101,11 @@ static bool next_row(struct q *q, sqlite3_stmt *st)
 	return step == SQLITE_ROW;
 }
 
-static int64_t meta_int(sqlite3 *db, const char *key)
+/* A number kept in meta, or `otherwise` when there is none. */
+static int64_t meta_int_or(sqlite3 *db, const char *key, int64_t otherwise)
 {
 	sqlite3_stmt *st;
-	int64_t v = 0;
+	int64_t v = otherwise;
 
 	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) != SQLITE_OK)
 		return 0;
@@ -114,6 +115,8 @@ static int64_t meta_int(sqlite3 *db, const char *key)
 	sqlite3_finalize(st);
 	return v;
 }
+
+static int64_t meta_int(sqlite3 *db, const char *key) { return meta_int_or(db, key, 0); }
 
 static void meta_put_int(struct q *q, const char *key, int64_t v)
 {
@@ -130,6 +133,12 @@ static void meta_put_int(struct q *q, const char *key, int64_t v)
 }
 
 uint64_t sc_cursor(struct sc_replica *r) { return (uint64_t)meta_int(sc_replica_db(r), "cursor"); }
+
+/* A replica of before the base (each page then ended whole) is due nothing older than its cursor. */
+uint64_t sc_cursor_base(struct sc_replica *r)
+{
+	return (uint64_t)meta_int_or(sc_replica_db(r), "cursor_base", (int64_t)sc_cursor(r));
+}
 
 static int begin(sqlite3 *db) { return sh_db_exec(db, "BEGIN IMMEDIATE", NULL); }
 
@@ -792,6 +801,7 @@ int sc_apply_page(struct sc_replica *r, const struct sh_pull_page *page, size_t 
 	if (q.err == SH_OK) {
 		rederive_all(&q, r, &t);
 		meta_put_int(&q, "cursor", (int64_t)page->next);
+		meta_put_int(&q, "cursor_base", (int64_t)page->base);
 		meta_put_int(&q, "last_sync", (int64_t)sh_wall_ms());
 	} else {
 		sh_free(t.id);

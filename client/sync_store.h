@@ -62,8 +62,13 @@ int sc_lookup_bodies(struct sc_replica *r, bool only_new, int (*cb)(struct sh_bu
  */
 int sc_apply_lookup_states(struct sc_replica *r, const char *body, size_t len, size_t *applied) SH_MUST_USE;
 
-/* The pull cursor (0 on a fresh replica). */
+/*
+ * The pull cursor (0 on a fresh replica), and its base: the values of
+ * participants changed after the cursor that are newer than the base are
+ * still due (server/store.h, struct ss_cursor).
+ */
 uint64_t sc_cursor(struct sc_replica *r);
+uint64_t sc_cursor_base(struct sc_replica *r);
 
 /* Queues a resolution of a conflict (an outbox entry that syncs). */
 int sc_conflict_resolve(struct sc_replica *r, int64_t id, struct sh_reason *why) SH_MUST_USE;

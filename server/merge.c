@@ -114,11 +114,12 @@ static int flush(struct ss_merge *m, struct pstate *ps)
 
 		sh_participant_tidy(&ps->p);
 		st = sh_status_of(m->d, &ps->p);
-		rc = ss_participant_put(m->store, &ps->p, ps->kommune, sh_status_code(st), ps->version);
-		if (rc == SH_OK && ps->moved_from[0]) {
-			rc = ss_participant_move(m->store, ps->id, ps->kommune);
+		if (ps->moved_from[0]) {
+			rc = ss_participant_move(m->store, ps->id, &ps->version);
 			touch_kommune(m, ps->moved_from);
 		}
+		if (rc == SH_OK)
+			rc = ss_participant_put(m->store, &ps->p, ps->kommune, sh_status_code(st), ps->version);
 		if (rc == SH_OK && ps->person_changed) {
 			struct dup_ctx x = {m, ps, SH_OK};
 
@@ -190,28 +191,12 @@ static int write_value(struct ss_merge *m, struct pstate *ps, const struct sh_fi
 
 	*version = ss_next_seq(m->store);
 	rc = ss_field_put(m->store, ps->id, f->name, f->repeat ? row : "", value, hlc, m->device,
-			  m->user->username, *version, ps->kommune);
+			  m->user->username, *version);
 	if (rc == SH_OK)
 		rc = sh_participant_set(&ps->p, f->id, f->repeat ? row : NULL, value);
 	ps->version = *version;
 	ps->dirty = ps->written[f->id] = true;
 	return rc;
-}
-
-/*
- * The stored state of one field. A participant that did not exist when
- * loaded has only what this merge wrote, so the store is asked only for
- * fields written since (a new participant's forty changes need no reads).
- */
-static int field_current(struct ss_merge *m, struct pstate *ps, const struct sh_field *f, const char *row,
-			 struct ss_field *cur)
-{
-	if (ps->exists || ps->written[f->id])
-		return ss_field_get(m->store, ps->id, f->name, f->repeat ? row : "", cur);
-	cur->exists = false;
-	cur->value[0] = cur->device[0] = cur->author[0] = '\0';
-	cur->version = cur->hlc = 0;
-	return SH_OK;
 }
 
 /* A new number makes the name from Folkeregisteret stale. */
@@ -226,7 +211,7 @@ static int renumbered(struct ss_merge *m, struct pstate *ps, uint64_t hlc)
 			continue;
 		v = ss_next_seq(m->store);
 		rc = ss_field_put(m->store, ps->id, sh_field(stale[i])->name, "", "", hlc, "server",
-				  "folkeregisteret", v, ps->kommune);
+				  "folkeregisteret", v);
 		if (rc == SH_OK)
 			rc = sh_participant_set(&ps->p, stale[i], NULL, NULL);
 		ps->written[stale[i]] = true;
@@ -275,8 +260,14 @@ static int one_change(struct ss_merge *m, struct pstate *ps, const struct sh_cha
 		reject(m, b, first, "Du kan ikke flytte deltakeren til en kommune du ikke har tilgang til.");
 		return SH_OK;
 	}
-	if ((rc = field_current(m, ps, f, c->row, &cur)) != SH_OK)
+	if ((rc = ss_field_get(m->store, ps->id, f->name, f->repeat ? c->row : "", &cur)) != SH_OK)
 		return rc;
+	if (!cur.exists && ss_participant_entries(m->store, ps->id) >= SS_PARTICIPANT_VALUES_MAX) {
+		sh_reason_set(&why, "Deltakeren har nådd grensen på %d verdier; endringen ble ikke lagret.",
+			      SS_PARTICIPANT_VALUES_MAX);
+		reject(m, b, first, why.text);
+		return SH_OK;
+	}
 	if (cur.exists && cur.version != c->base) {
 		if (strcmp(cur.value, norm) == 0) {
 			m->stats.superseded++;

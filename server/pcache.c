@@ -11,6 +11,7 @@ struct entry {
 	bool used;
 	uint64_t version, stamp;
 	struct sh_participant p; /* p.id is the key */
+	struct sh_record rec;    /* its values as stored, with versions */
 };
 
 struct ss_pcache {
@@ -34,6 +35,7 @@ struct ss_pcache *ss_pcache_new(size_t sets)
 static void drop(struct entry *e)
 {
 	sh_participant_clear(&e->p);
+	sh_record_clear(&e->rec);
 	e->used = false;
 }
 
@@ -73,7 +75,8 @@ static struct entry *find(struct ss_pcache *c, const char *id)
 	return NULL;
 }
 
-bool ss_pcache_take(struct ss_pcache *c, const char *id, uint64_t version, struct sh_participant *p)
+bool ss_pcache_take(struct ss_pcache *c, const char *id, uint64_t version, struct sh_participant *p,
+		    struct sh_record *rec)
 {
 	struct entry *e = c ? find(c, id) : NULL;
 
@@ -84,17 +87,22 @@ bool ss_pcache_take(struct ss_pcache *c, const char *id, uint64_t version, struc
 		return false;
 	}
 	*p = e->p;
+	sh_record_clear(rec);
+	*rec = e->rec;
 	e->used = false;
 	sh_participant_init(&e->p);
+	memset(&e->rec, 0, sizeof(e->rec));
 	return true;
 }
 
-void ss_pcache_keep(struct ss_pcache *c, uint64_t version, struct sh_participant *p)
+void ss_pcache_keep(struct ss_pcache *c, uint64_t version, struct sh_participant *p,
+		    struct sh_record *rec)
 {
 	struct entry *e, *s;
 
 	if (!c) {
 		sh_participant_clear(p);
+		sh_record_clear(rec);
 		return;
 	}
 	if (!(e = find(c, p->id))) {
@@ -107,6 +115,8 @@ void ss_pcache_keep(struct ss_pcache *c, uint64_t version, struct sh_participant
 	if (e->used)
 		drop(e);
 	e->p = *p;
+	e->rec = *rec;
+	memset(rec, 0, sizeof(*rec));
 	e->version = version;
 	e->stamp = ++c->clock;
 	e->used = true;

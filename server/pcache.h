@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "packed.h"
 #include "participant.h"
 
 struct ss_pcache;
@@ -28,16 +29,19 @@ void ss_pcache_clear(struct ss_pcache *c);
 
 /*
  * Moves the cached participant `id` at exactly `version` into *p (which
- * must be empty) and returns true; false (p untouched) otherwise. A taken
- * entry leaves the cache: give it back with ss_pcache_keep().
+ * must be empty) and its record into *rec (what rec held is let go), and
+ * returns true; false (p, rec untouched) otherwise. A taken entry leaves
+ * the cache: give it back with ss_pcache_keep().
  */
-bool ss_pcache_take(struct ss_pcache *c, const char *id, uint64_t version, struct sh_participant *p);
+bool ss_pcache_take(struct ss_pcache *c, const char *id, uint64_t version, struct sh_participant *p,
+		    struct sh_record *rec);
 
 /*
- * Moves *p (as stored at `version`) into the cache, replacing an older
- * entry of the same id or evicting the least recently used of its set.
- * *p is left empty (sh_participant_init) either way.
+ * Moves *p and its record *rec (as stored at `version`) into the cache,
+ * replacing an older entry of the same id or evicting the least recently
+ * used of its set. *p and *rec are left empty (zeroed) either way.
  */
-void ss_pcache_keep(struct ss_pcache *c, uint64_t version, struct sh_participant *p);
+void ss_pcache_keep(struct ss_pcache *c, uint64_t version, struct sh_participant *p,
+		    struct sh_record *rec);
 
 #endif

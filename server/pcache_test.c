@@ -20,39 +20,60 @@ static void person(struct sh_participant *p, const char *id, const char *sivilst
 	assert_int_equal(sh_participant_set(p, SH_F_SIVILSTAND, NULL, sivilstand), SH_OK);
 }
 
+/* p's record, as the store keeps it beside the values */
+static void record(struct sh_record *r, const char *sivilstand, uint64_t version)
+{
+	memset(r, 0, sizeof(*r));
+	r->with_device = true;
+	assert_int_equal(sh_record_put(r, "sivilstand", NULL, sivilstand, 1, "kari", "d", version), SH_OK);
+}
+
 static void test_take_and_keep(void **state)
 {
 	struct ss_pcache *c = ss_pcache_new(4);
 	struct sh_participant p, q;
+	struct sh_record r, t = {0};
 	char id[SH_ID_LEN + 1];
 
 	(void)state;
 	assert_non_null(c);
 	person(&p, "a1", "2");
-	ss_pcache_keep(c, 7, &p);
+	record(&r, "2", 7);
+	ss_pcache_keep(c, 7, &p, &r);
 	assert_null(p.v[SH_F_SIVILSTAND]); /* moved, not copied */
+	assert_int_equal(r.n, 0);
 	sh_participant_init(&q);
-	assert_false(ss_pcache_take(c, "a1", 8, &q)); /* another version: dropped */
-	assert_false(ss_pcache_take(c, "a1", 7, &q));
+	assert_false(ss_pcache_take(c, "a1", 8, &q, &t)); /* another version: dropped */
+	assert_false(ss_pcache_take(c, "a1", 7, &q, &t));
 	person(&p, "a1", "3");
-	ss_pcache_keep(c, 9, &p);
-	assert_true(ss_pcache_take(c, "a1", 9, &q));
+	record(&r, "3", 9);
+	ss_pcache_keep(c, 9, &p, &r);
+	assert_true(ss_pcache_take(c, "a1", 9, &q, &t));
 	assert_string_equal(q.id, "a1");
 	assert_string_equal(q.v[SH_F_SIVILSTAND], "3");
-	assert_false(ss_pcache_take(c, "a1", 9, &p)); /* taken: gone until kept again */
-	ss_pcache_keep(c, 10, &q);
+	assert_int_equal(t.n, 1);
+	assert_true(t.with_device);
+	assert_string_equal(sh_entry_value(&t, &t.e[0]), "3");
+	assert_string_equal(sh_entry_device(&t, &t.e[0]), "d");
+	assert_int_equal(t.e[0].version, 9);
+	assert_false(ss_pcache_take(c, "a1", 9, &p, &r)); /* taken: gone until kept again */
+	ss_pcache_keep(c, 10, &q, &t);
 	/* a newer keep of the same id replaces the entry */
 	person(&p, "a1", "4");
-	ss_pcache_keep(c, 11, &p);
-	assert_false(ss_pcache_take(c, "a1", 10, &q));
+	record(&r, "4", 11);
+	ss_pcache_keep(c, 11, &p, &r);
+	assert_false(ss_pcache_take(c, "a1", 10, &q, &t));
 	/* more participants than room: the cache stays bounded, the last one kept is there */
 	for (int i = 0; i < 100; i++) {
 		snprintf(id, sizeof(id), "p%d", i);
 		person(&p, id, "1");
-		ss_pcache_keep(c, (uint64_t)i + 100, &p);
+		record(&r, "1", (uint64_t)i + 100);
+		ss_pcache_keep(c, (uint64_t)i + 100, &p, &r);
 	}
-	assert_true(ss_pcache_take(c, "p99", 199, &q));
+	assert_true(ss_pcache_take(c, "p99", 199, &q, &t));
+	assert_int_equal(t.e[0].version, 199);
 	sh_participant_clear(&q);
+	sh_record_clear(&t);
 	ss_pcache_free(c); /* ASan: every entry freed */
 }
 
@@ -94,7 +115,7 @@ static void test_store_versions(void **state)
 	assert_int_equal(ss_begin(s), SH_OK);
 	person(&p, id, "2");
 	assert_int_equal(ss_next_seq(s), 1);
-	assert_int_equal(ss_field_put(s, id, "sivilstand", "", "2", 1, "d", "kari", 1, "0301"), SH_OK);
+	assert_int_equal(ss_field_put(s, id, "sivilstand", "", "2", 1, "d", "kari", 1), SH_OK);
 	assert_int_equal(ss_participant_put(s, &p, "0301", "mangler", 1), SH_OK);
 	assert_int_equal(ss_commit(s), SH_OK);
 	ss_participant_keep(s, 1, &p);
@@ -111,7 +132,7 @@ static void test_store_versions(void **state)
 		assert_string_equal(kommune, "0301");
 		assert_int_equal(sh_participant_set(&p, SH_F_SIVILSTAND, NULL, "3"), SH_OK);
 		v = ss_next_seq(s);
-		assert_int_equal(ss_field_put(s, id, "sivilstand", "", "3", 2, "d", "kari", v, "0301"), SH_OK);
+		assert_int_equal(ss_field_put(s, id, "sivilstand", "", "3", 2, "d", "kari", v), SH_OK);
 		assert_int_equal(ss_participant_put(s, &p, "0301", "mangler", v), SH_OK);
 		ss_participant_keep(s, v, &p);
 		if (whole) {

@@ -1,6 +1,7 @@
 /* store.c: the server's SQLite store. */
 #include "store.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,15 +12,16 @@
 #include "db.h"
 #include "hlc.h"
 #include "log.h"
+#include "packed.h"
 #include "pcache.h"
 
 enum st {
 	ST_SEQ_GET, ST_SEQ_PUT, ST_USER_ADD, ST_USER_KOMMUNE_ADD, ST_USER_BY_NAME, ST_USER_BY_ID,
 	ST_USER_KOMMUNER, ST_DEVICE_GET, ST_DEVICE_ADD, ST_DEVICE_ACKED, ST_SESSION_ADD,
 	ST_SESSION_GET, ST_SESSION_TOUCH, ST_SESSION_REVOKE, ST_CS_GET, ST_CS_PUT, ST_P_GET,
-	ST_P_VALUES, ST_P_PUT, ST_F_GET, ST_F_PUT, ST_F_OF, ST_F_RESTAMP, ST_SAME_PERSON,
+	ST_P_GET_VALS, ST_P_PUT, ST_SAME_PERSON,
 	ST_CONFLICT_ADD, ST_DUP_OPEN, ST_CONFLICT_GET, ST_CONFLICT_RESOLVE, ST_DUPS_OF,
-	ST_PULL_OPS, ST_PULL_CONFLICTS, ST_HASH, ST_META_GET, ST_META_PUT,
+	ST_PULL_PARTICIPANTS, ST_PULL_CONFLICTS, ST_HASH, ST_META_GET, ST_META_PUT,
 	ST_COUNT
 };
 
@@ -46,20 +48,12 @@ static const char *const sql[ST_COUNT] = {
 	[ST_CS_PUT] = "INSERT INTO changeset(device, seq, hash, received, changes, ack) "
 		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_P_GET] = "SELECT kommune, version FROM participant WHERE id = ?1",
-	[ST_P_VALUES] = "SELECT field, row, value FROM field_value WHERE participant = ?1 AND value <> ''",
-	[ST_P_PUT] = "INSERT INTO participant(id, kommune, fnr, startdato, sluttdato, status, created, version) "
-		     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) ON CONFLICT(id) DO UPDATE SET "
+	[ST_P_GET_VALS] = "SELECT kommune, version, vals FROM participant WHERE id = ?1",
+	[ST_P_PUT] = "INSERT INTO participant(id, kommune, fnr, startdato, sluttdato, status, created, version, vals) "
+		     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8) ON CONFLICT(id) DO UPDATE SET "
 		     "kommune = excluded.kommune, fnr = excluded.fnr, startdato = excluded.startdato, "
-		     "sluttdato = excluded.sluttdato, status = excluded.status, version = excluded.version",
-	[ST_F_GET] = "SELECT value, version, hlc, device, author FROM field_value "
-		     "WHERE participant = ?1 AND field = ?2 AND row = ?3",
-	[ST_F_PUT] = "INSERT INTO field_value(participant, field, row, value, hlc, device, author, version, kommune) "
-		     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(participant, field, row) DO UPDATE "
-		     "SET value = excluded.value, hlc = excluded.hlc, device = excluded.device, "
-		     "author = excluded.author, version = excluded.version, kommune = excluded.kommune",
-	[ST_F_OF] = "SELECT field, row FROM field_value WHERE participant = ?1",
-	[ST_F_RESTAMP] = "UPDATE field_value SET kommune = ?4, version = ?5 "
-			 "WHERE participant = ?1 AND field = ?2 AND row = ?3",
+		     "sluttdato = excluded.sluttdato, status = excluded.status, version = excluded.version, "
+		     "vals = excluded.vals",
 	[ST_SAME_PERSON] = "SELECT id, kommune, startdato, sluttdato FROM participant WHERE fnr = ?1 AND id <> ?2",
 	[ST_CONFLICT_ADD] =
 		"INSERT INTO conflict(seq, kind, participant, kommune, field, row, winner_value, loser_value, "
@@ -73,14 +67,13 @@ static const char *const sql[ST_COUNT] = {
 		       "WHERE kind = 'duplicate' AND resolved = 0 AND (participant = ?1 OR other = ?1)",
 	/* a device's own writes are not sent back: it has them, and their
 	 * versions came with the acknowledgement */
-	[ST_PULL_OPS] = "SELECT participant, field, row, value, version, hlc, author FROM field_value "
-			"WHERE kommune = ?1 AND version > ?2 AND device <> ?4 ORDER BY version LIMIT ?3",
+	[ST_PULL_PARTICIPANTS] = "SELECT id, version, vals FROM participant "
+				 "WHERE kommune = ?1 AND version > ?2 ORDER BY version",
 	[ST_PULL_CONFLICTS] =
 		"SELECT id, seq, kind, participant, kommune, field, row, winner_value, loser_value, "
 		"winner_author, loser_author, winner_hlc, loser_hlc, other, other_kommune, resolved "
 		"FROM conflict WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-	[ST_HASH] = "SELECT participant, field, row, value FROM field_value "
-		    "WHERE kommune = ?1 AND value <> '' ORDER BY participant, field, row",
+	[ST_HASH] = "SELECT id, vals FROM participant WHERE kommune = ?1 ORDER BY id",
 };
 
 /* participants kept by the merge: four ways each, 16,384 in all, enough for a nation's
@@ -95,6 +88,10 @@ struct ss_store {
 	uint64_t seq_saved; /* as in meta */
 	bool mail;          /* mail queued since ss_store_take_mail() */
 	struct ss_pcache *pc;
+	struct sh_record cur;   /* the participant being merged (ss_participant_take) */
+	bool live;              /* cur is that participant's, as changed so far */
+	struct sh_record other; /* ss_participant_load, the pull, the content hash */
+	struct sh_buf packed;   /* a record packed for writing */
 	struct {
 		const char *sql; /* a literal: its address is the key */
 		sqlite3_stmt *st;
@@ -190,6 +187,8 @@ int ss_store_open(const char *path, struct ss_store **out, struct sh_reason *why
 	*out = NULL;
 	if (!s)
 		return SH_ERR_NOMEM;
+	s->cur.with_device = s->other.with_device = true;
+	sh_buf_init(&s->packed, INT_MAX); /* sqlite3_bind_blob takes an int */
 	rc = sh_db_open(path, &s->db, why);
 	if (rc == SH_OK && !(s->pc = ss_pcache_new(PCACHE_SETS)))
 		rc = SH_ERR_NOMEM;
@@ -220,6 +219,9 @@ void ss_store_close(struct ss_store *s)
 		sqlite3_finalize(s->cached[i].st);
 	sqlite3_close(s->db);
 	ss_pcache_free(s->pc);
+	sh_record_clear(&s->cur);
+	sh_record_clear(&s->other);
+	sh_buf_free(&s->packed);
 	sh_free(s);
 }
 
@@ -253,6 +255,7 @@ void ss_rollback(struct ss_store *s)
 	 * kept under them may be mistaken for what they will then mean */
 	s->seq = s->seq_saved;
 	ss_pcache_clear(s->pc);
+	s->live = false;
 }
 
 int ss_savepoint(struct ss_store *s) { return sh_db_exec(s->db, "SAVEPOINT job", NULL); }
@@ -262,6 +265,7 @@ void ss_rollback_to(struct ss_store *s)
 {
 	/* the sequence keeps counting: a gap in versions is harmless */
 	(void)!sh_db_exec(s->db, "ROLLBACK TO job; RELEASE job", NULL);
+	s->live = false;
 }
 
 uint64_t ss_next_seq(struct ss_store *s) { return ++s->seq; }
@@ -551,11 +555,12 @@ int ss_changeset_put(struct ss_store *s, const char *device, uint64_t seq,
 
 /* ---- participants -------------------------------------------------------- */
 
-/* participant.kommune and .version of id; *exists false when unknown. */
+/* participant.kommune and .version of id, and its packed values into rec; *exists false when unknown. */
 static int participant_row(struct ss_store *s, const char *id, bool *exists, char kommune[8],
-			   uint64_t *version)
+			   uint64_t *version, struct sh_record *rec)
 {
-	sqlite3_stmt *st = stmt(s, ST_P_GET);
+	sqlite3_stmt *st = stmt(s, rec ? ST_P_GET_VALS : ST_P_GET);
+	int rc = SH_OK, step;
 
 	*exists = false;
 	kommune[0] = '\0';
@@ -563,72 +568,111 @@ static int participant_row(struct ss_store *s, const char *id, bool *exists, cha
 	if (!st)
 		return SH_ERR_DB;
 	bt(st, 1, id);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
 		*exists = true;
 		copy(kommune, 8, TXT(st, 0));
 		*version = (uint64_t)sqlite3_column_int64(st, 1);
+		if (rec && (rc = sh_record_decode(rec, sqlite3_column_blob(st, 2),
+						  (size_t)sqlite3_column_bytes(st, 2))) == SH_ERR_DB)
+			sh_log_error("store: the values of participant %.8s cannot be read", id);
+	} else if (step != SQLITE_DONE) {
+		sh_log_error("store: %s", sqlite3_errmsg(s->db));
+		rc = SH_ERR_DB;
 	}
 	sqlite3_reset(st);
-	return SH_OK;
-}
-
-static int participant_values(struct ss_store *s, const char *id, struct sh_participant *p)
-{
-	sqlite3_stmt *st = stmt(s, ST_P_VALUES);
-	int rc = SH_OK;
-
-	if (!st)
-		return SH_ERR_DB;
-	bt(st, 1, id);
-	while (rc == SH_OK && sqlite3_step(st) == SQLITE_ROW) {
-		const struct sh_field *f = sh_field_by_name(TXT(st, 0));
-
-		if (f)
-			rc = sh_participant_set(p, f->id, f->repeat ? TXT(st, 1) : NULL, TXT(st, 2));
-	}
-	sqlite3_reset(st);
-	sh_participant_tidy(p);
 	return rc;
 }
 
-/* The participant's row, then its values: from the cache pc when kept at that version. */
-static int participant_get(struct ss_store *s, const char *id, bool *exists, char kommune[8],
-			   uint64_t *version, struct sh_participant *p, struct ss_pcache *pc)
+/* The store's record rec made empty and named id. */
+static void record_for(struct sh_record *rec, const char *id)
 {
-	int rc = participant_row(s, id, exists, kommune, version);
-
-	if (rc == SH_OK && *exists && ss_pcache_take(pc, id, *version, p))
-		return SH_OK;
-	copy(p->id, sizeof(p->id), id);
-	return rc != SH_OK || !*exists ? rc : participant_values(s, id, p);
+	sh_record_empty(rec);
+	rec->with_device = true;
+	copy(rec->id, sizeof(rec->id), id);
 }
 
 int ss_participant_load(struct ss_store *s, const char *id, bool *exists, char kommune[8],
 			struct sh_participant *p)
 {
 	uint64_t version;
+	int rc;
 
-	return participant_get(s, id, exists, kommune, &version, p, NULL);
+	record_for(&s->other, id);
+	copy(p->id, sizeof(p->id), id);
+	rc = participant_row(s, id, exists, kommune, &version, &s->other);
+	return rc != SH_OK || !*exists ? rc : sh_record_values(&s->other, p);
 }
 
+/* The row of id; its record and values from the cache when kept at that version. */
 int ss_participant_take(struct ss_store *s, const char *id, bool *exists, char kommune[8],
 			uint64_t *version, struct sh_participant *p)
 {
-	return participant_get(s, id, exists, kommune, version, p, s->pc);
+	int rc = participant_row(s, id, exists, kommune, version, NULL);
+
+	s->live = false;
+	record_for(&s->cur, id);
+	copy(p->id, sizeof(p->id), id);
+	if (rc != SH_OK)
+		return rc;
+	if (*exists && ss_pcache_take(s->pc, id, *version, p, &s->cur)) {
+		s->live = true;
+		return SH_OK;
+	}
+	if (*exists && ((rc = participant_row(s, id, exists, kommune, version, &s->cur)) != SH_OK ||
+			(rc = sh_record_values(&s->cur, p)) != SH_OK))
+		return rc;
+	s->live = true;
+	return SH_OK;
 }
 
 void ss_participant_keep(struct ss_store *s, uint64_t version, struct sh_participant *p)
 {
-	ss_pcache_keep(s->pc, version, p);
+	if (s->live && strcmp(s->cur.id, p->id) == 0) {
+		ss_pcache_keep(s->pc, version, p, &s->cur);
+		s->cur.with_device = true; /* zeroed by the cache */
+	} else {
+		sh_participant_clear(p);
+	}
+	s->live = false;
+}
+
+/* The record being merged for participant, read when it is not (NULL on error). */
+static struct sh_record *current(struct ss_store *s, const char *participant)
+{
+	struct sh_participant p;
+	bool exists;
+	char kommune[8];
+	uint64_t version;
+	int rc;
+
+	if (s->live && strcmp(s->cur.id, participant) == 0)
+		return &s->cur;
+	sh_participant_init(&p);
+	rc = ss_participant_take(s, participant, &exists, kommune, &version, &p);
+	sh_participant_clear(&p);
+	return rc == SH_OK ? &s->cur : NULL;
+}
+
+size_t ss_participant_entries(struct ss_store *s, const char *participant)
+{
+	struct sh_record *rec = current(s, participant);
+
+	return rec ? rec->n : 0;
 }
 
 int ss_participant_put(struct ss_store *s, const struct sh_participant *p, const char *kommune,
 		       const char *status, uint64_t version)
 {
+	struct sh_record *rec = current(s, p->id);
 	sqlite3_stmt *st = stmt(s, ST_P_PUT);
+	int rc;
 
-	if (!st)
+	if (!rec || !st)
 		return SH_ERR_DB;
+	sh_buf_reset(&s->packed);
+	if ((rc = sh_record_encode(rec, &s->packed)) != SH_OK)
+		return rc;
 	bt(st, 1, p->id);
 	bt(st, 2, kommune);
 	bt(st, 3, p->v[SH_F_FNR]);
@@ -636,95 +680,55 @@ int ss_participant_put(struct ss_store *s, const struct sh_participant *p, const
 	bt(st, 5, p->v[SH_F_SLUTTDATO]);
 	bt(st, 6, status);
 	bi(st, 7, (int64_t)version);
-	return done(s, st);
+	sqlite3_bind_blob(st, 8, s->packed.data ? s->packed.data : "", (int)s->packed.len, SQLITE_STATIC);
+	if ((rc = done(s, st)) == SH_OK)
+		rec->dirty = false;
+	return rc;
 }
 
 int ss_field_get(struct ss_store *s, const char *participant, const char *field, const char *row,
 		 struct ss_field *out)
 {
-	sqlite3_stmt *st = stmt(s, ST_F_GET);
+	struct sh_record *rec = current(s, participant);
+	const struct sh_entry *e;
 
 	out->exists = false;
 	out->value[0] = '\0';
 	out->version = out->hlc = 0;
 	out->device[0] = out->author[0] = '\0';
-	if (!st)
+	if (!rec)
 		return SH_ERR_DB;
-	bt(st, 1, participant);
-	bt(st, 2, field);
-	bt(st, 3, row);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	if ((e = sh_record_find(rec, field, row))) {
 		out->exists = true;
-		copy(out->value, sizeof(out->value), TXT(st, 0));
-		out->version = (uint64_t)sqlite3_column_int64(st, 1);
-		out->hlc = (uint64_t)sqlite3_column_int64(st, 2);
-		copy(out->device, sizeof(out->device), TXT(st, 3));
-		copy(out->author, sizeof(out->author), TXT(st, 4));
+		copy(out->value, sizeof(out->value), sh_entry_value(rec, e));
+		out->version = e->version;
+		out->hlc = e->hlc;
+		copy(out->device, sizeof(out->device), sh_entry_device(rec, e));
+		copy(out->author, sizeof(out->author), sh_entry_author(rec, e));
 	}
-	sqlite3_reset(st);
 	return SH_OK;
 }
 
 int ss_field_put(struct ss_store *s, const char *participant, const char *field, const char *row,
 		 const char *value, uint64_t hlc, const char *device, const char *author,
-		 uint64_t version, const char *kommune)
+		 uint64_t version)
 {
-	sqlite3_stmt *st = stmt(s, ST_F_PUT);
+	struct sh_record *rec = current(s, participant);
 
-	if (!st)
-		return SH_ERR_DB;
-	bt(st, 1, participant);
-	bt(st, 2, field);
-	bt(st, 3, row);
-	bt(st, 4, value);
-	bi(st, 5, (int64_t)hlc);
-	bt(st, 6, device);
-	bt(st, 7, author);
-	bi(st, 8, (int64_t)version);
-	bt(st, 9, kommune);
-	return done(s, st);
+	return rec ? sh_record_put(rec, field, row, value, hlc, author, device, version) : SH_ERR_DB;
 }
 
-int ss_participant_move(struct ss_store *s, const char *id, const char *kommune)
+int ss_participant_move(struct ss_store *s, const char *id, uint64_t *version)
 {
-	sqlite3_stmt *st = stmt(s, ST_F_OF);
-	char (*rows)[2][SH_ID_LEN + 65] = NULL;
-	size_t n = 0, cap = 0;
-	int rc = SH_OK;
+	struct sh_record *rec = current(s, id);
 
-	if (!st)
+	if (!rec)
 		return SH_ERR_DB;
-	bt(st, 1, id);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (n == cap) {
-			void *r = sh_realloc(rows, (cap = cap ? cap * 2 : 64) * sizeof(*rows));
-
-			if (!r) {
-				rc = SH_ERR_NOMEM;
-				break;
-			}
-			rows = r;
-		}
-		copy(rows[n][0], sizeof(rows[n][0]), TXT(st, 0));
-		copy(rows[n][1], sizeof(rows[n][1]), TXT(st, 1));
-		n++;
-	}
-	sqlite3_reset(st);
-	/* each row its own new version, so the new municipality pulls it all */
-	for (size_t i = 0; rc == SH_OK && i < n; i++) {
-		if (!(st = stmt(s, ST_F_RESTAMP))) {
-			rc = SH_ERR_DB;
-			break;
-		}
-		bt(st, 1, id);
-		bt(st, 2, rows[i][0]);
-		bt(st, 3, rows[i][1]);
-		bt(st, 4, kommune);
-		bi(st, 5, (int64_t)ss_next_seq(s));
-		rc = done(s, st);
-	}
-	sh_free(rows);
-	return rc;
+	/* each value its own new version, so the new municipality pulls it all */
+	for (size_t i = 0; i < rec->n; i++)
+		*version = rec->e[i].version = ss_next_seq(s);
+	rec->dirty = true;
+	return SH_OK;
 }
 
 int ss_same_person(struct ss_store *s, const char *fnr, const char *except,
@@ -852,30 +856,54 @@ size_t ss_duplicates_of(struct ss_store *s, const char *participant, int64_t *id
 
 /* ---- pull ------------------------------------------------------------------ */
 
+/* A participant (its ops) or a conflict, in the order of seq. */
 struct item {
 	uint64_t seq;
 	bool conflict;
+	size_t nops;    /* ops of a participant (0: all its news came from the device itself) */
 	size_t at, len; /* its encoded text in the scratch buffer */
 	char pid[SH_ID_LEN + 1];
 };
+
+struct items {
+	struct item *v;
+	size_t n, cap;
+};
+
+static int item_add(struct items *it, uint64_t seq, bool conflict, size_t nops, size_t at,
+		    size_t len, const char *pid)
+{
+	if (it->n == it->cap) {
+		void *r = sh_realloc(it->v, (it->cap = it->cap ? it->cap * 2 : 256) * sizeof(*it->v));
+
+		if (!r)
+			return SH_ERR_NOMEM;
+		it->v = r;
+	}
+	it->v[it->n] = (struct item){seq, conflict, nops, at, len, ""};
+	copy(it->v[it->n++].pid, SH_ID_LEN + 1, pid);
+	return SH_OK;
+}
 
 static int by_pid(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* The distinct participant ids of the first n items, space-separated. */
+/* The distinct participant ids of the first n items that carry something, space-separated. */
 static void page_ids(const struct item *items, size_t n, struct sh_buf *ids)
 {
 	const char **p = sh_calloc(n ? n : 1, sizeof(*p));
+	size_t k = 0;
 
 	if (!p)
 		return;
 	for (size_t i = 0; i < n; i++)
-		p[i] = items[i].pid;
-	if (n)
-		qsort(p, n, sizeof(*p), by_pid);
-	for (size_t i = 0; i < n; i++) {
+		if (items[i].conflict || items[i].nops)
+			p[k++] = items[i].pid;
+	if (k)
+		qsort(p, k, sizeof(*p), by_pid);
+	for (size_t i = 0; i < k; i++) {
 		if (i && strcmp(p[i], p[i - 1]) == 0)
 			continue;
 		if (ids->len)
@@ -893,67 +921,106 @@ static int by_seq(const void *a, const void *b)
 }
 
 /*
- * Reads up to limit+1 items per municipality (ops) and of conflicts in
- * scope, encodes each into a scratch buffer, sorts all by sequence and
- * takes the first `limit`: per-municipality queries keep each one an index
- * range scan even for users of several municipalities.
+ * Items in one page, at most: a participant whose news all came from the
+ * asking device carries no ops, and the device that pushed 10,000 new
+ * ones should not need a page per `limit` of them.
  */
-int ss_pull_page(struct ss_store *s, const struct ss_user *u, const char *device, uint64_t since,
-		 size_t limit, struct sh_buf *out, uint64_t *next, bool *more, size_t *count,
-		 struct sh_buf *ids)
+#define PULL_ITEMS(limit) (4 * (limit))
+
+/*
+ * The participants of one municipality changed after `since`, in version
+ * order, each as the ops of its values newer than `base` that another
+ * device wrote; read until more than `limit` ops or PULL_ITEMS are held.
+ * When it stops before the end, *cut is lowered to the last one read.
+ */
+static int pull_participants(struct ss_store *s, const char *kommune, const char *device, uint64_t base,
+			     uint64_t since, size_t limit, struct sh_buf *scratch, struct items *it, uint64_t *cut)
+{
+	sqlite3_stmt *st = stmt(s, ST_PULL_PARTICIPANTS);
+	size_t ops = 0, items = 0;
+	uint64_t last = 0;
+	int rc = SH_OK, step = SQLITE_DONE;
+
+	if (!st)
+		return SH_ERR_DB;
+	bt(st, 1, kommune);
+	bi(st, 2, (int64_t)since);
+	while (rc == SH_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct sh_record *rec = &s->other;
+		const char *pid = TXT(st, 0);
+		size_t at = scratch->len, n = 0;
+
+		if (ops > limit || items > PULL_ITEMS(limit)) {
+			/* stopped before the end: nothing after the last one read may go in this page */
+			if (last < *cut)
+				*cut = last;
+			break;
+		}
+		record_for(rec, pid);
+		if ((rc = sh_record_decode(rec, sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2))) != SH_OK) {
+			sh_log_error("store: the values of participant %.8s cannot be read", pid);
+			break;
+		}
+		for (size_t i = 0; i < rec->n; i++) {
+			const struct sh_entry *e = &rec->e[i];
+			/* a device's own writes are not sent back: it has them, and their
+			 * versions came with the acknowledgement */
+			if (e->version <= base || strcmp(sh_entry_device(rec, e), device) == 0)
+				continue;
+			struct sh_op o = {pid, sh_entry_field(rec, e), sh_entry_row(rec, e), sh_entry_value(rec, e),
+					  sh_entry_author(rec, e), e->version, e->hlc};
+
+			sh_wire_op_put(scratch, n++ == 0, &o);
+		}
+		ops += n;
+		items++;
+		last = (uint64_t)sqlite3_column_int64(st, 1);
+		rc = item_add(it, last, false, n, at, scratch->len - at, pid);
+	}
+
+	if (rc == SH_OK && step != SQLITE_ROW && step != SQLITE_DONE) {
+		sh_log_error("store: %s", sqlite3_errmsg(s->db));
+		rc = SH_ERR_DB;
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+/*
+ * Reads, per municipality, participants changed after `since` until more
+ * than `limit` ops (or items) are held, and conflicts in scope; encodes
+ * each into a scratch buffer, sorts all by sequence and takes whole items
+ * in that order while they fit the limit (at least one): per-municipality
+ * queries keep each one an index range scan even for users of several
+ * municipalities.
+ */
+int ss_pull_page(struct ss_store *s, const struct ss_user *u, const char *device,
+		 const struct ss_cursor *from, size_t limit, struct sh_buf *out, struct ss_cursor *to,
+		 bool *more, size_t *count, struct sh_buf *ids)
 {
 	struct sh_buf scratch;
-	struct item *items = NULL;
-	size_t n = 0, cap = 0, take, nops = 0;
+	struct items it = {0};
+	size_t take = 0, nops = 0, nconflicts = 0;
+	uint64_t since = from->since, base = from->base < from->since ? from->base : from->since, cut = UINT64_MAX;
 	sqlite3_stmt *st;
 	int rc = SH_OK;
 
-	*next = since;
+	to->since = since;
+	to->base = base;
 	*more = false;
 	*count = 0;
 	sh_buf_init(&scratch, (size_t)1 << 31);
-#define ADD_ITEM(sq, isc)                                                                  \
-	do {                                                                               \
-		if (n == cap) {                                                            \
-			void *r_ = sh_realloc(items, (cap = cap ? cap * 2 : 1024) * sizeof(*items)); \
-			if (!r_) {                                                         \
-				rc = SH_ERR_NOMEM;                                         \
-				goto out;                                                  \
-			}                                                                  \
-			items = r_;                                                        \
-		}                                                                          \
-		items[n] = (struct item){(sq), (isc), at, scratch.len - at, ""};           \
-		copy(items[n++].pid, SH_ID_LEN + 1, pid_);                                  \
-	} while (0)
-	for (size_t k = 0; k < u->nkommuner; k++) {
-		if (!(st = stmt(s, ST_PULL_OPS))) {
-			rc = SH_ERR_DB;
-			goto out;
-		}
-		bt(st, 1, u->kommuner[k]);
-		bi(st, 2, (int64_t)since);
-		bi(st, 3, (int64_t)limit + 1);
-		bt(st, 4, device);
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			size_t at = scratch.len;
-			struct sh_op o = {TXT(st, 0), TXT(st, 1), TXT(st, 2), TXT(st, 3), TXT(st, 6),
-					  (uint64_t)sqlite3_column_int64(st, 4),
-					  (uint64_t)sqlite3_column_int64(st, 5)};
-
-			const char *pid_ = o.participant;
-
-			sh_wire_op_put(&scratch, true, &o);
-			ADD_ITEM(o.version, false);
-		}
-		sqlite3_reset(st);
-	}
+	for (size_t k = 0; rc == SH_OK && k < u->nkommuner; k++)
+		rc = pull_participants(s, u->kommuner[k], device, base, since, limit, &scratch, &it, &cut);
+	if (rc != SH_OK)
+		goto out;
 	if (!(st = stmt(s, ST_PULL_CONFLICTS))) {
 		rc = SH_ERR_DB;
 		goto out;
 	}
 	bi(st, 1, (int64_t)since);
 	bi(st, 2, 1000000);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (rc == SH_OK && sqlite3_step(st) == SQLITE_ROW) {
 		size_t at = scratch.len;
 		struct sh_conflict c = {
 			.id = sqlite3_column_int64(st, 0), .seq = (uint64_t)sqlite3_column_int64(st, 1),
@@ -967,56 +1034,67 @@ int ss_pull_page(struct ss_store *s, const struct ss_user *u, const char *device
 
 		if (!ss_user_in(u, c.kommune) && !ss_user_in(u, c.other_kommune))
 			continue;
-		{
-			const char *pid_ = c.participant;
-
-			sh_wire_conflict_put(&scratch, true, &c);
-			ADD_ITEM(c.seq, true);
-		}
-		if (n > limit * (u->nkommuner + 1) + 1)
+		sh_wire_conflict_put(&scratch, true, &c);
+		rc = item_add(&it, c.seq, true, 1, at, scratch.len - at, c.participant);
+		if (++nconflicts > limit) {
+			if (c.seq < cut)
+				cut = c.seq;
 			break;
+		}
 	}
 	sqlite3_reset(st);
-	if (scratch.err != SH_OK) {
+	if (rc == SH_OK)
 		rc = scratch.err;
+	if (rc != SH_OK)
 		goto out;
+	if (it.n)
+		qsort(it.v, it.n, sizeof(*it.v), by_seq);
+	/*
+	 * Whole participants: a page holds all of a participant's news, up to
+	 * where the reading of a municipality (or of conflicts) stopped.
+	 */
+	for (size_t held = 0; take < it.n && take < PULL_ITEMS(limit) && it.v[take].seq <= cut; take++) {
+		if (take && held + it.v[take].nops > limit)
+			break;
+		held += it.v[take].nops;
 	}
-	if (n)
-		qsort(items, n, sizeof(*items), by_seq);
-	take = n < limit ? n : limit;
-	*more = n > limit;
+	*more = take < it.n || cut != UINT64_MAX;
 	/* ops */
 	sh_buf_puts(out, "{\"ops\":[");
 	for (size_t i = 0; i < take; i++) {
-		if (items[i].conflict)
+		if (it.v[i].conflict || !it.v[i].nops)
 			continue;
-		if (nops++)
+		if (nops)
 			sh_buf_append(out, ",", 1);
-		sh_buf_append(out, scratch.data + items[i].at, items[i].len);
+		nops += it.v[i].nops;
+		sh_buf_append(out, scratch.data + it.v[i].at, it.v[i].len);
 	}
 	sh_buf_puts(out, "],\"conflicts\":[");
 	for (size_t i = 0, first = 1; i < take; i++) {
-		if (!items[i].conflict)
+		if (!it.v[i].conflict)
 			continue;
 		if (!first)
 			sh_buf_append(out, ",", 1);
 		first = 0;
-		sh_buf_append(out, scratch.data + items[i].at, items[i].len);
+		sh_buf_append(out, scratch.data + it.v[i].at, it.v[i].len);
+		*count += 1;
 	}
-	/* with nothing more, the cursor can jump to the end of the sequence */
-	*next = take ? items[take - 1].seq : since;
-	if (!*more && s->seq > *next)
-		*next = s->seq;
-	*count = take;
+	*count += nops;
+	to->since = take ? it.v[take - 1].seq : since;
+	if (!*more) {
+		/* all of the news after base is out: the cursor can jump to the end of the sequence */
+		if (s->seq > to->since)
+			to->since = s->seq;
+		to->base = to->since;
+	}
 	if (ids)
-		page_ids(items, take, ids);
-	sh_buf_printf(out, "],\"next\":%llu,\"more\":%s,\"server_seq\":%llu}",
-		      (unsigned long long)*next, *more ? "true" : "false",
+		page_ids(it.v, take, ids);
+	sh_buf_printf(out, "],\"next\":%llu,\"base\":%llu,\"more\":%s,\"server_seq\":%llu}",
+		      (unsigned long long)to->since, (unsigned long long)to->base, *more ? "true" : "false",
 		      (unsigned long long)s->seq);
 	rc = out->err;
 out:
-#undef ADD_ITEM
-	sh_free(items);
+	sh_free(it.v);
 	sh_buf_free(&scratch);
 	return rc;
 }
@@ -1024,15 +1102,27 @@ out:
 int ss_content_hash(struct ss_store *s, const char *kommune, char out[65])
 {
 	sqlite3_stmt *st = stmt(s, ST_HASH);
+	struct sh_record *rec = &s->other;
 	struct sh_chash h;
+	int rc = SH_OK, step;
 
 	if (!st)
 		return SH_ERR_DB;
 	sh_chash_init(&h);
 	bt(st, 1, kommune);
-	while (sqlite3_step(st) == SQLITE_ROW)
-		sh_chash_add(&h, TXT(st, 0), TXT(st, 1), TXT(st, 2), TXT(st, 3));
+	while (rc == SH_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		record_for(rec, TXT(st, 0));
+		if ((rc = sh_record_decode(rec, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1))) != SH_OK)
+			break;
+		/* entries are sorted by (field, row), as the replicas hash them */
+		for (size_t i = 0; i < rec->n; i++)
+			if (*sh_entry_value(rec, &rec->e[i]))
+				sh_chash_add(&h, rec->id, sh_entry_field(rec, &rec->e[i]), sh_entry_row(rec, &rec->e[i]),
+					     sh_entry_value(rec, &rec->e[i]));
+	}
+	if (rc == SH_OK && step != SQLITE_DONE)
+		rc = SH_ERR_DB;
 	sqlite3_reset(st);
 	sh_chash_final(&h, out);
-	return SH_OK;
+	return rc;
 }

@@ -1,7 +1,8 @@
 /*
  * store.h: the server's SQLite store (schema/server): users, devices,
- * sessions, participants, field values with versions, change-sets,
- * conflicts, and the server-wide sequence.
+ * sessions, participants with their field values (packed in the row, with
+ * versions: shared/packed.h), change-sets, conflicts, and the server-wide
+ * sequence.
  *
  * Owned by one thread (the worker): not thread-safe. Writes happen inside
  * ss_begin()/ss_commit(); the sequence counter lives in memory and is
@@ -20,6 +21,8 @@
 #include "wire.h"
 
 #define SS_MAX_KOMMUNER 32
+/* values (fields and Tiltak rows) one participant may hold: it must fit one pull page (SH_PAGE_MAX) */
+#define SS_PARTICIPANT_VALUES_MAX 5000
 
 struct ss_store;
 
@@ -114,7 +117,10 @@ int ss_participant_load(struct ss_store *s, const char *id, bool *exists, char k
 /*
  * For the merge: as ss_participant_load, plus participant.version; the
  * values come from what ss_participant_keep() was given when that is still
- * the stored version.
+ * the stored version. The participant becomes the store's current one:
+ * ss_field_get/put and ss_participant_move work on its values in memory,
+ * and ss_participant_put writes them with its row (a field of another
+ * participant makes that one current, read from the store).
  */
 int ss_participant_take(struct ss_store *s, const char *id, bool *exists, char kommune[8],
 			uint64_t *version, struct sh_participant *p) SH_MUST_USE;
@@ -127,9 +133,14 @@ int ss_field_get(struct ss_store *s, const char *participant, const char *field,
 		 struct ss_field *out) SH_MUST_USE;
 int ss_field_put(struct ss_store *s, const char *participant, const char *field, const char *row,
 		 const char *value, uint64_t hlc, const char *device, const char *author,
-		 uint64_t version, const char *kommune) SH_MUST_USE;
-/* Moves every field row of a participant to kommune, each with a new version. */
-int ss_participant_move(struct ss_store *s, const char *id, const char *kommune) SH_MUST_USE;
+		 uint64_t version) SH_MUST_USE;
+/*
+ * Before the participant is put in another municipality: every value gets
+ * a new version, so that municipality pulls it all; *version the last.
+ */
+int ss_participant_move(struct ss_store *s, const char *id, uint64_t *version) SH_MUST_USE;
+/* The number of values (entries, cleared ones too) the participant holds. */
+size_t ss_participant_entries(struct ss_store *s, const char *participant);
 
 /* Other participations of the same person: calls cb(id, kommune, start, end). */
 int ss_same_person(struct ss_store *s, const char *fnr, const char *except,
@@ -148,13 +159,26 @@ size_t ss_duplicates_of(struct ss_store *s, const char *participant, int64_t *id
 			char (*others)[SH_ID_LEN + 1], size_t cap);
 
 /*
- * One pull page for user u (on device, whose own writes are left out) after `since`, at most `limit` items, as the
- * sealed body text (page JSON) appended to out; next, more and count set;
- * the ids of the participants it carries, space-separated, to ids (audit).
+ * Where a device's pull stands: everything up to `since` is out, and of
+ * participants changed after it, values newer than `base` are what is
+ * still due (base = since once a pull reaches the end). Pages are cut by
+ * whole participants in version order, so a value older than the cut may
+ * belong to a participant on a later page: base keeps it due.
  */
-int ss_pull_page(struct ss_store *s, const struct ss_user *u, const char *device, uint64_t since,
-		 size_t limit, struct sh_buf *out, uint64_t *next, bool *more, size_t *count,
-		 struct sh_buf *ids) SH_MUST_USE;
+struct ss_cursor {
+	uint64_t since, base;
+};
+
+/*
+ * One pull page for user u (on device, whose own writes are left out)
+ * after `from`, about `limit` ops (whole participants; at least one), as
+ * the sealed body text (page JSON) appended to out; the cursor after it
+ * to `to`, more and count (ops and conflicts) set; the ids of the
+ * participants it carries, space-separated, to ids (audit).
+ */
+int ss_pull_page(struct ss_store *s, const struct ss_user *u, const char *device,
+		 const struct ss_cursor *from, size_t limit, struct sh_buf *out, struct ss_cursor *to,
+		 bool *more, size_t *count, struct sh_buf *ids) SH_MUST_USE;
 
 /* Content hash of one municipality's participant data (hex, 64). */
 int ss_content_hash(struct ss_store *s, const char *kommune, char out[65]) SH_MUST_USE;

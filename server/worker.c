@@ -685,7 +685,9 @@ static int send_wipe(struct ss_worker *w, struct conn *c, uint64_t id)
 
 static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64_t id)
 {
-	uint64_t since = 0, limit = w->cfg.page_limit, next, t0, t1;
+	uint64_t limit = w->cfg.page_limit, t0, t1;
+	struct ss_cursor from = {0, 0}, to;
+	bool bad;
 	struct sh_buf body, ids;
 	char header[200];
 	size_t count;
@@ -697,11 +699,15 @@ static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 	if (c->final)
 		return send_wipe(w, c, id);
 	c->notified = false;
-	if (sh_json_u64(msg, "since", 9007199254740991ULL, &since) != SH_OK ||
-	    (cJSON_GetObjectItemCaseSensitive(msg, "limit") &&
-	     sh_json_u64(msg, "limit", SH_PAGE_MAX, &limit) != SH_OK)) {
-		emit_error(w, c->id, id, SH_ERR_PROTO, "«since» og «limit» må være ikke-negative heltall "
-			   "(limit høyst 20000).", "bad pull arguments");
+	bad = sh_json_u64(msg, "since", 9007199254740991ULL, &from.since) != SH_OK;
+	from.base = from.since; /* without a base, the values after since are due */
+	if (!bad && cJSON_GetObjectItemCaseSensitive(msg, "base"))
+		bad = sh_json_u64(msg, "base", from.since, &from.base) != SH_OK;
+	if (!bad && cJSON_GetObjectItemCaseSensitive(msg, "limit"))
+		bad = sh_json_u64(msg, "limit", SH_PAGE_MAX, &limit) != SH_OK;
+	if (bad) {
+		emit_error(w, c->id, id, SH_ERR_PROTO, "«since», «base» og «limit» må være ikke-negative heltall "
+			   "(base høyst since, limit høyst 20000).", "bad pull arguments");
 		return SH_OK;
 	}
 	if (limit == 0 || limit > w->cfg.page_limit)
@@ -709,25 +715,25 @@ static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 	sh_buf_init(&body, SH_BOX_MAX_BODY);
 	sh_buf_init(&ids, (size_t)1 << 26);
 	t0 = sh_mono_us();
-	rc = ss_pull_page(w->cfg.store, &c->user, c->dev.id, since, (size_t)limit, &body, &next, &more,
+	rc = ss_pull_page(w->cfg.store, &c->user, c->dev.id, &from, (size_t)limit, &body, &to, &more,
 			  &count, &ids);
 	t1 = sh_mono_us();
 	if (rc == SH_OK && ids.len) {
 		char detail[64];
 
-		snprintf(detail, sizeof(detail), "side etter %llu: %zu verdier", (unsigned long long)since,
+		snprintf(detail, sizeof(detail), "side etter %llu: %zu verdier", (unsigned long long)from.since,
 			 count);
 		rc = ss_audit(w->cfg.store, c->user.username, c->dev.id, "read", detail, ids.data);
 	}
 	sh_buf_free(&ids);
 	if (rc == SH_OK) {
 		snprintf(header, sizeof(header), "{\"k\":\"changes\",\"dev\":\"%s\",\"since\":%llu,\"next\":%llu}",
-			 c->dev.id, (unsigned long long)since, (unsigned long long)next);
+			 c->dev.id, (unsigned long long)from.since, (unsigned long long)to.since);
 		emit(w, c->id, sealed_reply(w, c, SH_MSG_CHANGES, id, header, body.data, body.len), false,
 		     0, 0, false);
 		atomic_fetch_add(&ss_metrics.pull_pages, 1);
 		sh_log_debug("pull: device %.8s page after %llu: %zu values, read in %.1f ms, sealed in %.1f ms",
-			     c->dev.id, (unsigned long long)since, count, (double)(t1 - t0) / 1000.0,
+			     c->dev.id, (unsigned long long)from.since, count, (double)(t1 - t0) / 1000.0,
 			     (double)(sh_mono_us() - t1) / 1000.0);
 	}
 	sh_buf_free(&body);

@@ -349,6 +349,7 @@ int sh_wire_page_decode(const char *body, size_t len, struct sh_wire_doc *doc, s
 	more = cJSON_GetObjectItemCaseSensitive(doc->root, "more");
 	if (!ops || !cf || !cJSON_IsBool(more) ||
 	    sh_json_u64(doc->root, "next", 9007199254740991ULL, &page->next) != SH_OK ||
+	    sh_json_u64(doc->root, "base", page->next, &page->base) != SH_OK ||
 	    sh_json_u64(doc->root, "server_seq", 9007199254740991ULL, &page->server_seq) != SH_OK) {
 		sh_reason_set(why, "Siden fra serveren er ugyldig.");
 		goto bad;

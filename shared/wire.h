@@ -5,7 +5,9 @@
  *  change-set  {"changes":[[participant, field, row, value, hlc, base], ...]}
  *  ack         {"seq":N,"results":[[code, version, value|null, reason|null], ...]}
  *  page        {"ops":[[participant, field, row, value, version, hlc, author], ...],
- *               "conflicts":[{...}], "next":N, "more":bool, "server_seq":S}
+ *               "conflicts":[{...}], "next":N, "base":B, "more":bool, "server_seq":S}
+ *              (ops: whole participants, each its values newer than the
+ *              request's base; B ≤ N, what is due from N on)
  *
  * hlc travels as 16 hex digits (64 bits do not fit a JSON number); field
  * "#resolve" with row = a conflict id resolves that conflict. Decoders
@@ -76,7 +78,7 @@ struct sh_pull_page {
 	size_t nops;
 	struct sh_conflict *conflicts;
 	size_t nconflicts;
-	uint64_t next, server_seq;
+	uint64_t next, base, server_seq; /* base ≤ next: server/store.h, struct ss_cursor */
 	bool more;
 };
 int sh_wire_page_decode(const char *body, size_t len, struct sh_wire_doc *doc, struct sh_pull_page *page,

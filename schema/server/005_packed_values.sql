@@ -1,0 +1,61 @@
+-- A participant's field values in its own row instead of one row per
+-- value (shared/packed.h, with devices): a merge reads and writes a
+-- participant once, not once per field. Per entry, sorted by (field, row):
+-- hlc and version as 20 decimal digits each, the byte lengths of field,
+-- row, value, author and device as 5 digits each, then those five strings.
+-- participant.version is the newest of its entries' versions, and a pull
+-- reads participants by (kommune, version).
+ALTER TABLE participant ADD COLUMN vals BLOB NOT NULL DEFAULT x'';
+
+-- the newest version of a participant is that of its newest value (a move
+-- to another municipality stamped every value anew)
+CREATE TEMP TABLE packed AS
+SELECT participant, CAST(group_concat(printf('%020d%020d%05d%05d%05d%05d%05d', hlc, version,
+	length(CAST(field AS BLOB)), length(CAST(row AS BLOB)), length(CAST(value AS BLOB)),
+	length(CAST(author AS BLOB)), length(CAST(device AS BLOB)))
+	|| field || row || value || author || device, '') AS BLOB) AS vals, max(version) AS newest
+FROM (SELECT * FROM field_value ORDER BY participant, field, row)
+GROUP BY participant;
+UPDATE participant SET vals = packed.vals, version = max(participant.version, packed.newest)
+FROM packed WHERE packed.participant = participant.id;
+DROP TABLE packed;
+
+DROP TABLE field_value;
+CREATE INDEX participant_pull ON participant(kommune, version);
+
+-- The values one row each again, for reading in SQL (tests, an operator's
+-- questions); the server itself reads and writes participant.vals
+-- (server/store.c).
+CREATE VIEW field_value(participant, field, row, value, hlc, device, author, version, kommune) AS
+WITH RECURSIVE entry(participant, kommune, vals, at) AS (
+	SELECT id, kommune, vals, 1 FROM participant WHERE length(vals) >= 65
+	UNION ALL
+	SELECT participant, kommune, vals, at + 65
+		+ CAST(substr(vals, at + 40, 5) AS INTEGER) + CAST(substr(vals, at + 45, 5) AS INTEGER)
+		+ CAST(substr(vals, at + 50, 5) AS INTEGER) + CAST(substr(vals, at + 55, 5) AS INTEGER)
+		+ CAST(substr(vals, at + 60, 5) AS INTEGER)
+	FROM entry
+	WHERE at + 65
+		+ CAST(substr(vals, at + 40, 5) AS INTEGER) + CAST(substr(vals, at + 45, 5) AS INTEGER)
+		+ CAST(substr(vals, at + 50, 5) AS INTEGER) + CAST(substr(vals, at + 55, 5) AS INTEGER)
+		+ CAST(substr(vals, at + 60, 5) AS INTEGER)
+		< length(vals)
+),
+sized AS (
+	SELECT participant, kommune, vals, at, CAST(substr(vals, at + 40, 5) AS INTEGER) AS lf,
+		CAST(substr(vals, at + 45, 5) AS INTEGER) AS lr,
+		CAST(substr(vals, at + 50, 5) AS INTEGER) AS lv,
+		CAST(substr(vals, at + 55, 5) AS INTEGER) AS la,
+		CAST(substr(vals, at + 60, 5) AS INTEGER) AS ld
+	FROM entry
+)
+SELECT participant,
+	CAST(substr(vals, at + 65, lf) AS TEXT),
+	CAST(substr(vals, at + 65 + lf, lr) AS TEXT),
+	CAST(substr(vals, at + 65 + lf + lr, lv) AS TEXT),
+	CAST(substr(vals, at, 20) AS INTEGER),
+	CAST(substr(vals, at + 65 + lf + lr + lv + la, ld) AS TEXT),
+	CAST(substr(vals, at + 65 + lf + lr + lv, la) AS TEXT),
+	CAST(substr(vals, at + 20, 20) AS INTEGER),
+	kommune
+FROM sized;
