@@ -115,6 +115,37 @@ class Convergence(SyncCase):
         self.assertEqual(a.json("outbox")["changes"], [])
 
 
+class SmallPages(SyncCase):
+    """Pages of one participant: a pull is cut by whole participants, in
+    the order of each one's newest change, and still sends a value older
+    than a page's cut that belongs to a participant on a later page."""
+    config = {"pull_page_limit": 1}
+
+    def test_fresh_device_pages(self):
+        a = self.client("a")
+        ids = [self.register(a) for _ in range(4)]
+        a.jsr("set", ids[0], *BAKGRUNN, check=0)
+        a.sync()
+        fresh = self.client("fresh")
+        j = fresh.json("sync")
+        self.assertEqual((j["status"], j["pages"]), ("ok", 4), j)
+        self.assert_converged([a, fresh])
+
+    def test_value_older_than_the_cut(self):
+        a, b = self.client("a"), self.client("b")
+        p1, p2 = self.register(a), self.register(a)
+        a.sync()
+        b.sync()
+        # p1 changes, then p2, then p1 again: p2's newest change is older than p1's
+        for pid, change in ((p1, "malgruppe=2"), (p2, "malgruppe=3"), (p1, "fodeland=IRQ")):
+            a.jsr("set", pid, change, check=0)
+            a.sync()
+        j = b.json("sync")
+        self.assertEqual((j["status"], j["pages"], j["pulled"]), ("ok", 2, 3), j)
+        self.assertEqual(b.json("show", p1)["fields"]["malgruppe"], "2")
+        self.assert_converged([a, b])
+
+
 class Conflicts(SyncCase):
     def test_same_field_two_clients(self):
         a, b = self.client("a"), self.client("b", user="ola")
