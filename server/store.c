@@ -19,7 +19,7 @@ enum st {
 	ST_SEQ_GET, ST_SEQ_PUT, ST_USER_ADD, ST_USER_KOMMUNE_ADD, ST_USER_BY_NAME, ST_USER_BY_ID,
 	ST_USER_KOMMUNER, ST_DEVICE_GET, ST_DEVICE_ADD, ST_DEVICE_ACKED, ST_SESSION_ADD,
 	ST_SESSION_GET, ST_SESSION_TOUCH, ST_SESSION_REVOKE, ST_CS_GET, ST_CS_PUT, ST_P_GET,
-	ST_P_GET_VALS, ST_P_PUT, ST_SAME_PERSON,
+	ST_P_GET_VALS, ST_P_NUMBER, ST_P_PUT, ST_SAME_PERSON,
 	ST_CONFLICT_ADD, ST_DUP_OPEN, ST_CONFLICT_GET, ST_CONFLICT_RESOLVE, ST_DUPS_OF,
 	ST_PULL_PARTICIPANTS, ST_PULL_CONFLICTS, ST_HASH, ST_META_GET, ST_META_PUT,
 	ST_COUNT
@@ -49,6 +49,7 @@ static const char *const sql[ST_COUNT] = {
 		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_P_GET] = "SELECT kommune, version FROM participant WHERE id = ?1",
 	[ST_P_GET_VALS] = "SELECT kommune, version, vals FROM participant WHERE id = ?1",
+	[ST_P_NUMBER] = "SELECT kommune, fnr FROM participant WHERE id = ?1",
 	[ST_P_PUT] = "INSERT INTO participant(id, kommune, fnr, startdato, sluttdato, status, created, version, vals) "
 		     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8) ON CONFLICT(id) DO UPDATE SET "
 		     "kommune = excluded.kommune, fnr = excluded.fnr, startdato = excluded.startdato, "
@@ -604,6 +605,25 @@ int ss_participant_load(struct ss_store *s, const char *id, bool *exists, char k
 	return rc != SH_OK || !*exists ? rc : sh_record_values(&s->other, p);
 }
 
+int ss_participant_number(struct ss_store *s, const char *id, bool *exists, char kommune[8], char fnr[12])
+{
+	sqlite3_stmt *st = stmt(s, ST_P_NUMBER);
+	int step;
+
+	*exists = false;
+	kommune[0] = fnr[0] = '\0';
+	if (!st)
+		return SH_ERR_DB;
+	bt(st, 1, id);
+	if ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		*exists = true;
+		copy(kommune, 8, TXT(st, 0));
+		copy(fnr, 12, TXT(st, 1));
+	}
+	sqlite3_reset(st);
+	return step == SQLITE_ROW || step == SQLITE_DONE ? SH_OK : SH_ERR_DB;
+}
+
 /* The row of id; its record and values from the cache when kept at that version. */
 int ss_participant_take(struct ss_store *s, const char *id, bool *exists, char kommune[8],
 			uint64_t *version, struct sh_participant *p)
@@ -957,7 +977,10 @@ static int pull_participants(struct ss_store *s, const char *kommune, const char
 			break;
 		}
 		record_for(rec, pid);
-		if ((rc = sh_record_decode(rec, sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2))) != SH_OK) {
+		/* nothing for it (the asking device's own writes): no need to unpack */
+		if (!sh_record_has_news(sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2), base, device))
+			rec->n = 0;
+		else if ((rc = sh_record_decode(rec, sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2))) != SH_OK) {
 			sh_log_error("store: the values of participant %.8s cannot be read", pid);
 			break;
 		}

@@ -114,6 +114,9 @@ int ss_changeset_put(struct ss_store *s, const char *device, uint64_t seq,
 /* *exists false (SH_OK) if unknown; otherwise kommune and all values into p. */
 int ss_participant_load(struct ss_store *s, const char *id, bool *exists, char kommune[8],
 			struct sh_participant *p) SH_MUST_USE;
+/* Only its municipality and fødselsnummer ("" when it has none), from the row. */
+int ss_participant_number(struct ss_store *s, const char *id, bool *exists, char kommune[8],
+			  char fnr[12]) SH_MUST_USE;
 /*
  * For the merge: as ss_participant_load, plus participant.version; the
  * values come from what ss_participant_keep() was given when that is still

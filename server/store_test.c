@@ -142,6 +142,17 @@ static void test_migration_keeps_values(void **state)
 	sh_participant_clear(&p);
 	assert_int_equal(ss_content_hash(s, "0301", hash), SH_OK);
 	assert_int_equal(ss_content_hash(s, "4601", hash), SH_ERR_DB);
+	{
+		struct ss_user u = {.username = "per", .kommuner = {"4601"}, .nkommuner = 1};
+		struct ss_cursor from = {0, 0}, to;
+		struct sh_buf body;
+		size_t count;
+		bool more;
+
+		sh_buf_init(&body, 1 << 20);
+		assert_int_equal(ss_pull_page(s, &u, "dev-x", &from, 100, &body, &to, &more, &count, NULL), SH_ERR_DB);
+		sh_buf_free(&body);
+	}
 	ss_store_close(s);
 	assert_int_equal(tu_rmtree(dir), 0);
 }

@@ -1051,9 +1051,8 @@ static int on_lookup(struct ss_worker *w, struct conn *c, const cJSON *msg, uint
 	cJSON_ArrayForEach(it, list) {
 		const char *pid = cJSON_GetStringValue(cJSON_GetArrayItem(it, 0));
 		const char *fnr = cJSON_GetStringValue(cJSON_GetArrayItem(it, 1));
-		struct sh_participant p;
 		struct ss_lk_job job = {0};
-		char kommune[8] = "";
+		char kommune[8] = "", number[12];
 		bool exists = false, start = false;
 
 		if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) != 2 || !sh_id_valid(pid) || !fnr ||
@@ -1061,10 +1060,8 @@ static int on_lookup(struct ss_worker *w, struct conn *c, const cJSON *msg, uint
 			emit_error(w, c->id, id, SH_ERR_PROTO, "Oppslagsmeldingen er ugyldig.", "bad lookup entry");
 			goto out;
 		}
-		sh_participant_init(&p);
-		rc = ss_participant_load(w->cfg.store, pid, &exists, kommune, &p);
-		if (rc == SH_OK && exists && ss_user_in(&c->user, kommune) && p.v[SH_F_FNR] &&
-		    strcmp(p.v[SH_F_FNR], fnr) == 0) {
+		rc = ss_participant_number(w->cfg.store, pid, &exists, kommune, number);
+		if (rc == SH_OK && exists && ss_user_in(&c->user, kommune) && strcmp(number, fnr) == 0) {
 			rc = ss_lk_request(w->cfg.store, pid, fnr, kommune, c->user.username, now_ms(), &start, &job);
 			if (rc == SH_OK && start)
 				ss_lookup_add(w->cfg.lookup, fnr, 0, 0);
@@ -1090,7 +1087,6 @@ static int on_lookup(struct ss_worker *w, struct conn *c, const cJSON *msg, uint
 				 "Venter til nummeret er synkronisert.");
 			lk_state_row(&ls, c->user.nkommuner ? c->user.kommuner[0] : "", pid, &wait);
 		}
-		sh_participant_clear(&p);
 		if (rc != SH_OK)
 			goto out;
 	}

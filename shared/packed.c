@@ -284,3 +284,28 @@ int sh_record_values(const struct sh_record *rec, struct sh_participant *p)
 	sh_participant_tidy(p);
 	return rc;
 }
+
+bool sh_record_has_news(const void *blob, size_t len, uint64_t after, const char *except)
+{
+	const unsigned char *p = blob, *end = p + len;
+	size_t elen = strlen(except);
+
+	while (p < end) {
+		uint64_t version, n[5], total = 0;
+
+		if ((size_t)(end - p) < 2 * W_NUM + 5 * W_LEN || !read_num(p + W_NUM, W_NUM, &version))
+			return true;
+		for (int i = 0; i < 5; i++) {
+			if (!read_num(p + 2 * W_NUM + i * W_LEN, W_LEN, &n[i]))
+				return true;
+			total += n[i];
+		}
+		p += 2 * W_NUM + 5 * W_LEN;
+		if ((uint64_t)(end - p) < total)
+			return true;
+		if (version > after && (n[4] != elen || memcmp(p + total - n[4], except, elen) != 0))
+			return true;
+		p += total;
+	}
+	return false;
+}

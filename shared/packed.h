@@ -73,6 +73,12 @@ int sh_record_put(struct sh_record *rec, const char *field, const char *row, con
 		  uint64_t hlc, const char *author, const char *device, uint64_t version);
 /* The version of an existing entry (none: nothing happens). */
 void sh_record_set_version(struct sh_record *rec, const char *field, const char *row, uint64_t version);
+/*
+ * Whether packed bytes in the form with devices hold an entry newer than
+ * `after` that another device than `except` wrote, read without unpacking
+ * (bytes that are not a record: true, so that unpacking them tells).
+ */
+bool sh_record_has_news(const void *blob, size_t len, uint64_t after, const char *except);
 /* The values (not cleared ones) into p, which must be empty. */
 int sh_record_values(const struct sh_record *rec, struct sh_participant *p);
 
