@@ -700,7 +700,7 @@ static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 		return send_wipe(w, c, id);
 	c->notified = false;
 	bad = sh_json_u64(msg, "since", 9007199254740991ULL, &from.since) != SH_OK;
-	from.base = from.since; /* without a base, the values after since are due */
+	from.base = 0; /* without a base, all of each participant changed after since: more, never less */
 	if (!bad && cJSON_GetObjectItemCaseSensitive(msg, "base"))
 		bad = sh_json_u64(msg, "base", from.since, &from.base) != SH_OK;
 	if (!bad && cJSON_GetObjectItemCaseSensitive(msg, "limit"))

@@ -146,7 +146,7 @@ class Matrix(TempDirCase):
             return N
         ops = page["ops"]
         while page["more"]:
-            m, page = self.peers[who].pull(page["next"])
+            m, page = self.peers[who].pull(page["next"], base=page["base"])
             ops += page["ops"]
         return Y if self.existing[k][0] in {o[0] for o in ops} else N
 

@@ -265,19 +265,21 @@ class Peer:
         m = self.recv()
         return m, (self.open(m) if m["t"] == "push_ack" else None)
 
-    def pull(self, since=0, limit=5000):
-        self.send({"t": "pull", "since": since, "limit": limit})
+    def pull(self, since=0, limit=5000, base=None):
+        """A page after since; base: the values still due (see server/store.h, struct
+        ss_cursor), the page's own "base" when continuing a pull."""
+        self.send({"t": "pull", "since": since, "limit": limit, **({} if base is None else {"base": base})})
         m = self.recv()
         return m, (self.open(m) if m["t"] == "changes" else None)
 
     def pull_all(self, since=0):
-        ops, conflicts = [], []
+        ops, conflicts, base = [], [], since
         while True:
-            m, page = self.pull(since)
+            m, page = self.pull(since, base=base)
             assert page is not None, m
             ops += page["ops"]
             conflicts += page["conflicts"]
-            since = page["next"]
+            since, base = page["next"], page["base"]
             if not page["more"]:
                 return ops, conflicts, since
 
