@@ -993,8 +993,12 @@ static int pull_participants(struct ss_store *s, const char *kommune, const char
 			struct sh_op o = {pid, sh_entry_field(rec, e), sh_entry_row(rec, e), sh_entry_value(rec, e),
 					  sh_entry_author(rec, e), e->version, e->hlc};
 
+			if (n == 0)
+				sh_wire_participant_begin(scratch, true, pid);
 			sh_wire_op_put(scratch, n++ == 0, &o);
 		}
+		if (n)
+			sh_wire_participant_end(scratch);
 		ops += n;
 		items++;
 		last = (uint64_t)sqlite3_column_int64(st, 1);
@@ -1083,7 +1087,7 @@ int ss_pull_page(struct ss_store *s, const struct ss_user *u, const char *device
 	}
 	*more = take < it.n || cut != UINT64_MAX;
 	/* ops */
-	sh_buf_puts(out, "{\"ops\":[");
+	sh_buf_puts(out, "{\"participants\":[");
 	for (size_t i = 0; i < take; i++) {
 		if (it.v[i].conflict || !it.v[i].nops)
 			continue;

@@ -56,11 +56,18 @@ void sh_wire_result_put(struct sh_buf *b, bool first, const struct sh_result *r)
 	sh_buf_append(b, "]", 1);
 }
 
+void sh_wire_participant_begin(struct sh_buf *b, bool first, const char *participant)
+{
+	sh_buf_puts(b, first ? "[" : ",[");
+	sh_buf_json_str(b, participant);
+	sh_buf_append(b, ",[", 2);
+}
+
+void sh_wire_participant_end(struct sh_buf *b) { sh_buf_append(b, "]]", 2); }
+
 void sh_wire_op_put(struct sh_buf *b, bool first, const struct sh_op *o)
 {
 	sh_buf_puts(b, first ? "[" : ",[");
-	sh_buf_json_str(b, o->participant);
-	sh_buf_append(b, ",", 1);
 	sh_buf_json_str(b, o->field);
 	sh_buf_append(b, ",", 1);
 	sh_buf_json_str(b, o->row);
@@ -335,19 +342,30 @@ void sh_wire_page_free(struct sh_pull_page *page)
 	memset(page, 0, sizeof(*page));
 }
 
+/* One participant of a page: [participant, [[field, row, value, version, hlc, author], ...]]; its values, or NULL. */
+static const cJSON *page_participant(const cJSON *p, const char **id)
+{
+	const cJSON *values = cJSON_GetArrayItem(p, 1);
+
+	if (!cJSON_IsArray(p) || cJSON_GetArraySize(p) != 2 || !(*id = item_str(p, 0, SH_ID_LEN)) ||
+	    !sh_id_valid(*id) || !cJSON_IsArray(values))
+		return NULL;
+	return values;
+}
+
 int sh_wire_page_decode(const char *body, size_t len, struct sh_wire_doc *doc, struct sh_pull_page *page,
 			struct sh_reason *why)
 {
-	const cJSON *ops, *cf, *e, *more;
-	size_t i = 0;
+	const cJSON *ps, *p, *cf, *e, *more;
+	size_t i = 0, np;
 
 	memset(page, 0, sizeof(*page));
 	if (parse_body(body, len, doc, why) != SH_OK)
 		return SH_ERR_PROTO;
-	ops = array_of(doc->root, "ops", SH_PAGE_MAX, &page->nops);
+	ps = array_of(doc->root, "participants", SH_PAGE_MAX, &np);
 	cf = array_of(doc->root, "conflicts", SH_PAGE_MAX, &page->nconflicts);
 	more = cJSON_GetObjectItemCaseSensitive(doc->root, "more");
-	if (!ops || !cf || !cJSON_IsBool(more) ||
+	if (!ps || !cf || !cJSON_IsBool(more) ||
 	    sh_json_u64(doc->root, "next", 9007199254740991ULL, &page->next) != SH_OK ||
 	    sh_json_u64(doc->root, "base", page->next, &page->base) != SH_OK ||
 	    sh_json_u64(doc->root, "server_seq", 9007199254740991ULL, &page->server_seq) != SH_OK) {
@@ -355,6 +373,22 @@ int sh_wire_page_decode(const char *body, size_t len, struct sh_wire_doc *doc, s
 		goto bad;
 	}
 	page->more = cJSON_IsTrue(more);
+	/* the shape first, and the number of values in all */
+	cJSON_ArrayForEach(p, ps) {
+		const char *id;
+		const cJSON *values = page_participant(p, &id);
+
+		if (!values) {
+			sh_reason_set(why, "Deltaker nr. %zu fra serveren er ugyldig.", i + 1);
+			goto bad;
+		}
+		page->nops += (size_t)cJSON_GetArraySize(values);
+		if (page->nops > SH_PAGE_MAX) {
+			sh_reason_set(why, "Siden fra serveren har mer enn %d verdier.", SH_PAGE_MAX);
+			goto bad;
+		}
+		i++;
+	}
 	page->ops = sh_calloc(page->nops ? page->nops : 1, sizeof(*page->ops));
 	page->conflicts = sh_calloc(page->nconflicts ? page->nconflicts : 1, sizeof(*page->conflicts));
 	if (!page->ops || !page->conflicts) {
@@ -362,19 +396,24 @@ int sh_wire_page_decode(const char *body, size_t len, struct sh_wire_doc *doc, s
 		sh_wire_doc_free(doc);
 		return SH_ERR_NOMEM;
 	}
-	cJSON_ArrayForEach(e, ops) {
-		struct sh_op *o = &page->ops[i];
+	i = 0;
+	cJSON_ArrayForEach(p, ps) {
+		const char *id;
 
-		if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 7 ||
-		    !(o->participant = item_str(e, 0, SH_ID_LEN)) || !sh_id_valid(o->participant) ||
-		    !(o->field = item_str(e, 1, 64)) || !(o->row = item_str(e, 2, SH_ID_LEN)) ||
-		    !field_row_ok(o->field, o->row) || !(o->value = item_str(e, 3, SH_VALUE_MAX)) ||
-		    !item_u64(e, 4, &o->version) || !item_hlc(e, 5, &o->hlc) ||
-		    !(o->author = item_str(e, 6, 256))) {
-			sh_reason_set(why, "Endring nr. %zu fra serveren er ugyldig.", i + 1);
-			goto bad;
+		cJSON_ArrayForEach(e, page_participant(p, &id)) {
+			struct sh_op *o = &page->ops[i];
+
+			o->participant = id;
+			if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 6 ||
+			    !(o->field = item_str(e, 0, 64)) || !(o->row = item_str(e, 1, SH_ID_LEN)) ||
+			    !field_row_ok(o->field, o->row) || !(o->value = item_str(e, 2, SH_VALUE_MAX)) ||
+			    !item_u64(e, 3, &o->version) || !item_hlc(e, 4, &o->hlc) ||
+			    !(o->author = item_str(e, 5, 256))) {
+				sh_reason_set(why, "Endring nr. %zu fra serveren er ugyldig.", i + 1);
+				goto bad;
+			}
+			i++;
 		}
-		i++;
 	}
 	i = 0;
 	cJSON_ArrayForEach(e, cf) {

@@ -4,10 +4,11 @@
  *
  *  change-set  {"changes":[[participant, field, row, value, hlc, base], ...]}
  *  ack         {"seq":N,"results":[[code, version, value|null, reason|null], ...]}
- *  page        {"ops":[[participant, field, row, value, version, hlc, author], ...],
+ *  page        {"participants":[[participant, [[field, row, value, version, hlc, author], ...]], ...],
  *               "conflicts":[{...}], "next":N, "base":B, "more":bool, "server_seq":S}
- *              (ops: whole participants, each its values newer than the
- *              request's base; B ≤ N, what is due from N on)
+ *              (whole participants, each with its values newer than the
+ *              request's base, at most SH_PAGE_MAX values in all; B ≤ N,
+ *              what is due from N on)
  *
  * hlc travels as 16 hex digits (64 bits do not fit a JSON number); field
  * "#resolve" with row = a conflict id resolves that conflict. Decoders
@@ -58,7 +59,10 @@ struct sh_conflict {
 /* Encoders append one element (with a leading comma unless first). */
 void sh_wire_change_put(struct sh_buf *b, bool first, const struct sh_change *c);
 void sh_wire_result_put(struct sh_buf *b, bool first, const struct sh_result *r);
+/* A page's participant: begin, its values (sh_wire_op_put: o->participant is not written), end. */
+void sh_wire_participant_begin(struct sh_buf *b, bool first, const char *participant);
 void sh_wire_op_put(struct sh_buf *b, bool first, const struct sh_op *o);
+void sh_wire_participant_end(struct sh_buf *b);
 void sh_wire_conflict_put(struct sh_buf *b, bool first, const struct sh_conflict *c);
 
 /* A decoded body: its tree, in an arena (alloc.h) when cJSON is hooked. */

@@ -144,10 +144,10 @@ class Matrix(TempDirCase):
         if m["t"] != "changes":
             self.assertTrue(self.refused(m), m)
             return N
-        ops = page["ops"]
+        ops = self.peers[who].ops(page)
         while page["more"]:
             m, page = self.peers[who].pull(page["next"], base=page["base"])
-            ops += page["ops"]
+            ops += self.peers[who].ops(page)
         return Y if self.existing[k][0] in {o[0] for o in ops} else N
 
     def do_lookup(self, who, k):

@@ -272,12 +272,17 @@ class Peer:
         m = self.recv()
         return m, (self.open(m) if m["t"] == "changes" else None)
 
+    @staticmethod
+    def ops(page):
+        """A page's values as rows [participant, field, row, value, version, hlc, author]."""
+        return [[pid, *v] for pid, values in page["participants"] for v in values]
+
     def pull_all(self, since=0):
         ops, conflicts, base = [], [], since
         while True:
             m, page = self.pull(since, base=base)
             assert page is not None, m
-            ops += page["ops"]
+            ops += self.ops(page)
             conflicts += page["conflicts"]
             since, base = page["next"], page["base"]
             if not page["more"]:

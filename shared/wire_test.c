@@ -1,0 +1,128 @@
+/* wire_test.c: pull pages, encoded as the server writes them and decoded as the client reads them. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "buf.h"
+#include "err.h"
+#include "wire.h"
+
+#define P1 "00112233445566778899aabbccddeeff"
+#define P2 "ffeeddccbbaa99887766554433221100"
+#define ROW "0123456789abcdef0123456789abcdef"
+
+static void page_of(struct sh_buf *b, const char *participants, const char *tail)
+{
+	sh_buf_reset(b);
+	sh_buf_printf(b, "{\"participants\":[%s],\"conflicts\":[],%s}", participants,
+		      tail ? tail : "\"next\":9,\"base\":9,\"more\":false,\"server_seq\":9");
+}
+
+static int decode(struct sh_buf *b, struct sh_pull_page *page, struct sh_wire_doc *doc, struct sh_reason *why)
+{
+	why->text[0] = '\0';
+	return sh_wire_page_decode(b->data, b->len, doc, page, why);
+}
+
+static void round_trip(void **state)
+{
+	struct sh_op v1 = {.participant = P1, .field = "fodeland", .row = "", .value = "SYR", .version = 7, .hlc = 0x1234, .author = "kari"};
+	struct sh_op v2 = {.participant = P1, .field = "tiltak.type", .row = ROW, .value = "«æøå»", .version = 8, .hlc = 0x1235, .author = "ola"};
+	struct sh_op v3 = {.participant = P2, .field = "malgruppe", .row = "", .value = "", .version = 9, .hlc = 0x1236, .author = "per"};
+	struct sh_buf b, ps;
+	struct sh_pull_page page;
+	struct sh_wire_doc doc;
+	struct sh_reason why;
+
+	(void)state;
+	sh_buf_init(&b, 1 << 20);
+	sh_buf_init(&ps, 1 << 20);
+	sh_wire_participant_begin(&ps, true, P1);
+	sh_wire_op_put(&ps, true, &v1);
+	sh_wire_op_put(&ps, false, &v2);
+	sh_wire_participant_end(&ps);
+	sh_wire_participant_begin(&ps, false, P2);
+	sh_wire_op_put(&ps, true, &v3);
+	sh_wire_participant_end(&ps);
+	page_of(&b, ps.data, "\"next\":9,\"base\":4,\"more\":true,\"server_seq\":12");
+	assert_int_equal(decode(&b, &page, &doc, &why), SH_OK);
+	assert_int_equal(page.nops, 3);
+	assert_string_equal(page.ops[0].participant, P1);
+	assert_string_equal(page.ops[1].participant, P1);
+	assert_string_equal(page.ops[1].row, ROW);
+	assert_string_equal(page.ops[1].value, "«æøå»");
+	assert_int_equal(page.ops[1].hlc, 0x1235);
+	assert_string_equal(page.ops[2].participant, P2);
+	assert_string_equal(page.ops[2].value, "");
+	assert_int_equal(page.ops[2].version, 9);
+	assert_string_equal(page.ops[2].author, "per");
+	assert_int_equal(page.next, 9);
+	assert_int_equal(page.base, 4);
+	assert_true(page.more);
+	sh_wire_page_free(&page);
+	sh_wire_doc_free(&doc);
+	sh_buf_free(&ps);
+	sh_buf_free(&b);
+}
+
+static void refused(void **state)
+{
+	static const char *const bad[] = {
+		"[\"" P1 "\"]",                                        /* no values */
+		"[\"" P1 "\",[],1]",                                   /* one too many */
+		"[\"not-an-id\",[]]",
+		"[1,[]]",
+		"[\"" P1 "\",{}]",
+		"[\"" P1 "\",[[\"fodeland\",\"\",\"SYR\",7,\"0000000000001234\"]]]", /* five, not six */
+		"[\"" P1 "\",[[\"nosuchfield\",\"\",\"SYR\",7,\"0000000000001234\",\"kari\"]]]",
+		"[\"" P1 "\",[[\"tiltak.type\",\"\",\"1\",7,\"0000000000001234\",\"kari\"]]]", /* no row */
+		"[\"" P1 "\",[[\"fodeland\",\"\",\"SYR\",-7,\"0000000000001234\",\"kari\"]]]",
+		"[\"" P1 "\",[[\"fodeland\",\"\",\"SYR\",7,\"xyz\",\"kari\"]]]",
+		"[\"" P1 "\",[[\"fodeland\",\"\",\"\\udc00\",7,\"0000000000001234\",\"kari\"]]]",
+	};
+	struct sh_buf b, many;
+	struct sh_pull_page page;
+	struct sh_wire_doc doc;
+	struct sh_reason why;
+
+	(void)state;
+	sh_buf_init(&b, 1 << 24);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		page_of(&b, bad[i], NULL);
+		assert_int_equal(decode(&b, &page, &doc, &why), SH_ERR_PROTO);
+		assert_true(why.text[0]);
+	}
+	/* a base past next */
+	page_of(&b, "", "\"next\":9,\"base\":10,\"more\":false,\"server_seq\":9");
+	assert_int_equal(decode(&b, &page, &doc, &why), SH_ERR_PROTO);
+	/* more values than a page may hold, spread over participants each under the cap */
+	sh_buf_init(&many, 1 << 24);
+	for (int p = 0; p < 3; p++) {
+		sh_wire_participant_begin(&many, p == 0, p == 0 ? P1 : P2);
+		for (int i = 0; i < SH_PAGE_MAX / 2; i++) {
+			struct sh_op o = {.participant = NULL, .field = "fodeland", .row = "", .value = "SYR", .version = 7, .hlc = 1, .author = "kari"};
+
+			sh_wire_op_put(&many, i == 0, &o);
+		}
+		sh_wire_participant_end(&many);
+	}
+	page_of(&b, many.data, NULL);
+	assert_int_equal(decode(&b, &page, &doc, &why), SH_ERR_PROTO);
+	assert_non_null(strstr(why.text, "mer enn"));
+	sh_buf_free(&many);
+	sh_buf_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(round_trip),
+		cmocka_unit_test(refused),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
