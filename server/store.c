@@ -77,9 +77,12 @@ static const char *const sql[ST_COUNT] = {
 	[ST_HASH] = "SELECT id, vals FROM participant WHERE kommune = ?1 ORDER BY id",
 };
 
-/* participants kept by the merge: four ways each, 16,384 in all, enough for a nation's
- * active participants (~2 KB each) */
-#define PCACHE_SETS 4096
+/*
+ * participants kept by the merge: four ways each, 8,192 in all, about the
+ * participants a nation's caseworkers change in a day; each holds its
+ * values and its record (~7 KB), so at most ~60 MB
+ */
+#define PCACHE_SETS 2048
 /* statements of other modules kept prepared (ss_stmt) */
 #define SS_STMTS 32
 
