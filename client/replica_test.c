@@ -16,6 +16,7 @@
 #include "seal.h"
 #include "sync_store.h"
 #include "test_util.h"
+#include "wire.h"
 
 static struct sh_domain *dom;
 static char dir[64];
@@ -617,6 +618,34 @@ static void refused_twice_retried_once(void **state)
 			       "AND value = '2' AND base = 0"), 1);
 }
 
+/* A page's cursor and base go in with it; a replica of before the base is due everything after its cursor. */
+static void cursor_and_base(void **state)
+{
+	static const char page_text[] =
+		"{\"participants\":[[\"00112233445566778899aabbccddeeff\",[[\"fodeland\",\"\",\"SYR\",7,"
+		"\"0000000000001234\",\"kari\"]]]],\"conflicts\":[],\"next\":9,\"base\":4,\"more\":true,"
+		"\"server_seq\":12}";
+	struct sh_reason why = {{0}};
+	struct sh_wire_doc doc;
+	struct sh_pull_page page;
+	size_t applied, kept;
+
+	(void)state;
+	assert_int_equal(sc_cursor(r), 0);
+	assert_int_equal(sc_cursor_base(r), 0);
+	assert_int_equal(sh_wire_page_decode(page_text, strlen(page_text), &doc, &page, &why), SH_OK);
+	assert_int_equal(sc_apply_page(r, &page, &applied, &kept), SH_OK);
+	sh_wire_page_free(&page);
+	sh_wire_doc_free(&doc);
+	assert_int_equal(applied, 1);
+	reopen();
+	assert_int_equal(sc_cursor(r), 9);
+	assert_int_equal(sc_cursor_base(r), 4);
+	assert_int_equal(sh_db_exec(sc_replica_db(r), "DELETE FROM meta WHERE key = 'cursor_base'", NULL), SH_OK);
+	assert_int_equal(sc_cursor(r), 9);
+	assert_int_equal(sc_cursor_base(r), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -633,6 +662,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(outbox_freezes_whole_participants, setup, teardown),
 		cmocka_unit_test_setup_teardown(ack_refusals_wait_and_retry, setup, teardown),
 		cmocka_unit_test_setup_teardown(refused_twice_retried_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(cursor_and_base, setup, teardown),
 	};
 	int rc;
 

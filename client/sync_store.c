@@ -134,11 +134,12 @@ static void meta_put_int(struct q *q, const char *key, int64_t v)
 
 uint64_t sc_cursor(struct sc_replica *r) { return (uint64_t)meta_int(sc_replica_db(r), "cursor"); }
 
-/* A replica of before the base (each page then ended whole) is due nothing older than its cursor. */
-uint64_t sc_cursor_base(struct sc_replica *r)
-{
-	return (uint64_t)meta_int_or(sc_replica_db(r), "cursor_base", (int64_t)sc_cursor(r));
-}
+/*
+ * A replica of before the base has none: its cursor may come from a page
+ * cut between whole participants (an older client of this server), so
+ * every value of a participant changed after the cursor is due, once.
+ */
+uint64_t sc_cursor_base(struct sc_replica *r) { return (uint64_t)meta_int_or(sc_replica_db(r), "cursor_base", 0); }
 
 static int begin(sqlite3 *db) { return sh_db_exec(db, "BEGIN IMMEDIATE", NULL); }
 

@@ -19,7 +19,6 @@ struct pstate {
 	bool loaded, exists, dirty, person_changed;
 	char kommune[8], moved_from[8];
 	uint64_t stored, version; /* as loaded; of its last write */
-	bool written[SH_F_COUNT];  /* fields (any row) written while kept here */
 	struct sh_participant p;
 };
 
@@ -195,7 +194,7 @@ static int write_value(struct ss_merge *m, struct pstate *ps, const struct sh_fi
 	if (rc == SH_OK)
 		rc = sh_participant_set(&ps->p, f->id, f->repeat ? row : NULL, value);
 	ps->version = *version;
-	ps->dirty = ps->written[f->id] = true;
+	ps->dirty = true;
 	return rc;
 }
 
@@ -214,7 +213,7 @@ static int renumbered(struct ss_merge *m, struct pstate *ps, uint64_t hlc)
 				  "folkeregisteret", v);
 		if (rc == SH_OK)
 			rc = sh_participant_set(&ps->p, stale[i], NULL, NULL);
-		ps->written[stale[i]] = true;
+		ps->version = v;
 	}
 	return rc;
 }

@@ -652,6 +652,7 @@ int ss_participant_take(struct ss_store *s, const char *id, bool *exists, char k
 void ss_participant_keep(struct ss_store *s, uint64_t version, struct sh_participant *p)
 {
 	if (s->live && strcmp(s->cur.id, p->id) == 0) {
+		sh_record_compact(&s->cur); /* values replaced while it was kept leave their strings */
 		ss_pcache_keep(s->pc, version, p, &s->cur);
 		s->cur.with_device = true; /* zeroed by the cache */
 	} else {
@@ -671,6 +672,12 @@ static struct sh_record *current(struct ss_store *s, const char *participant)
 
 	if (s->live && strcmp(s->cur.id, participant) == 0)
 		return &s->cur;
+	if (s->live && s->cur.dirty) {
+		/* a bug of the caller: its changes would be lost */
+		sh_log_error("store: participant %.8s has changes not written; %.8s must wait", s->cur.id,
+			     participant);
+		return NULL;
+	}
 	sh_participant_init(&p);
 	rc = ss_participant_take(s, participant, &exists, kommune, &version, &p);
 	sh_participant_clear(&p);
@@ -949,6 +956,8 @@ static int by_seq(const void *a, const void *b)
  * ones should not need a page per `limit` of them.
  */
 #define PULL_ITEMS(limit) (4 * (limit))
+/* conflicts read for one page, in scope or not */
+#define PULL_CONFLICTS_READ 1000000
 
 /*
  * The participants of one municipality changed after `since`, in version
@@ -1030,7 +1039,7 @@ int ss_pull_page(struct ss_store *s, const struct ss_user *u, const char *device
 {
 	struct sh_buf scratch;
 	struct items it = {0};
-	size_t take = 0, nops = 0, nconflicts = 0;
+	size_t take = 0, nops = 0, nconflicts = 0, nread = 0;
 	uint64_t since = from->since, base = from->base < from->since ? from->base : from->since, cut = UINT64_MAX;
 	sqlite3_stmt *st;
 	int rc = SH_OK;
@@ -1049,7 +1058,7 @@ int ss_pull_page(struct ss_store *s, const struct ss_user *u, const char *device
 		goto out;
 	}
 	bi(st, 1, (int64_t)since);
-	bi(st, 2, 1000000);
+	bi(st, 2, PULL_CONFLICTS_READ);
 	while (rc == SH_OK && sqlite3_step(st) == SQLITE_ROW) {
 		size_t at = scratch.len;
 		struct sh_conflict c = {
@@ -1062,6 +1071,9 @@ int ss_pull_page(struct ss_store *s, const struct ss_user *u, const char *device
 			.other_kommune = TXT(st, 14), .resolved = sqlite3_column_int(st, 15) != 0,
 		};
 
+		/* read up to the statement's limit: nothing after the last one read may go in this page */
+		if (++nread == PULL_CONFLICTS_READ && c.seq < cut)
+			cut = c.seq;
 		if (!ss_user_in(u, c.kommune) && !ss_user_in(u, c.other_kommune))
 			continue;
 		sh_wire_conflict_put(&scratch, true, &c);
@@ -1083,6 +1095,13 @@ int ss_pull_page(struct ss_store *s, const struct ss_user *u, const char *device
 	 * Whole participants: a page holds all of a participant's news, up to
 	 * where the reading of a municipality (or of conflicts) stopped.
 	 */
+	if (it.n && it.v[0].nops > SH_PAGE_MAX) {
+		/* only a participant brought over from before the cap (SS_PARTICIPANT_VALUES_MAX) can */
+		sh_log_error("store: participant %.8s has %zu values due, more than a page holds (%d)", it.v[0].pid,
+			     it.v[0].nops, SH_PAGE_MAX);
+		rc = SH_ERR_TOO_BIG;
+		goto out;
+	}
 	for (size_t held = 0; take < it.n && take < PULL_ITEMS(limit) && it.v[take].seq <= cut; take++) {
 		if (take && held + it.v[take].nops > limit)
 			break;

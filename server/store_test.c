@@ -10,6 +10,7 @@
 
 #include "chash.h"
 #include "db.h"
+#include "packed.h"
 #include "schema.h"
 #include "store.h"
 #include "test_util.h"
@@ -266,11 +267,104 @@ static void test_pages_by_participant(void **state)
 	assert_int_equal(tu_rmtree(dir), 0);
 }
 
+/* The current participant, and a record's strings after many edits. */
+static void test_current_and_compact(void **state)
+{
+	char dir[] = "/tmp/jsr-store-test-XXXXXX", path[64], hash[65], kommune[8], value[120];
+	struct ss_store *s;
+	struct sh_participant p;
+	struct ss_field f;
+	struct sh_record rec = {.with_device = true};
+	struct sh_buf before, after;
+	char *rows;
+	bool exists;
+	uint64_t v;
+
+	(void)state;
+	s = old_store(dir, path, &rows, hash);
+	free(rows);
+	/* changes not written yet: another participant must wait, and the changes stay */
+	sh_participant_init(&p);
+	assert_int_equal(ss_begin(s), SH_OK);
+	assert_int_equal(ss_participant_take(s, P1, &exists, kommune, &v, &p), SH_OK);
+	assert_int_equal(ss_field_put(s, P1, "fodeland", "", "POL", 300, "dev-a", "kari", ss_next_seq(s)), SH_OK);
+	assert_int_equal(ss_field_get(s, P2, "fodeland", "", &f), SH_ERR_DB);
+	assert_int_equal(ss_field_get(s, P1, "fodeland", "", &f), SH_OK);
+	assert_string_equal(f.value, "POL");
+	ss_rollback(s);
+	sh_participant_clear(&p);
+	/* a value replaced a thousand times leaves its old strings until compacted */
+	for (int i = 0; i < 1000; i++) {
+		snprintf(value, sizeof(value), "%0100d", i);
+		assert_int_equal(sh_record_put(&rec, "fodeland", NULL, value, (uint64_t)i, "kari", "dev-a", (uint64_t)i),
+				 SH_OK);
+		assert_int_equal(sh_record_put(&rec, "malgruppe", NULL, "1", 1, "kari", "dev-a", 1), SH_OK);
+	}
+	assert_true(rec.strs.len > 100000);
+	sh_buf_init(&before, 1 << 20);
+	sh_buf_init(&after, 1 << 20);
+	assert_int_equal(sh_record_encode(&rec, &before), SH_OK);
+	sh_record_compact(&rec);
+	assert_true(rec.strs.len < 300);
+	assert_int_equal(sh_record_encode(&rec, &after), SH_OK);
+	assert_int_equal(after.len, before.len);
+	assert_memory_equal(after.data, before.data, before.len);
+	assert_string_equal(sh_entry_value(&rec, sh_record_find(&rec, "fodeland", NULL)), value);
+	sh_record_compact(&rec); /* nothing to drop: unchanged */
+	sh_buf_reset(&after);
+	assert_int_equal(sh_record_encode(&rec, &after), SH_OK);
+	assert_memory_equal(after.data, before.data, before.len);
+	sh_buf_free(&before);
+	sh_buf_free(&after);
+	sh_record_clear(&rec);
+	ss_store_close(s);
+	assert_int_equal(tu_rmtree(dir), 0);
+}
+
+/* A participant with more values due than a page holds (only one from before the cap can): refused, loudly. */
+static void test_participant_over_a_page(void **state)
+{
+	char dir[] = "/tmp/jsr-store-test-XXXXXX", path[64], hash[65], row[SH_ID_LEN + 1];
+	struct ss_user u = {.username = "kari", .kommuner = {"0301"}, .nkommuner = 1};
+	struct ss_cursor from = {0, 0}, to;
+	struct sh_record rec = {.with_device = true};
+	struct sh_buf packed, body;
+	sqlite3_stmt *st;
+	struct ss_store *s;
+	size_t count;
+	bool more;
+	char *rows;
+
+	(void)state;
+	s = old_store(dir, path, &rows, hash);
+	free(rows);
+	for (int i = 0; i <= SH_PAGE_MAX; i++) {
+		snprintf(row, sizeof(row), "%032x", i);
+		assert_int_equal(sh_record_put(&rec, "tiltak.type", row, "1", 1, "kari", "dev-a", 1), SH_OK);
+	}
+	sh_buf_init(&packed, 1 << 28);
+	assert_int_equal(sh_record_encode(&rec, &packed), SH_OK);
+	assert_int_equal(sqlite3_prepare_v2(ss_store_db(s), "UPDATE participant SET vals = ?1 WHERE id = '" P1 "'", -1,
+					    &st, NULL), SQLITE_OK);
+	sqlite3_bind_blob(st, 1, packed.data, (int)packed.len, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	sh_buf_init(&body, 1 << 28);
+	assert_int_equal(ss_pull_page(s, &u, "dev-x", &from, 100, &body, &to, &more, &count, NULL), SH_ERR_TOO_BIG);
+	sh_buf_free(&body);
+	sh_buf_free(&packed);
+	sh_record_clear(&rec);
+	ss_store_close(s);
+	assert_int_equal(tu_rmtree(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_migration_keeps_values),
 		cmocka_unit_test(test_pages_by_participant),
+		cmocka_unit_test(test_current_and_compact),
+		cmocka_unit_test(test_participant_over_a_page),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -718,6 +718,13 @@ static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 	rc = ss_pull_page(w->cfg.store, &c->user, c->dev.id, &from, (size_t)limit, &body, &to, &more,
 			  &count, &ids);
 	t1 = sh_mono_us();
+	if (rc == SH_ERR_TOO_BIG) {
+		emit_error(w, c->id, id, SH_ERR_TOO_BIG, "En deltaker har flere verdier enn én side kan bære, "
+			   "så synkroniseringen stanser her. Kontakt driften (loggen sier hvilken deltaker).",
+			   "participant over the page cap");
+		rc = SH_OK;
+		goto done;
+	}
 	if (rc == SH_OK && ids.len) {
 		char detail[64];
 
@@ -725,7 +732,6 @@ static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 			 count);
 		rc = ss_audit(w->cfg.store, c->user.username, c->dev.id, "read", detail, ids.data);
 	}
-	sh_buf_free(&ids);
 	if (rc == SH_OK) {
 		snprintf(header, sizeof(header), "{\"k\":\"changes\",\"dev\":\"%s\",\"since\":%llu,\"next\":%llu}",
 			 c->dev.id, (unsigned long long)from.since, (unsigned long long)to.since);
@@ -736,6 +742,8 @@ static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 			     c->dev.id, (unsigned long long)from.since, count, (double)(t1 - t0) / 1000.0,
 			     (double)(sh_mono_us() - t1) / 1000.0);
 	}
+done:
+	sh_buf_free(&ids);
 	sh_buf_free(&body);
 	return rc;
 }

@@ -112,7 +112,7 @@ static size_t header(const struct sh_record *rec) { return 2 * W_NUM + (size_t)n
 
 int sh_record_decode(struct sh_record *rec, const void *blob, size_t len)
 {
-	const unsigned char *p = blob, *end = p + len;
+	const unsigned char *p = blob, *end = len ? p + len : p;
 	int ns = nstr(rec);
 	int64_t none = -1;
 
@@ -121,6 +121,8 @@ int sh_record_decode(struct sh_record *rec, const void *blob, size_t len)
 	rec->dirty = false;
 	if (!rec->with_device && (none = keep(rec, "", 0)) < 0)
 		return SH_ERR_NOMEM;
+	if (!len) /* SQLite gives NULL for an empty BLOB */
+		return SH_OK;
 	while (p < end) {
 		uint64_t n[5], hlc, version;
 		int64_t off[5];
@@ -287,9 +289,11 @@ int sh_record_values(const struct sh_record *rec, struct sh_participant *p)
 
 bool sh_record_has_news(const void *blob, size_t len, uint64_t after, const char *except)
 {
-	const unsigned char *p = blob, *end = p + len;
+	const unsigned char *p = blob, *end = len ? p + len : p;
 	size_t elen = strlen(except);
 
+	if (!len)
+		return false;
 	while (p < end) {
 		uint64_t version, n[5], total = 0;
 
@@ -308,4 +312,49 @@ bool sh_record_has_news(const void *blob, size_t len, uint64_t after, const char
 		p += total;
 	}
 	return false;
+}
+
+void sh_record_compact(struct sh_record *rec)
+{
+	struct sh_buf live;
+	uint32_t *moved;
+	size_t need = 0;
+
+	for (size_t i = 0; i < rec->n; i++) {
+		const struct sh_entry *e = &rec->e[i];
+
+		need += strlen(rec->strs.data + e->field) + strlen(rec->strs.data + e->row) +
+			strlen(rec->strs.data + e->value) + strlen(rec->strs.data + e->author) +
+			strlen(rec->strs.data + e->device) + 5;
+	}
+	if (rec->strs.len <= 2 * need + 1024 || !(moved = sh_calloc(rec->n * 5 + 1, sizeof(*moved))))
+		return;
+	sh_buf_init(&live, rec->strs.max);
+	for (size_t i = 0; i < rec->n; i++) {
+		const struct sh_entry *e = &rec->e[i];
+		const uint32_t off[5] = {e->field, e->row, e->value, e->author, e->device};
+
+		for (int k = 0; k < 5; k++) {
+			const char *str = rec->strs.data + off[k];
+
+			moved[i * 5 + (size_t)k] = (uint32_t)live.len;
+			sh_buf_append(&live, str, strlen(str) + 1);
+		}
+	}
+	if (live.err == SH_OK) { /* out of memory: kept as it was, nothing is lost */
+		for (size_t i = 0; i < rec->n; i++) {
+			struct sh_entry *e = &rec->e[i];
+
+			e->field = moved[i * 5];
+			e->row = moved[i * 5 + 1];
+			e->value = moved[i * 5 + 2];
+			e->author = moved[i * 5 + 3];
+			e->device = moved[i * 5 + 4];
+		}
+		sh_buf_free(&rec->strs);
+		rec->strs = live;
+	} else {
+		sh_buf_free(&live);
+	}
+	sh_free(moved);
 }

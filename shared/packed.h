@@ -58,6 +58,11 @@ int sh_record_decode(struct sh_record *rec, const void *blob, size_t len);
 int sh_record_encode(const struct sh_record *rec, struct sh_buf *out);
 /* Packs entries [from, to) of rec onto the end of out. */
 int sh_record_encode_part(const struct sh_record *rec, size_t from, size_t to, struct sh_buf *out);
+/*
+ * Drops the strings no entry uses any more (sh_record_put leaves the old
+ * value's) when they are most of the record; out of memory: left as it is.
+ */
+void sh_record_compact(struct sh_record *rec);
 /* Lets go of the entries; the flags stay. */
 void sh_record_empty(struct sh_record *rec);
 void sh_record_clear(struct sh_record *rec);

@@ -96,6 +96,12 @@ static void refused(void **state)
 		assert_int_equal(decode(&b, &page, &doc, &why), SH_ERR_PROTO);
 		assert_true(why.text[0]);
 	}
+	/* a page of a server of before the base: everything up to next is out */
+	page_of(&b, "", "\"next\":9,\"more\":false,\"server_seq\":9");
+	assert_int_equal(decode(&b, &page, &doc, &why), SH_OK);
+	assert_int_equal(page.base, 9);
+	sh_wire_page_free(&page);
+	sh_wire_doc_free(&doc);
 	/* a base past next */
 	page_of(&b, "", "\"next\":9,\"base\":10,\"more\":false,\"server_seq\":9");
 	assert_int_equal(decode(&b, &page, &doc, &why), SH_ERR_PROTO);
