@@ -728,8 +728,8 @@ static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 	if (rc == SH_OK && ids.len) {
 		char detail[64];
 
-		snprintf(detail, sizeof(detail), "side etter %llu: %zu verdier", (unsigned long long)from.since,
-			 count);
+		snprintf(detail, sizeof(detail), "side etter %llu: %zu %s", (unsigned long long)from.since,
+			 count, count == 1 ? "verdi" : "verdier");
 		rc = ss_audit(w->cfg.store, c->user.username, c->dev.id, "read", detail, ids.data);
 	}
 	if (rc == SH_OK) {

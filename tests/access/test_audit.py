@@ -90,6 +90,8 @@ class Contents(AuditCase):
         self.assertRegex(write[2], r"^[0-9a-f]{32}$")  # the device
         reads = [r for r in rows if r[3] == "read" and self.pid in r[5].split()]
         self.assertEqual({r[1] for r in reads}, {"ola"})  # kari's own writes are not sent back
+        for r in reads:  # "1 verdi", "23 verdier"
+            self.assertRegex(r[4], r"^side etter \d+: (1 verdi|(0|[2-9]|\d\d+) verdier)$")
         self.assertFalse([r for r in rows if r[1] == "per" and self.pid in r[5]])
         # login entries name the address
         self.assertTrue(all(r[4] == "127.0.0.1" for r in rows if r[3] in ("login", "login_failed")))
