@@ -279,11 +279,11 @@ static void record_of(sqlite3_stmt *st, const char *id, long p, void *arg)
 }
 
 /*
- * Raw SQLite in the store's shape: the server's field_value (nine columns
- * and the pull index), 130 participants of 39 values per transaction as
- * the push commits them; then the same values packed as one row per
- * participant. The floor a per-value store cannot go below, and what a
- * packed one would start from.
+ * Raw SQLite in the store's two shapes, 130 participants of 39 values per
+ * transaction as the push commits them: one row per value (the server's
+ * field_value before migration 005: nine columns and the pull index), then
+ * the same values packed as one row per participant (participant.vals
+ * since). The floor each can not go below.
  */
 static void raw_store_shape(long participants)
 {
@@ -304,13 +304,13 @@ static void raw_store_shape(long participants)
 			       "'0123456789abcdef0123456789abcdef', 'kari.nordmann', ?3, '0301') ON CONFLICT DO UPDATE "
 			       "SET value = excluded.value, hlc = excluded.hlc, version = excluded.version", -1, &st, NULL);
 	t = per_participant(db, participants, st, values_of, &ver);
-	printf("raw SQLite, the store's shape (pull index), 130 participants a transaction: upsert %ld rows "
+	printf("raw SQLite, one row per value as the store was (pull index), 130 participants a transaction: upsert %ld rows "
 	       "| %.0f | k rows/s\n", ver, ver / t);
 	memset(blob, 'x', sizeof(blob));
 	sqlite3_prepare_v2(db, "INSERT INTO rec VALUES (?1, '0301', ?2, ?3) ON CONFLICT DO UPDATE "
 			       "SET version = excluded.version, vals = excluded.vals", -1, &st, NULL);
 	t = per_participant(db, participants, st, record_of, blob);
-	printf("raw SQLite, the same values as one %zu-byte row per participant: upsert %ld rows | %.0f | ms\n",
+	printf("raw SQLite, the same values as one %zu-byte row per participant, as the store is: upsert %ld rows | %.0f | ms\n",
 	       sizeof(blob), participants, t);
 	raw_db_drop(db, dir);
 }
