@@ -1016,7 +1016,6 @@ static int pull_participants(struct ss_store *s, const char *kommune, const char
 		last = (uint64_t)sqlite3_column_int64(st, 1);
 		rc = item_add(it, last, false, n, at, scratch->len - at, pid);
 	}
-
 	if (rc == SH_OK && step != SQLITE_ROW && step != SQLITE_DONE) {
 		sh_log_error("store: %s", sqlite3_errmsg(s->db));
 		rc = SH_ERR_DB;
@@ -1091,10 +1090,6 @@ int ss_pull_page(struct ss_store *s, const struct ss_user *u, const char *device
 		goto out;
 	if (it.n)
 		qsort(it.v, it.n, sizeof(*it.v), by_seq);
-	/*
-	 * Whole participants: a page holds all of a participant's news, up to
-	 * where the reading of a municipality (or of conflicts) stopped.
-	 */
 	if (it.n && it.v[0].nops > SH_PAGE_MAX) {
 		/* only a participant brought over from before the cap (SS_PARTICIPANT_VALUES_MAX) can */
 		sh_log_error("store: participant %.8s has %zu values due, more than a page holds (%d)", it.v[0].pid,
@@ -1102,13 +1097,16 @@ int ss_pull_page(struct ss_store *s, const struct ss_user *u, const char *device
 		rc = SH_ERR_TOO_BIG;
 		goto out;
 	}
+	/*
+	 * Whole participants: a page holds all of a participant's news, up to
+	 * where the reading of a municipality (or of conflicts) stopped.
+	 */
 	for (size_t held = 0; take < it.n && take < PULL_ITEMS(limit) && it.v[take].seq <= cut; take++) {
 		if (take && held + it.v[take].nops > limit)
 			break;
 		held += it.v[take].nops;
 	}
 	*more = take < it.n || cut != UINT64_MAX;
-	/* ops */
 	sh_buf_puts(out, "{\"participants\":[");
 	for (size_t i = 0; i < take; i++) {
 		if (it.v[i].conflict || !it.v[i].nops)
