@@ -167,19 +167,18 @@ static int load(struct ss_merge *m, struct pstate *ps, const char *pid, const st
 	return rc;
 }
 
-static void result(struct sh_buf *b, bool *first, const char *code, uint64_t version,
-		   const char *value, const char *reason)
+static void result(struct sh_results *w, const char *code, uint64_t version, const char *value,
+		   const char *reason)
 {
 	struct sh_result r = {code, version, value, reason};
 
-	sh_wire_result_put(b, *first, &r);
-	*first = false;
+	sh_wire_results_add(w, &r);
 }
 
-static void reject(struct ss_merge *m, struct sh_buf *b, bool *first, const char *reason)
+static void reject(struct ss_merge *m, struct sh_results *w, const char *reason)
 {
 	m->stats.rejected++;
-	result(b, first, "rejected", 0, NULL, reason);
+	result(w, "rejected", 0, NULL, reason);
 }
 
 /* Writes one value (and, when the rules say so, its dependents). */
@@ -219,7 +218,7 @@ static int renumbered(struct ss_merge *m, struct pstate *ps, uint64_t hlc)
 }
 
 static int one_change(struct ss_merge *m, struct pstate *ps, const struct sh_change *c,
-		      struct sh_buf *b, bool *first)
+		      struct sh_results *w)
 {
 	const struct sh_field *f = sh_field_by_name(c->field);
 	struct ss_field cur;
@@ -232,31 +231,31 @@ static int one_change(struct ss_merge *m, struct pstate *ps, const struct sh_cha
 
 	if (f->writer == SH_WRITER_SERVER) {
 		sh_reason_set(&why, "%s skrives bare av serveren (Folkeregisteret).", f->label);
-		reject(m, b, first, why.text);
+		reject(m, w, why.text);
 		return SH_OK;
 	}
 	if (m->hlc_limit && c->hlc > m->hlc_limit) {
-		reject(m, b, first, "Endringen er gjort etter at brukeren ble deaktivert, og blir ikke lagret.");
+		reject(m, w, "Endringen er gjort etter at brukeren ble deaktivert, og blir ikke lagret.");
 		return SH_OK;
 	}
 	if (sh_hlc_recv(m->clock, c->hlc, &merged) != SH_OK) {
-		reject(m, b, first, "Klokken på maskinen går for langt foran. Rett klokken og synkroniser på nytt.");
+		reject(m, w, "Klokken på maskinen går for langt foran. Rett klokken og synkroniser på nytt.");
 		return SH_OK;
 	}
 	if (!ps->kommune[0]) {
-		reject(m, b, first, "Ukjent deltaker: endringssettet mangler kommune for en ny deltaker.");
+		reject(m, w, "Ukjent deltaker: endringssettet mangler kommune for en ny deltaker.");
 		return SH_OK;
 	}
 	if (!ss_user_in(m->user, ps->kommune)) {
-		reject(m, b, first, "Deltakeren hører til en kommune du ikke har tilgang til.");
+		reject(m, w, "Deltakeren hører til en kommune du ikke har tilgang til.");
 		return SH_OK;
 	}
 	if ((rc = sh_field_check_value(m->d, f, c->value, norm, &why)) != SH_OK) {
-		reject(m, b, first, why.text);
+		reject(m, w, why.text);
 		return SH_OK;
 	}
 	if (f->id == SH_F_KOMMUNE && norm[0] && !ss_user_in(m->user, norm)) {
-		reject(m, b, first, "Du kan ikke flytte deltakeren til en kommune du ikke har tilgang til.");
+		reject(m, w, "Du kan ikke flytte deltakeren til en kommune du ikke har tilgang til.");
 		return SH_OK;
 	}
 	if ((rc = ss_field_get(m->store, ps->id, f->name, f->repeat ? c->row : "", &cur)) != SH_OK)
@@ -264,20 +263,20 @@ static int one_change(struct ss_merge *m, struct pstate *ps, const struct sh_cha
 	if (!cur.exists && ss_participant_entries(m->store, ps->id) >= SS_PARTICIPANT_VALUES_MAX) {
 		sh_reason_set(&why, "Deltakeren har nådd grensen på %d verdier; endringen ble ikke lagret.",
 			      SS_PARTICIPANT_VALUES_MAX);
-		reject(m, b, first, why.text);
+		reject(m, w, why.text);
 		return SH_OK;
 	}
 	if (cur.exists && cur.version != c->base) {
 		if (strcmp(cur.value, norm) == 0) {
 			m->stats.superseded++;
-			result(b, first, "superseded", cur.version, NULL, NULL);
+			result(w, "superseded", cur.version, NULL, NULL);
 			return SH_OK;
 		}
 		if (strcmp(cur.device, m->device) == 0) {
 			/* its own earlier write: not a conflict */
 			if (c->hlc <= cur.hlc) {
 				m->stats.superseded++;
-				result(b, first, "superseded", cur.version, cur.value, NULL);
+				result(w, "superseded", cur.version, cur.value, NULL);
 				return SH_OK;
 			}
 		} else {
@@ -295,12 +294,12 @@ static int one_change(struct ss_merge *m, struct pstate *ps, const struct sh_cha
 			size_t nm;
 
 			if (sh_discharge_check(m->d, &ps->p, miss, 4, &nm, &why) != SH_OK) {
-				reject(m, b, first, why.text);
+				reject(m, w, why.text);
 				return SH_OK;
 			}
 		}
 		if (sh_rules_check(m->d, &ps->p, &a, &e) != SH_OK) {
-			reject(m, b, first, e.why.text);
+			reject(m, w, e.why.text);
 			return SH_OK;
 		}
 		if ((rc = write_value(m, ps, f, c->row, norm, c->hlc, &version)) != SH_OK)
@@ -338,27 +337,27 @@ static int one_change(struct ss_merge *m, struct pstate *ps, const struct sh_cha
 			return rc;
 		m->stats.conflicts++;
 		touch_kommune(m, ps->kommune);
-		result(b, first, "conflict", wins ? version : cur.version, wins ? NULL : cur.value, NULL);
+		result(w, "conflict", wins ? version : cur.version, wins ? NULL : cur.value, NULL);
 		return SH_OK;
 	}
 	m->stats.applied++;
-	result(b, first, "applied", version, NULL, NULL);
+	result(w, "applied", version, NULL, NULL);
 	return SH_OK;
 }
 
-static int resolve(struct ss_merge *m, const struct sh_change *c, struct sh_buf *b, bool *first)
+static int resolve(struct ss_merge *m, const struct sh_change *c, struct sh_results *w)
 {
 	int64_t id = strtoll(c->row, NULL, 10);
 	int rc = ss_conflict_resolve(m->store, id, m->user, m->user->username);
 
 	if (rc == SH_ERR_NOT_FOUND || rc == SH_ERR_DENIED) {
-		reject(m, b, first, rc == SH_ERR_NOT_FOUND ? "Fant ikke konflikten."
+		reject(m, w, rc == SH_ERR_NOT_FOUND ? "Fant ikke konflikten."
 							   : "Konflikten gjelder en kommune du ikke har tilgang til.");
 		return SH_OK;
 	}
 	if (rc == SH_OK) {
 		m->stats.applied++;
-		result(b, first, "applied", ss_seq(m->store), NULL, NULL);
+		result(w, "applied", ss_seq(m->store), NULL, NULL);
 		for (size_t i = 0; i < m->user->nkommuner; i++)
 			touch_kommune(m, m->user->kommuner[i]);
 	}
@@ -369,14 +368,14 @@ int ss_merge_changes(struct ss_merge *m, const struct sh_change *c, size_t n,
 		     struct sh_buf *results)
 {
 	struct pstate ps;
-	bool first = true;
+	struct sh_results w;
 	int rc = SH_OK;
 
 	memset(&ps, 0, sizeof(ps));
-	sh_buf_append(results, "[", 1);
+	sh_wire_results_begin(&w, results);
 	for (size_t i = 0; i < n && rc == SH_OK; i++) {
 		if (strcmp(c[i].field, SH_RESOLVE) == 0) {
-			rc = resolve(m, &c[i], results, &first);
+			rc = resolve(m, &c[i], &w);
 			continue;
 		}
 		if (!ps.loaded || strcmp(ps.id, c[i].participant) != 0) {
@@ -385,13 +384,13 @@ int ss_merge_changes(struct ss_merge *m, const struct sh_change *c, size_t n,
 			    (rc = load(m, &ps, c[i].participant, c + i, n - i)) != SH_OK)
 				break;
 		}
-		rc = one_change(m, &ps, &c[i], results, &first);
+		rc = one_change(m, &ps, &c[i], &w);
 	}
 	if (rc == SH_OK)
 		rc = flush(m, &ps);
 	else
 		sh_participant_clear(&ps.p); /* the caller rolls back */
-	sh_buf_append(results, "]", 1);
+	sh_wire_results_end(&w);
 	return rc == SH_OK ? results->err : rc;
 }
 

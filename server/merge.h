@@ -49,8 +49,8 @@ struct ss_merge {
 };
 
 /*
- * Merges changes c[0..n) and appends the results array text
- * ([[code, version, value, reason], ...]) to results. SH_OK unless the
+ * Merges changes c[0..n) and appends the results array text (one result
+ * a change, runs of plain ones in one element: shared/wire.h) to results. SH_OK unless the
  * store failed (then the caller rolls back).
  */
 int ss_merge_changes(struct ss_merge *m, const struct sh_change *c, size_t n,

@@ -45,7 +45,7 @@ void sh_wire_change_put(struct sh_buf *b, bool first, const struct sh_change *c)
 	sh_buf_printf(b, ",%llu]", (unsigned long long)c->base);
 }
 
-void sh_wire_result_put(struct sh_buf *b, bool first, const struct sh_result *r)
+static void result_put(struct sh_buf *b, bool first, const struct sh_result *r, size_t run)
 {
 	sh_buf_puts(b, first ? "[" : ",[");
 	sh_buf_json_str(b, r->code);
@@ -53,7 +53,51 @@ void sh_wire_result_put(struct sh_buf *b, bool first, const struct sh_result *r)
 	put_opt(b, r->value);
 	sh_buf_append(b, ",", 1);
 	put_opt(b, r->reason);
+	if (run > 1)
+		sh_buf_printf(b, ",%zu", run);
 	sh_buf_append(b, "]", 1);
+}
+
+void sh_wire_results_begin(struct sh_results *w, struct sh_buf *b)
+{
+	memset(w, 0, sizeof(*w));
+	w->b = b;
+	w->first = true;
+	sh_buf_append(b, "[", 1);
+}
+
+static void results_flush(struct sh_results *w)
+{
+	if (!w->run.code)
+		return;
+	result_put(w->b, w->first, &w->run, w->n);
+	w->first = false;
+	w->run.code = NULL;
+	w->n = 0;
+}
+
+void sh_wire_results_add(struct sh_results *w, const struct sh_result *r)
+{
+	bool plain = !r->value && !r->reason;
+
+	if (plain && w->run.code && strcmp(w->run.code, r->code) == 0 && r->version == w->run.version + w->n) {
+		w->n++;
+		return;
+	}
+	results_flush(w);
+	if (plain) {
+		w->run = *r;
+		w->n = 1;
+		return;
+	}
+	result_put(w->b, w->first, r, 1);
+	w->first = false;
+}
+
+void sh_wire_results_end(struct sh_results *w)
+{
+	results_flush(w);
+	sh_buf_append(w->b, "]", 1);
 }
 
 void sh_wire_participant_begin(struct sh_buf *b, bool first, const char *participant)
@@ -252,36 +296,60 @@ int sh_wire_ack_decode(const char *body, size_t len, struct sh_wire_doc *doc, ui
 	static const char *codes[] = {"applied", "superseded", "conflict", "rejected"};
 	const cJSON *a, *e;
 	struct sh_result *r;
-	size_t i = 0;
+	size_t i = 0, elements;
 
 	*out = NULL;
 	*n = 0;
 	if (parse_body(body, len, doc, why) != SH_OK)
 		return SH_ERR_PROTO;
-	a = array_of(doc->root, "results", SH_CHANGESET_MAX, n);
+	a = array_of(doc->root, "results", SH_CHANGESET_MAX, &elements);
 	if (!a || sh_json_u64(doc->root, "seq", UINT32_MAX, seq) != SH_OK) {
 		sh_reason_set(why, "Kvitteringen er ugyldig.");
 		goto bad;
 	}
+	/* the number of results: runs count as their length */
+	cJSON_ArrayForEach(e, a) {
+		uint64_t k = 1;
+
+		if (cJSON_IsArray(e) && cJSON_GetArraySize(e) == 5 &&
+		    (!item_u64(e, 4, &k) || k < 2 || k > SH_CHANGESET_MAX))
+			goto bad_item;
+		if ((*n += (size_t)k) > SH_CHANGESET_MAX) {
+			sh_reason_set(why, "Kvitteringen har flere enn %d resultater.", SH_CHANGESET_MAX);
+			goto bad;
+		}
+		i++;
+	}
+	i = 0;
 	r = sh_calloc(*n ? *n : 1, sizeof(*r));
 	if (!r) {
 		sh_wire_doc_free(doc);
+		*n = 0;
 		return SH_ERR_NOMEM;
 	}
 	*out = r;
 	cJSON_ArrayForEach(e, a) {
 		struct sh_result *x = &r[i];
+		int size = cJSON_GetArraySize(e);
+		uint64_t k = 1;
 		bool known = false;
 
-		if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 4 || !(x->code = item_str(e, 0, 16)) ||
+		if (!cJSON_IsArray(e) || (size != 4 && size != 5) || !(x->code = item_str(e, 0, 16)) ||
 		    !item_u64(e, 1, &x->version) || !item_opt(e, 2, SH_VALUE_MAX, &x->value) ||
 		    !item_opt(e, 3, 1024, &x->reason))
 			goto bad_item;
-		for (size_t k = 0; k < 4; k++)
-			known |= strcmp(x->code, codes[k]) == 0;
+		for (size_t c = 0; c < 4; c++)
+			known |= strcmp(x->code, codes[c]) == 0;
 		if (!known)
 			goto bad_item;
-		i++;
+		if (size == 5) { /* a run: plain results at consecutive versions */
+			(void)item_u64(e, 4, &k);
+			if (x->value || x->reason || x->version > 9007199254740991ULL - (k - 1))
+				goto bad_item;
+			for (uint64_t j = 1; j < k; j++)
+				r[i + j] = (struct sh_result){x->code, x->version + j, NULL, NULL};
+		}
+		i += (size_t)k;
 	}
 	return SH_OK;
 bad_item:

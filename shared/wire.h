@@ -4,6 +4,9 @@
  *
  *  change-set  {"changes":[[participant, field, row, value, hlc, base], ...]}
  *  ack         {"seq":N,"results":[[code, version, value|null, reason|null], ...]}
+ *              (one result a change, in order; k ≥ 2 consecutive results of
+ *              one code without value or reason, at versions v, v+1, …,
+ *              as one element [code, v, null, null, k])
  *  page        {"participants":[[participant, [[field, row, value, version, hlc, author], ...]], ...],
  *               "conflicts":[{...}], "next":N, "base":B, "more":bool, "server_seq":S}
  *              (whole participants, each with its values newer than the
@@ -58,7 +61,16 @@ struct sh_conflict {
 
 /* Encoders append one element (with a leading comma unless first). */
 void sh_wire_change_put(struct sh_buf *b, bool first, const struct sh_change *c);
-void sh_wire_result_put(struct sh_buf *b, bool first, const struct sh_result *r);
+/* An ack's results array, written result by result; runs are joined as they come. */
+struct sh_results {
+	struct sh_buf *b;
+	bool first;
+	struct sh_result run; /* the run held back (code NULL: none) */
+	size_t n;             /* its length */
+};
+void sh_wire_results_begin(struct sh_results *w, struct sh_buf *b);
+void sh_wire_results_add(struct sh_results *w, const struct sh_result *r);
+void sh_wire_results_end(struct sh_results *w);
 /* A page's participant: begin, its values (sh_wire_op_put: o->participant is not written), end. */
 void sh_wire_participant_begin(struct sh_buf *b, bool first, const char *participant);
 void sh_wire_op_put(struct sh_buf *b, bool first, const struct sh_op *o);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "alloc.h"
 #include "buf.h"
 #include "err.h"
 #include "wire.h"
@@ -123,11 +124,91 @@ static void refused(void **state)
 	sh_buf_free(&b);
 }
 
+/* An ack's results: plain ones at consecutive versions go as runs, and come back one a change. */
+static void results_runs(void **state)
+{
+	static const struct sh_result in[] = {
+		{"applied", 10, NULL, NULL}, {"applied", 11, NULL, NULL}, {"applied", 12, NULL, NULL},
+		{"superseded", 5, "SYR", NULL}, {"applied", 13, NULL, NULL}, {"rejected", 0, NULL, "nei"},
+		{"applied", 20, NULL, NULL}, {"applied", 21, NULL, NULL}, {"conflict", 22, NULL, NULL},
+		{"conflict", 23, NULL, NULL}, {"applied", 25, NULL, NULL},
+	};
+	const size_t nin = sizeof(in) / sizeof(*in);
+	struct sh_buf b;
+	struct sh_results w;
+	struct sh_result *out;
+	struct sh_wire_doc doc;
+	struct sh_reason why;
+	uint64_t seq;
+	size_t n;
+
+	(void)state;
+	sh_buf_init(&b, 1 << 20);
+	sh_buf_puts(&b, "{\"seq\":3,\"results\":");
+	sh_wire_results_begin(&w, &b);
+	for (size_t i = 0; i < nin; i++)
+		sh_wire_results_add(&w, &in[i]);
+	sh_wire_results_end(&w);
+	sh_buf_puts(&b, "}");
+	assert_string_equal(b.data, "{\"seq\":3,\"results\":[[\"applied\",10,null,null,3],[\"superseded\",5,\"SYR\",null],"
+				    "[\"applied\",13,null,null],[\"rejected\",0,null,\"nei\"],[\"applied\",20,null,null,2],"
+				    "[\"conflict\",22,null,null,2],[\"applied\",25,null,null]]}");
+	assert_int_equal(sh_wire_ack_decode(b.data, b.len, &doc, &seq, &out, &n, &why), SH_OK);
+	assert_int_equal(seq, 3);
+	assert_int_equal(n, nin);
+	for (size_t i = 0; i < nin; i++) {
+		assert_string_equal(out[i].code, in[i].code);
+		assert_int_equal(out[i].version, in[i].version);
+		assert_true((out[i].value == NULL) == (in[i].value == NULL));
+		assert_true((out[i].reason == NULL) == (in[i].reason == NULL));
+	}
+	sh_free(out);
+	sh_wire_doc_free(&doc);
+	sh_buf_free(&b);
+}
+
+static void results_refused(void **state)
+{
+	static const char *const bad[] = {
+		"[[\"applied\",1,\"x\",null,3]]",                /* a run with a value */
+		"[[\"applied\",1,null,\"nei\",3]]",              /* or a reason */
+		"[[\"applied\",1,null,null,1]]",                 /* a run of one */
+		"[[\"applied\",1,null,null,0]]",
+		"[[\"applied\",1,null,null,-2]]",
+		"[[\"applied\",1,null,null,10001]]",             /* over a change-set */
+		"[[\"applied\",1,null,null,6000],[\"applied\",9000,null,null,5000]]",
+		"[[\"applied\",9007199254740990,null,null,3]]", /* past 2^53 */
+		"[[\"frob\",1,null,null,2]]",
+		"[[\"applied\",1,null,null,2,7]]",
+	};
+	struct sh_buf b;
+	struct sh_result *out;
+	struct sh_wire_doc doc;
+	struct sh_reason why;
+	uint64_t seq;
+	size_t n;
+
+	(void)state;
+	sh_buf_init(&b, 1 << 20);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		sh_buf_reset(&b);
+		sh_buf_printf(&b, "{\"seq\":1,\"results\":%s}", bad[i]);
+		why.text[0] = '\0';
+		assert_int_equal(sh_wire_ack_decode(b.data, b.len, &doc, &seq, &out, &n, &why), SH_ERR_PROTO);
+		assert_null(out);
+		assert_int_equal(n, 0);
+		assert_true(why.text[0]);
+	}
+	sh_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(round_trip),
 		cmocka_unit_test(refused),
+		cmocka_unit_test(results_runs),
+		cmocka_unit_test(results_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -263,7 +263,11 @@ class Peer:
         self.send({"t": "push", "box": box or self.box("changeset", {"changes": changes},
                                                         seq=seq, n=len(changes))})
         m = self.recv()
-        return m, (self.open(m) if m["t"] == "push_ack" else None)
+        ack = self.open(m) if m["t"] == "push_ack" else None
+        if ack:  # one result a change: a run [code, version, null, null, k] is k of them
+            ack["results"] = [[r[0], r[1] + j, None, None] if len(r) == 5 else r
+                              for r in ack["results"] for j in range(r[4] if len(r) == 5 else 1)]
+        return m, ack
 
     def pull(self, since=0, limit=5000, base=None):
         """A page after since; base: the values still due (see server/store.h, struct
