@@ -364,12 +364,20 @@ static void on_hello(struct eng *e, const cJSON *msg)
 {
 	const char *challenge = sh_json_str(msg, "challenge", 32);
 	char fpr[SH_FPR_LEN + 1], header[512], *kx = NULL, *sig = NULL;
+	uint64_t version = 0;
 	struct sh_buf body;
 
 	if (!challenge || strlen(challenge) != 32 ||
 	    sh_b64_decode_fixed(sh_json_str(msg, "kx", 64), e->srv_kx, SH_KX_PK) != SH_OK ||
 	    sh_b64_decode_fixed(sh_json_str(msg, "sig", 64), e->srv_sign, SH_SIGN_PK) != SH_OK) {
 		finish(e, SC_SYNC_FAILED, "Serveren svarte ikke som en jobbsjanse-server.");
+		return;
+	}
+	if (sh_json_u64(msg, "v", UINT32_MAX, &version) != SH_OK || version != SH_PROTO_VERSION) {
+		finish(e, SC_SYNC_FAILED, "Serveren bruker protokollversjon %llu, denne jsr versjon %d. %s "
+		       "Endringene dine er lagret på maskinen.", (unsigned long long)version, SH_PROTO_VERSION,
+		       version < SH_PROTO_VERSION ? "Be den som drifter serveren om å oppdatere den."
+						  : "Oppdater jsr og synkroniser på nytt.");
 		return;
 	}
 	sh_fingerprint(e->srv_kx, e->srv_sign, fpr);

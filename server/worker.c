@@ -565,7 +565,7 @@ static int on_push(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 	struct sh_change *changes = NULL;
 	struct sh_reason why = {{0}};
 	size_t len = 0, n = 0;
-	uint64_t seq = 0;
+	uint64_t seq = 0, schema = 0;
 	struct sh_buf ackb;
 	int rc;
 
@@ -581,6 +581,13 @@ static int on_push(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 		emit_error(w, c->id, id, SH_ERR_DENIED,
 			   "Endringssettet kommer fra en annen maskin enn den som er logget inn.",
 			   "changeset device differs from session device");
+		goto out;
+	}
+	if (sh_json_u64(hdr, "schema", UINT32_MAX, &schema) != SH_OK || schema != SH_PROTO_VERSION) {
+		snprintf(reason, sizeof(reason), "Denne versjonen av jsr bruker protokollversjon %llu, serveren "
+			 "versjon %d. Oppdater jsr og synkroniser på nytt; endringene er lagret på maskinen.",
+			 (unsigned long long)schema, SH_PROTO_VERSION);
+		emit_error(w, c->id, id, SH_ERR_PROTO, reason, "changeset of another protocol version");
 		goto out;
 	}
 	if (sh_box_open(c->ch.rx, c->dev.sign_pk, box, &body, &len) != SH_OK) {

@@ -18,7 +18,13 @@
 #include "err.h"
 
 #define SH_PROTO "jsr.v1"
-#define SH_PROTO_VERSION 1
+/*
+ * The version of the bodies, in hello ("v") and in a change-set's header
+ * ("schema"). 2 (2026-11-27): pull pages by participant with the cursor's
+ * base, acknowledgements with runs; a client or server of another version
+ * is told so and syncs nothing.
+ */
+#define SH_PROTO_VERSION 2
 #define SH_MSG_MAX (64u << 20) /* a whole reassembled message */
 
 enum sh_msg {

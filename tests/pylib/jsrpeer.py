@@ -14,6 +14,8 @@ import struct
 import time
 from urllib.parse import urlparse
 
+PROTO_VERSION = 2  # shared/proto.h SH_PROTO_VERSION
+
 _na = ctypes.CDLL("libsodium.so.23")
 assert _na.sodium_init() >= 0
 _uc = ctypes.c_ubyte
@@ -227,6 +229,8 @@ class Peer:
         return obj["id"]
 
     def box(self, kind, body, **header):
+        if kind == "changeset":  # the protocol version of its body (SH_PROTO_VERSION)
+            header.setdefault("schema", PROTO_VERSION)
         h = {"k": kind, "dev": self.device.id, **header}
         return seal(self.tx, self.device.keys, json.dumps(h, separators=(",", ":")),
                     json.dumps(body) if not isinstance(body, (bytes, str)) else body)

@@ -222,11 +222,23 @@ class Boxes(ProtocolCase):
         before = self.stored()
         stranger = Device()
         box = seal(self.p.tx, stranger.keys, json.dumps(
-            {"k": "changeset", "dev": self.p.device.id, "seq": 2, "n": 1}),
+            {"k": "changeset", "dev": self.p.device.id, "seq": 2, "n": 1, "schema": 2}),
             json.dumps({"changes": self.change()}))
         m, _ = self.p.push(None, seq=2, box=box)
         self.assert_error(m, "crypto")
         self.assertEqual(before, self.stored())
+
+    def test_other_protocol_version(self):
+        """A client of another protocol version is told so; nothing is stored."""
+        before = self.stored()
+        for schema in (1, 3, None):
+            box = self.p.box("changeset", {"changes": self.change()}, seq=2, n=1,
+                             **({"schema": schema} if schema else {"schema": "2"}))
+            m, _ = self.p.push(None, seq=2, box=box)
+            self.assert_error(m, "proto", "protokollversjon")
+        self.assertEqual(before, self.stored())
+        m, ack = self.p.push(self.change())  # the same change-set in this version goes through
+        self.assertEqual([r[0] for r in ack["results"]], ["applied"])
 
     def test_other_device_in_header(self):
         other = self.peer()

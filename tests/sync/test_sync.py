@@ -346,6 +346,46 @@ class Offline(SyncCase):
         p = c.login(check=1)
         self.assertIn("Innloggingen mislyktes", p.stderr)
 
+    def test_server_of_another_protocol_version(self):
+        """A server that says another protocol version in its hello: jsr stops there and says so."""
+        import base64
+        import hashlib
+        import socket
+        import threading
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+
+        def serve():
+            conn, _ = listener.accept()
+            with conn:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += conn.recv(4096)
+                key = [line.split(b":", 1)[1].strip() for line in request.split(b"\r\n")
+                       if line.lower().startswith(b"sec-websocket-key:")][0]
+                accept = base64.b64encode(hashlib.sha1(
+                    key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()).decode()
+                conn.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                              "Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + "\r\n"
+                              "Sec-WebSocket-Protocol: jsr.v1\r\n\r\n").encode())
+                zero = base64.b64encode(bytes(32)).decode()
+                hello = ('{"t":"hello","v":1,"protocol":"jsr.v1","server_time":0,"fingerprint":"",'
+                         '"kx":"%s","sig":"%s","challenge":"%s"}' % (zero, zero, "0" * 32)).encode()
+                conn.sendall(bytes([0x81, 126]) + len(hello).to_bytes(2, "big") + hello)
+                conn.recv(4096)  # until jsr hangs up
+
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        c = Client(self.tmp, "x", self.server, url=f"ws://127.0.0.1:{port}/sync")
+        p = c.login(check=1)
+        self.assertIn("Serveren bruker protokollversjon 1, denne jsr versjon 2", p.stderr)
+        self.assertIn("oppdatere den", p.stderr)
+        t.join(10)
+        listener.close()
+
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
