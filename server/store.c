@@ -19,7 +19,7 @@ enum st {
 	ST_SEQ_GET, ST_SEQ_PUT, ST_USER_ADD, ST_USER_KOMMUNE_ADD, ST_USER_BY_NAME, ST_USER_BY_ID,
 	ST_USER_KOMMUNER, ST_DEVICE_GET, ST_DEVICE_ADD, ST_DEVICE_ACKED, ST_SESSION_ADD,
 	ST_SESSION_GET, ST_SESSION_TOUCH, ST_SESSION_REVOKE, ST_CS_GET, ST_CS_PUT, ST_P_GET,
-	ST_P_GET_VALS, ST_P_NUMBER, ST_P_PUT, ST_SAME_PERSON,
+	ST_P_NUMBER, ST_P_PUT, ST_SAME_PERSON,
 	ST_CONFLICT_ADD, ST_DUP_OPEN, ST_CONFLICT_GET, ST_CONFLICT_RESOLVE, ST_DUPS_OF,
 	ST_PULL_PARTICIPANTS, ST_PULL_CONFLICTS, ST_HASH, ST_META_GET, ST_META_PUT,
 	ST_COUNT
@@ -47,8 +47,7 @@ static const char *const sql[ST_COUNT] = {
 	[ST_CS_GET] = "SELECT hash, ack FROM changeset WHERE device = ?1 AND seq = ?2",
 	[ST_CS_PUT] = "INSERT INTO changeset(device, seq, hash, received, changes, ack) "
 		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[ST_P_GET] = "SELECT kommune, version FROM participant WHERE id = ?1",
-	[ST_P_GET_VALS] = "SELECT kommune, version, vals FROM participant WHERE id = ?1",
+	[ST_P_GET] = "SELECT kommune, version, vals FROM participant WHERE id = ?1",
 	[ST_P_NUMBER] = "SELECT kommune, fnr FROM participant WHERE id = ?1",
 	[ST_P_PUT] = "INSERT INTO participant(id, kommune, fnr, startdato, sluttdato, status, created, version, vals) "
 		     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8) ON CONFLICT(id) DO UPDATE SET "
@@ -559,11 +558,17 @@ int ss_changeset_put(struct ss_store *s, const char *device, uint64_t seq,
 
 /* ---- participants -------------------------------------------------------- */
 
-/* participant.kommune and .version of id, and its packed values into rec; *exists false when unknown. */
+/*
+ * participant.kommune and .version of id (*exists false when unknown), and
+ * its record and values into rec and p: from the cache pc when it kept
+ * them at that version, else unpacked from the row just read (a row fits a
+ * page, so reading vals with the rest costs no more I/O).
+ */
 static int participant_row(struct ss_store *s, const char *id, bool *exists, char kommune[8],
-			   uint64_t *version, struct sh_record *rec)
+			   uint64_t *version, struct sh_record *rec, struct sh_participant *p,
+			   struct ss_pcache *pc)
 {
-	sqlite3_stmt *st = stmt(s, rec ? ST_P_GET_VALS : ST_P_GET);
+	sqlite3_stmt *st = stmt(s, ST_P_GET);
 	int rc = SH_OK, step;
 
 	*exists = false;
@@ -577,9 +582,13 @@ static int participant_row(struct ss_store *s, const char *id, bool *exists, cha
 		*exists = true;
 		copy(kommune, 8, TXT(st, 0));
 		*version = (uint64_t)sqlite3_column_int64(st, 1);
-		if (rec && (rc = sh_record_decode(rec, sqlite3_column_blob(st, 2),
-						  (size_t)sqlite3_column_bytes(st, 2))) == SH_ERR_DB)
-			sh_log_error("store: the values of participant %.8s cannot be read", id);
+		if (!ss_pcache_take(pc, id, *version, p, rec)) {
+			rc = sh_record_decode(rec, sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2));
+			if (rc == SH_ERR_DB)
+				sh_log_error("store: the values of participant %.8s cannot be read", id);
+			if (rc == SH_OK)
+				rc = sh_record_values(rec, p);
+		}
 	} else if (step != SQLITE_DONE) {
 		sh_log_error("store: %s", sqlite3_errmsg(s->db));
 		rc = SH_ERR_DB;
@@ -600,12 +609,10 @@ int ss_participant_load(struct ss_store *s, const char *id, bool *exists, char k
 			struct sh_participant *p)
 {
 	uint64_t version;
-	int rc;
 
 	record_for(&s->other, id);
 	copy(p->id, sizeof(p->id), id);
-	rc = participant_row(s, id, exists, kommune, &version, &s->other);
-	return rc != SH_OK || !*exists ? rc : sh_record_values(&s->other, p);
+	return participant_row(s, id, exists, kommune, &version, &s->other, p, NULL);
 }
 
 int ss_participant_number(struct ss_store *s, const char *id, bool *exists, char kommune[8], char fnr[12])
@@ -627,26 +634,17 @@ int ss_participant_number(struct ss_store *s, const char *id, bool *exists, char
 	return step == SQLITE_ROW || step == SQLITE_DONE ? SH_OK : SH_ERR_DB;
 }
 
-/* The row of id; its record and values from the cache when kept at that version. */
 int ss_participant_take(struct ss_store *s, const char *id, bool *exists, char kommune[8],
 			uint64_t *version, struct sh_participant *p)
 {
-	int rc = participant_row(s, id, exists, kommune, version, NULL);
+	int rc;
 
 	s->live = false;
 	record_for(&s->cur, id);
 	copy(p->id, sizeof(p->id), id);
-	if (rc != SH_OK)
-		return rc;
-	if (*exists && ss_pcache_take(s->pc, id, *version, p, &s->cur)) {
+	if ((rc = participant_row(s, id, exists, kommune, version, &s->cur, p, s->pc)) == SH_OK)
 		s->live = true;
-		return SH_OK;
-	}
-	if (*exists && ((rc = participant_row(s, id, exists, kommune, version, &s->cur)) != SH_OK ||
-			(rc = sh_record_values(&s->cur, p)) != SH_OK))
-		return rc;
-	s->live = true;
-	return SH_OK;
+	return rc;
 }
 
 void ss_participant_keep(struct ss_store *s, uint64_t version, struct sh_participant *p)
