@@ -106,9 +106,31 @@ static size_t locate(const struct sh_record *rec, const char *field, const char 
 	return lo;
 }
 
-/* Strings per entry, and the header's length. */
+/* Strings per entry. */
 static int nstr(const struct sh_record *rec) { return rec->with_device ? 5 : 4; }
-static size_t header(const struct sh_record *rec) { return 2 * W_NUM + (size_t)nstr(rec) * W_LEN; }
+
+/*
+ * Reads the header of the entry at *p (ns strings) and moves *p to its
+ * strings; false unless the header and the strings it announces lie
+ * within end.
+ */
+static bool entry_header(const unsigned char **p, const unsigned char *end, int ns, uint64_t *hlc,
+			 uint64_t *version, uint64_t n[5])
+{
+	const unsigned char *h = *p;
+	uint64_t total = 0;
+
+	if ((size_t)(end - h) < 2 * W_NUM + (size_t)ns * W_LEN || !read_num(h, W_NUM, hlc) ||
+	    !read_num(h + W_NUM, W_NUM, version))
+		return false;
+	for (int i = 0; i < ns; i++) {
+		if (!read_num(h + 2 * W_NUM + i * W_LEN, W_LEN, &n[i]))
+			return false;
+		total += n[i];
+	}
+	*p = h + 2 * W_NUM + ns * W_LEN;
+	return (uint64_t)(end - *p) >= total;
+}
 
 int sh_record_decode(struct sh_record *rec, const void *blob, size_t len)
 {
@@ -130,17 +152,9 @@ int sh_record_decode(struct sh_record *rec, const void *blob, size_t len)
 		bool found;
 		size_t at;
 
-		if ((size_t)(end - p) < header(rec) || !read_num(p, W_NUM, &hlc) ||
-		    !read_num(p + W_NUM, W_NUM, &version))
+		if (!entry_header(&p, end, ns, &hlc, &version, n))
 			return SH_ERR_DB;
-		p += 2 * W_NUM;
-		for (int i = 0; i < ns; i++)
-			if (!read_num(p + i * W_LEN, W_LEN, &n[i]))
-				return SH_ERR_DB;
-		p += ns * W_LEN;
 		for (int i = 0; i < ns; i++) {
-			if ((size_t)(end - p) < n[i])
-				return SH_ERR_DB;
 			if ((off[i] = keep(rec, (const char *)p, (size_t)n[i])) < 0)
 				return SH_ERR_NOMEM;
 			p += n[i];
@@ -270,7 +284,6 @@ void sh_record_set_version(struct sh_record *rec, const char *field, const char 
 	}
 }
 
-
 int sh_record_values(const struct sh_record *rec, struct sh_participant *p)
 {
 	int rc = SH_OK;
@@ -292,24 +305,14 @@ bool sh_record_has_news(const void *blob, size_t len, uint64_t after, const char
 	const unsigned char *p = blob, *end = len ? p + len : p;
 	size_t elen = strlen(except);
 
-	if (!len)
-		return false;
 	while (p < end) {
-		uint64_t version, n[5], total = 0;
+		uint64_t hlc, version, n[5];
 
-		if ((size_t)(end - p) < 2 * W_NUM + 5 * W_LEN || !read_num(p + W_NUM, W_NUM, &version))
+		if (!entry_header(&p, end, 5, &hlc, &version, n))
 			return true;
-		for (int i = 0; i < 5; i++) {
-			if (!read_num(p + 2 * W_NUM + i * W_LEN, W_LEN, &n[i]))
-				return true;
-			total += n[i];
-		}
-		p += 2 * W_NUM + 5 * W_LEN;
-		if ((uint64_t)(end - p) < total)
+		p += n[0] + n[1] + n[2] + n[3] + n[4];
+		if (version > after && (n[4] != elen || memcmp(p - n[4], except, elen) != 0))
 			return true;
-		if (version > after && (n[4] != elen || memcmp(p + total - n[4], except, elen) != 0))
-			return true;
-		p += total;
 	}
 	return false;
 }
@@ -341,7 +344,7 @@ void sh_record_compact(struct sh_record *rec)
 			sh_buf_append(&live, str, strlen(str) + 1);
 		}
 	}
-	if (live.err == SH_OK) { /* out of memory: kept as it was, nothing is lost */
+	if (live.err == SH_OK) {
 		for (size_t i = 0; i < rec->n; i++) {
 			struct sh_entry *e = &rec->e[i];
 
@@ -354,7 +357,7 @@ void sh_record_compact(struct sh_record *rec)
 		sh_buf_free(&rec->strs);
 		rec->strs = live;
 	} else {
-		sh_buf_free(&live);
+		sh_buf_free(&live); /* out of memory: kept as it was, nothing is lost */
 	}
 	sh_free(moved);
 }
