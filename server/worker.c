@@ -692,9 +692,8 @@ static int send_wipe(struct ss_worker *w, struct conn *c, uint64_t id)
 
 static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64_t id)
 {
-	uint64_t limit = w->cfg.page_limit, t0, t1;
+	uint64_t limit, t0, t1;
 	struct ss_cursor from = {0, 0}, to;
-	bool bad;
 	struct sh_buf body, ids;
 	char header[200];
 	size_t count;
@@ -706,13 +705,10 @@ static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 	if (c->final)
 		return send_wipe(w, c, id);
 	c->notified = false;
-	bad = sh_json_u64(msg, "since", 9007199254740991ULL, &from.since) != SH_OK;
-	from.base = 0; /* without a base, all of each participant changed after since: more, never less */
-	if (!bad && cJSON_GetObjectItemCaseSensitive(msg, "base"))
-		bad = sh_json_u64(msg, "base", from.since, &from.base) != SH_OK;
-	if (!bad && cJSON_GetObjectItemCaseSensitive(msg, "limit"))
-		bad = sh_json_u64(msg, "limit", SH_PAGE_MAX, &limit) != SH_OK;
-	if (bad) {
+	/* without a base, all of each participant changed after since: more, never less */
+	if (sh_json_u64(msg, "since", 9007199254740991ULL, &from.since) != SH_OK ||
+	    sh_json_u64_or(msg, "base", from.since, 0, &from.base) != SH_OK ||
+	    sh_json_u64_or(msg, "limit", SH_PAGE_MAX, w->cfg.page_limit, &limit) != SH_OK) {
 		emit_error(w, c->id, id, SH_ERR_PROTO, "«since», «base» og «limit» må være ikke-negative heltall "
 			   "(base høyst since, limit høyst 20000).", "bad pull arguments");
 		return SH_OK;

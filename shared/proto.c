@@ -42,6 +42,15 @@ int sh_json_u64(const cJSON *o, const char *key, uint64_t max, uint64_t *out)
 	return SH_OK;
 }
 
+int sh_json_u64_or(const cJSON *o, const char *key, uint64_t max, uint64_t otherwise, uint64_t *out)
+{
+	if (!cJSON_GetObjectItemCaseSensitive(o, key)) {
+		*out = otherwise;
+		return SH_OK;
+	}
+	return sh_json_u64(o, key, max, out);
+}
+
 const char *sh_json_str(const cJSON *o, const char *key, size_t maxlen)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -88,8 +97,7 @@ int sh_msg_parse(const char *text, size_t len, cJSON **out, enum sh_msg *type, u
 		sh_reason_set(why, "Ukjent meldingstype «%s».", sh_text_echo(t));
 		goto bad;
 	}
-	if (cJSON_GetObjectItemCaseSensitive(j, "id") &&
-	    sh_json_u64(j, "id", 9007199254740991ULL, id) != SH_OK) {
+	if (sh_json_u64_or(j, "id", 9007199254740991ULL, 0, id) != SH_OK) {
 		sh_reason_set(why, "Feltet «id» må være et ikke-negativt heltall.");
 		goto bad;
 	}

@@ -66,6 +66,8 @@ char *sh_msg_error(uint64_t id, int err, const char *message, const char *detail
 const char *sh_json_str(const cJSON *o, const char *key, size_t maxlen);
 /* An integral number member in [0, max]; SH_ERR_PROTO otherwise. */
 int sh_json_u64(const cJSON *o, const char *key, uint64_t max, uint64_t *out) SH_MUST_USE;
+/* The same for an optional member: `otherwise` when it is absent. */
+int sh_json_u64_or(const cJSON *o, const char *key, uint64_t max, uint64_t otherwise, uint64_t *out) SH_MUST_USE;
 /* Unformatted text of a cJSON value (sh_free); NULL on failure. */
 char *sh_json_print(const cJSON *j);
 

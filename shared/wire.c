@@ -410,14 +410,6 @@ void sh_wire_page_free(struct sh_pull_page *page)
 	memset(page, 0, sizeof(*page));
 }
 
-/* The page's base: at most next; none from a server of before the base, where everything up to next is out. */
-static bool page_base(const cJSON *root, struct sh_pull_page *page)
-{
-	page->base = page->next;
-	return !cJSON_GetObjectItemCaseSensitive(root, "base") ||
-	       sh_json_u64(root, "base", page->next, &page->base) == SH_OK;
-}
-
 /* One participant of a page: [participant, [[field, row, value, version, hlc, author], ...]]; its values, or NULL. */
 static const cJSON *page_participant(const cJSON *p, const char **id)
 {
@@ -444,7 +436,8 @@ int sh_wire_page_decode(const char *body, size_t len, struct sh_wire_doc *doc, s
 	if (!ps || !cf || !cJSON_IsBool(more) ||
 	    sh_json_u64(doc->root, "next", 9007199254740991ULL, &page->next) != SH_OK ||
 	    sh_json_u64(doc->root, "server_seq", 9007199254740991ULL, &page->server_seq) != SH_OK ||
-	    !page_base(doc->root, page)) {
+	    /* none from a server of before the base: everything up to next is out */
+	    sh_json_u64_or(doc->root, "base", page->next, page->next, &page->base) != SH_OK) {
 		sh_reason_set(why, "Siden fra serveren er ugyldig.");
 		goto bad;
 	}
