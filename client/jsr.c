@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "config.h"
 #include "log.h"
+#include "sync_store.h"
 
 static const struct cli_cmd *const groups[] = {cli_cmds_participant, cli_cmds_tiltak,
 						cli_cmds_sync, cli_cmds_admin, cli_cmds_fnr,
@@ -20,6 +21,8 @@ static const struct cli_cmd *const groups[] = {cli_cmds_participant, cli_cmds_ti
 static const struct sh_conf_key client_keys[] = {
 	{"ca_file", SH_CONF_STRING, NULL, "PEM CA certificate for a wss:// server with a private CA"},
 	{"unlock_hours", SH_CONF_INT, "12", "how long the replica stays unlocked after a login or jsr unlock"},
+	{"changeset_size", SH_CONF_INT, "10000",
+	 "most changes in one change-set (1 to 10000); smaller ones are sent again sooner after a cut"},
 	{"password_strength", SH_CONF_STRING, "interactive",
 	 "Argon2id cost of the offline-unlock hash: interactive, or min (tests only)"},
 	{NULL, 0, NULL, NULL},
@@ -94,6 +97,10 @@ int main(int argc, char **argv)
 	}
 	if (sh_config_init(client_keys, config, &why) != SH_OK) {
 		fprintf(stderr, "jsr: %s\n", why.text);
+		return CLI_USAGE;
+	}
+	if (sh_config_int("changeset_size") < 1 || sh_config_int("changeset_size") > SC_CHANGESET_SIZE) {
+		fprintf(stderr, "jsr: changeset_size må være fra 1 til %d.\n", SC_CHANGESET_SIZE);
 		return CLI_USAGE;
 	}
 	sh_log_init("jsr");

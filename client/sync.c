@@ -8,8 +8,11 @@
  *                                  └──── daemon: local change ◀───┴─ notify
  *
  * Up to WINDOW change-sets are in flight; each acknowledgement and each
- * page is committed to the replica before the next step. A lost
- * connection resumes from the replica (pending change-sets, cursor).
+ * page is committed to the replica before the next step. Sending comes
+ * before storing: what the server can work on next goes on the wire
+ * first, and the acknowledgements and the page received meanwhile are
+ * stored after it, in the order received. A lost connection resumes from
+ * the replica (pending change-sets, cursor).
  */
 #include "sync.h"
 
@@ -33,6 +36,21 @@
 #define FRAG (64 * 1024)
 #define WINDOW 4
 #define RX_MAX ((size_t)96 << 20)
+
+/*
+ * A received page or acknowledgement held back until what it lets us send
+ * (the next pull, the next change-set) is on the wire, so the server works
+ * on that while we store this.
+ */
+struct held {
+	enum { HELD_PAGE, HELD_ACK } kind;
+	char *body;
+	struct sh_wire_doc doc;
+	struct sh_pull_page page;
+	uint64_t seq;
+	struct sh_result *res;
+	size_t n;
+};
 
 enum phase { P_CONNECTING, P_HELLO, P_AUTH, P_PUSH, P_PULL, P_LOOKUP, P_IDLE, P_DONE };
 
@@ -72,19 +90,12 @@ struct eng {
 	size_t lookups_out;      /* lookup messages not yet answered */
 	bool lookups_synced;     /* this connection has asked about every unfinished lookup */
 	/*
-	 * A received page or acknowledgement held back until what it lets us
-	 * send (the next pull, the next change-set) is on the wire, so the
-	 * server works on that while we store this. At most one is held.
+	 * Held, oldest first: up to WINDOW acknowledgements (one per
+	 * change-set in flight), or one page (a page is asked for only after
+	 * everything before it is stored).
 	 */
-	struct {
-		enum { HELD_NONE, HELD_PAGE, HELD_ACK } kind;
-		char *body;
-		struct sh_wire_doc doc;
-		struct sh_pull_page page;
-		uint64_t seq;
-		struct sh_result *res;
-		size_t n;
-	} held;
+	struct held held[WINDOW];
+	size_t nheld;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -221,9 +232,20 @@ static void start_pull(struct eng *e)
 	request_page(e, sc_cursor(e->r), sc_cursor_base(e->r));
 }
 
-static void send_changesets(struct eng *e)
+/* Room for another change-set, and one waiting? */
+static bool can_send(const struct eng *e)
 {
-	while (e->inflight < WINDOW && e->next_send < e->npending) {
+	return e->phase == P_PUSH && e->inflight < WINDOW && e->next_send < e->npending;
+}
+
+/*
+ * The next change-set, built when the one before it is on the wire: built
+ * any earlier, it would keep that one waiting (called from WRITEABLE, and
+ * to start).
+ */
+static void send_changeset(struct eng *e)
+{
+	if (!e->head && can_send(e)) {
 		uint64_t seq = e->pending[e->next_send++];
 		struct sh_buf body;
 		char header[200];
@@ -268,7 +290,7 @@ static void start_push(struct eng *e)
 		return;
 	}
 	e->phase = P_PUSH;
-	send_changesets(e);
+	send_changeset(e); /* the rest from WRITEABLE, one at a time */
 }
 
 static int send_lookups(struct sh_buf *body, size_t n, void *arg)
@@ -484,25 +506,38 @@ static void on_login_ok(struct eng *e, const cJSON *msg)
 	sh_free(body);
 }
 
-static void drop_held(struct eng *e)
+/* Lets go of the oldest held message. */
+static void drop_oldest(struct eng *e)
 {
-	if (e->held.kind == HELD_PAGE)
-		sh_wire_page_free(&e->held.page);
-	sh_free(e->held.res);
-	sh_wire_doc_free(&e->held.doc);
-	sh_free(e->held.body);
-	memset(&e->held, 0, sizeof(e->held));
+	struct held *h = &e->held[0];
+
+	if (!e->nheld)
+		return;
+	if (h->kind == HELD_PAGE)
+		sh_wire_page_free(&h->page);
+	sh_free(h->res);
+	sh_wire_doc_free(&h->doc);
+	sh_free(h->body);
+	memmove(e->held, e->held + 1, --e->nheld * sizeof(*e->held));
+	memset(&e->held[e->nheld], 0, sizeof(*e->held));
 }
 
-/* Stores the held acknowledgement; then the next step of the round. */
+/* Not stored: the page comes again, the change-set is acknowledged again. */
+static void drop_held(struct eng *e)
+{
+	while (e->nheld)
+		drop_oldest(e);
+}
+
+/* Stores the oldest held message, an acknowledgement; then the next step of the round. */
 static void store_ack(struct eng *e)
 {
 	struct sh_reason why = {{0}};
 	struct sc_ack_stats st;
 	uint64_t t0 = sh_mono_us();
-	int rc = sc_apply_ack(e->r, e->held.seq, e->held.res, e->held.n, &st, &why);
+	int rc = sc_apply_ack(e->r, e->held[0].seq, e->held[0].res, e->held[0].n, &st, &why);
 
-	drop_held(e);
+	drop_oldest(e);
 	if (rc != SH_OK) {
 		finish(e, SC_SYNC_FAILED, "%s", why.text[0] ? why.text : "Kunne ikke lagre kvitteringen.");
 		return;
@@ -513,7 +548,7 @@ static void store_ack(struct eng *e)
 	e->res->superseded += st.superseded;
 	e->res->conflicts += st.conflicts;
 	e->res->rejected += st.rejected;
-	if (e->inflight || e->next_send < e->npending)
+	if (e->inflight || e->next_send < e->npending || e->nheld)
 		return;
 	if (sc_has_unsent(e->r))
 		start_push(e); /* rejected changes given another chance */
@@ -521,15 +556,15 @@ static void store_ack(struct eng *e)
 		start_pull(e);
 }
 
-/* Stores the held page; the cursor moves with it. */
+/* Stores the oldest held message, a page; the cursor moves with it. */
 static void store_page(struct eng *e)
 {
 	size_t applied, kept;
 	uint64_t t0 = sh_mono_us();
-	bool more = e->held.page.more;
-	int rc = sc_apply_page(e->r, &e->held.page, &applied, &kept);
+	bool more = e->held[0].page.more;
+	int rc = sc_apply_page(e->r, &e->held[0].page, &applied, &kept);
 
-	drop_held(e);
+	drop_oldest(e);
 	sc_replica_maintain(e->r);
 	e->res->t_apply += (double)(sh_mono_us() - t0) / 1000.0;
 	if (rc != SH_OK) {
@@ -543,53 +578,68 @@ static void store_page(struct eng *e)
 		round_done(e);
 }
 
-static void store_held(struct eng *e)
+/* Stores the oldest held message. */
+static void store_oldest(struct eng *e)
 {
-	if (e->held.kind == HELD_PAGE)
+	if (!e->nheld)
+		return;
+	if (e->held[0].kind == HELD_PAGE)
 		store_page(e);
-	else if (e->held.kind == HELD_ACK)
+	else
 		store_ack(e);
 }
 
-/*
- * Opens msg's box into the held slot, after storing what is held (a request
- * that went out behind others: messages are stored in order). False when
- * the round ended meanwhile or the box did not open (`unopened` says so).
- */
-static bool hold(struct eng *e, const cJSON *msg, int kind, size_t *len, const char *unopened)
+static void store_held(struct eng *e)
 {
-	store_held(e);
+	while (e->nheld && !e->finished)
+		store_oldest(e);
+}
+
+/*
+ * Opens msg's box into a held slot, the newest (messages are stored in the
+ * order received). An acknowledgement joins those held; a page, or one
+ * more than the slots, is held after storing what is. False when the round
+ * ended meanwhile or the box did not open (`unopened` says so).
+ */
+static struct held *hold(struct eng *e, const cJSON *msg, int kind, size_t *len, const char *unopened)
+{
+	struct held *h;
+
+	if (kind == HELD_PAGE || e->nheld == WINDOW || (e->nheld && e->held[e->nheld - 1].kind == HELD_PAGE))
+		store_held(e);
 	if (e->finished)
-		return false;
-	if (open_box(e, msg, &e->held.body, len) != SH_OK) {
-		e->held.body = NULL;
+		return NULL;
+	h = &e->held[e->nheld];
+	if (open_box(e, msg, &h->body, len) != SH_OK) {
+		h->body = NULL;
 		finish(e, SC_SYNC_FAILED, "%s", unopened);
-		return false;
+		return NULL;
 	}
-	e->held.kind = kind;
-	return true;
+	h->kind = kind;
+	e->nheld++;
+	return h;
 }
 
 /* An acknowledgement: the next change-set goes out before this one is stored. */
 static void on_push_ack(struct eng *e, const cJSON *msg)
 {
 	struct sh_reason why = {{0}};
+	struct held *h;
 	size_t len;
 
-	if (!hold(e, msg, HELD_ACK, &len, "Kvitteringen fra serveren kunne ikke åpnes eller bekreftes."))
+	if (!(h = hold(e, msg, HELD_ACK, &len, "Kvitteringen fra serveren kunne ikke åpnes eller bekreftes.")))
 		return;
-	if (sh_wire_ack_decode(e->held.body, len, &e->held.doc, &e->held.seq, &e->held.res, &e->held.n,
-			       &why) != SH_OK) {
+	if (sh_wire_ack_decode(h->body, len, &h->doc, &h->seq, &h->res, &h->n, &why) != SH_OK) {
 		drop_held(e);
 		finish(e, SC_SYNC_FAILED, "%s", why.text[0] ? why.text : "Kvitteringen fra serveren er ugyldig.");
 		return;
 	}
 	if (e->inflight)
 		e->inflight--;
-	if (e->next_send < e->npending)
-		send_changesets(e); /* stored after the write: see callback() */
+	if (e->head || can_send(e))
+		lws_callback_on_writable(e->wsi); /* stored after the writes: see callback() */
 	else
-		store_ack(e);
+		store_held(e);
 }
 
 /* A page: when more follow, the next is asked for before this one is stored. */
@@ -597,20 +647,21 @@ static void on_changes(struct eng *e, const cJSON *msg)
 {
 	struct sh_reason why = {{0}};
 	uint64_t t0 = sh_mono_us();
+	struct held *h;
 	size_t len;
 	int rc;
 
-	if (!hold(e, msg, HELD_PAGE, &len, "En side fra serveren kunne ikke åpnes eller bekreftes."))
+	if (!(h = hold(e, msg, HELD_PAGE, &len, "En side fra serveren kunne ikke åpnes eller bekreftes.")))
 		return;
-	rc = sh_wire_page_decode(e->held.body, len, &e->held.doc, &e->held.page, &why);
+	rc = sh_wire_page_decode(h->body, len, &h->doc, &h->page, &why);
 	e->res->t_decode += (double)(sh_mono_us() - t0) / 1000.0;
 	if (rc != SH_OK) {
 		drop_held(e);
 		finish(e, SC_SYNC_FAILED, "%s", why.text[0] ? why.text : "Kunne ikke lese siden fra serveren.");
 		return;
 	}
-	if (e->held.page.more)
-		request_page(e, e->held.page.next, e->held.page.base); /* stored after the write: see callback() */
+	if (h->page.more)
+		request_page(e, h->page.next, h->page.base); /* stored after the write: see callback() */
 	else
 		store_page(e);
 }
@@ -768,7 +819,7 @@ static void lost(struct eng *e, const char *what)
 {
 	e->wsi = NULL;
 	clear_queue(e);
-	drop_held(e); /* not stored: the page comes again, the change-set is acked again */
+	drop_held(e);
 	sh_buf_reset(&e->rx);
 	if (e->finished)
 		return;
@@ -860,14 +911,18 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			return -1;
 		break;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		/* one write per WRITEABLE: a fragment, else the next change-set's first, else one held stored */
 		if (e->finished && !e->head)
 			return -1;
+		send_changeset(e);
 		if (write_one(e, wsi) != 0)
 			return -1;
-		if (!e->head)
-			store_held(e);
+		if (!e->head && !can_send(e))
+			store_oldest(e);
 		if (e->finished && !e->head)
 			return -1;
+		if (e->head || can_send(e) || e->nheld)
+			lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_CLIENT_CLOSED:
 		if (e)

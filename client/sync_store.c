@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "chash.h"
+#include "config.h"
 #include "db.h"
 #include "hlc.h"
 #include "log.h"
@@ -154,7 +155,7 @@ static int finish(struct q *q)
 /*
  * Change-sets are cut at participant boundaries: all unsent changes of a
  * participant go into one change-set, which holds at most
- * SC_CHANGESET_SIZE changes (only a participant with more than that on its
+ * sc_changeset_size() changes (only a participant with more than that on its
  * own is split, in the order its changes were made). The order of one
  * participant's changes is all the server relies on (CHANGESET_ORDER), and
  * grouping by participant keeps a change-set on few pages at both ends:
@@ -165,6 +166,13 @@ struct cut {
 	char last[SH_ID_LEN + 1]; /* the change-set ends with this participant */
 	bool alone;               /* it is this participant only, too big for one */
 };
+
+size_t sc_changeset_size(void)
+{
+	long n = sh_config_int("changeset_size");
+
+	return n >= 1 && n <= SC_CHANGESET_SIZE ? (size_t)n : SC_CHANGESET_SIZE;
+}
 
 static int add_cut(struct q *q, struct cut **cuts, size_t *n, size_t *cap, const char *last, bool alone)
 {
@@ -185,7 +193,7 @@ static int freeze_cuts(struct q *q, struct cut **cuts, size_t *n)
 	sqlite3_stmt *st = Q(q, 0, "SELECT participant, n FROM outbox_entry WHERE changeset IS NULL "
 				   "ORDER BY participant");
 	char prev[SH_ID_LEN + 1] = "";
-	size_t cap = 0, in = 0;
+	size_t cap = 0, in = 0, size = sc_changeset_size();
 	int step;
 
 	*cuts = NULL;
@@ -195,12 +203,12 @@ static int freeze_cuts(struct q *q, struct cut **cuts, size_t *n)
 	while (q->err == SH_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		size_t k = (size_t)sqlite3_column_int64(st, 1);
 
-		if (in && in + k > SC_CHANGESET_SIZE) {
+		if (in && in + k > size) {
 			add_cut(q, cuts, n, &cap, prev, false);
 			in = 0;
 		}
 		snprintf(prev, sizeof(prev), "%s", TXT(st, 0));
-		if (k > SC_CHANGESET_SIZE)
+		if (k > size)
 			add_cut(q, cuts, n, &cap, prev, true);
 		else
 			in += k;
@@ -215,7 +223,7 @@ static int freeze_cuts(struct q *q, struct cut **cuts, size_t *n)
 
 /*
  * A participant with more unsent changes than a change-set holds: its entry
- * becomes entries of SC_CHANGESET_SIZE changes, in the order made, each in
+ * becomes entries of sc_changeset_size() changes, in the order made, each in
  * a change-set of its own.
  */
 static void freeze_alone(struct q *q, struct sc_replica *r, const char *id, int64_t *seq, size_t *changesets)
@@ -223,12 +231,13 @@ static void freeze_alone(struct q *q, struct sc_replica *r, const char *id, int6
 	struct sh_record entry = {0};
 	struct sh_buf packed;
 	sqlite3_stmt *st;
+	size_t size = sc_changeset_size();
 
 	sh_buf_init(&packed, INT_MAX);
 	if (sc_outbox_unsent(sc_replica_outbox(r), id, &entry) != SH_OK)
 		q->err = SH_ERR_DB;
-	for (size_t at = 0; q->err == SH_OK && at < entry.n; at += SC_CHANGESET_SIZE) {
-		size_t k = entry.n - at < SC_CHANGESET_SIZE ? entry.n - at : SC_CHANGESET_SIZE;
+	for (size_t at = 0; q->err == SH_OK && at < entry.n; at += size) {
+		size_t k = entry.n - at < size ? entry.n - at : size;
 
 		sh_buf_reset(&packed);
 		if ((q->err = sh_record_encode_part(&entry, at, at + k, &packed)) != SH_OK ||

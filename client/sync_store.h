@@ -26,8 +26,15 @@
 #define SC_CHANGESET_SIZE SH_CHANGESET_MAX /* changes per change-set, at most */
 
 /*
- * Numbers every unsent change into change-sets of at most SC_CHANGESET_SIZE,
- * of whole participants (only one with more changes than that is split).
+ * Changes per change-set: the setting changeset_size when it is within
+ * 1..SC_CHANGESET_SIZE, else SC_CHANGESET_SIZE. Smaller change-sets are
+ * sent again sooner after a cut connection.
+ */
+size_t sc_changeset_size(void);
+/*
+ * Numbers every unsent change into change-sets of at most
+ * sc_changeset_size() changes, of whole participants (only one with more
+ * changes than that is split).
  */
 int sc_freeze_outbox(struct sc_replica *r, size_t *changesets) SH_MUST_USE;
 /* Is there a change not yet numbered into a change-set? */

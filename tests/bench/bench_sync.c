@@ -371,7 +371,9 @@ int main(int argc, char **argv)
 	populate(a, ids);
 	values = outbox_count(a);
 	c0 = cpu_now(&s);
+	bench_perf("push", 1);
 	sync_once(a, &res);
+	bench_perf("push", 0);
 	printf("push %d new participants (%ld values), sealed, to acknowledged | %.0f | ms\n", P, values,
 	       res.push_ms);
 	printf("  ... that is | %.0f | k changes/s\n", (double)values / res.push_ms);
@@ -383,7 +385,9 @@ int main(int argc, char **argv)
 	b = replica(d, "b", db_, sizeof(db_));
 	login(b, &s);
 	c0 = cpu_now(&s);
+	bench_perf("pull", 1);
 	sync_once(b, &res);
+	bench_perf("pull", 0);
 	printf("initial pull of them into a fresh replica (%zu values, %zu pages) | %.0f | ms\n",
 	       res.pulled, res.pages, res.pull_ms);
 	printf("  client share: open+decode %.0f ms, apply %.0f ms | %.0f | ms\n", res.t_decode,
@@ -415,7 +419,9 @@ int main(int argc, char **argv)
 	}
 	values = outbox_count(a);
 	c0 = cpu_now(&s);
+	bench_perf("edits", 1);
 	sync_once(a, &res);
+	bench_perf("edits", 0);
 	printf("push %d single-field edits (%ld changes) | %.0f | ms\n", EDITS, values, res.push_ms);
 	printf("  ... that is | %.0f | k changes/s\n", (double)values / res.push_ms);
 	push_share(&res);

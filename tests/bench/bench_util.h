@@ -136,6 +136,23 @@ static inline double bench_server_cpu_ms(const struct bench_server *s)
 	return (double)(ut + st) * 1e3 / (double)sysconf(_SC_CLK_TCK);
 }
 
+/*
+ * Profiling one part: with BENCH_PERF_CTL naming perf's control FIFO
+ * (perf record --control=fifo:PATH -D -1 ...) and BENCH_PERF_PART naming
+ * the part ("push", "pull", "edits"), perf records only while that part
+ * runs, in this process and the server alike. Without them, nothing.
+ */
+static inline void bench_perf(const char *part, int on)
+{
+	const char *ctl = getenv("BENCH_PERF_CTL"), *want = getenv("BENCH_PERF_PART");
+	FILE *f;
+
+	if (!ctl || !want || strcmp(want, part) != 0 || !(f = fopen(ctl, "w")))
+		return;
+	fputs(on ? "enable\n" : "disable\n", f);
+	fclose(f);
+}
+
 static inline void bench_server_stop(struct bench_server *s)
 {
 	char cmd[300];

@@ -127,9 +127,10 @@ class Client:
         self.dir = os.path.join(tmp, name)
         self.server, self.user, self.password = server, user, password
         self.url = url
+        self.settings = {}  # JSR_<KEY> settings of this client's every command
 
     def env(self, **extra):
-        return env(JSR_DATA=self.dir, JSR_PASSWORD=self.password, **extra)
+        return env(JSR_DATA=self.dir, JSR_PASSWORD=self.password, **self.settings, **extra)
 
     def jsr(self, *args, check=None, input=None, timeout=120):
         return jsr(*args, check=check, environ=self.env(), input=input, timeout=timeout)

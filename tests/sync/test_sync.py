@@ -146,6 +146,38 @@ class SmallPages(SyncCase):
         self.assert_converged([a, b])
 
 
+class SmallChangesets(SyncCase):
+    """Change-sets of at most 5 changes: a push of many keeps a window of
+    them in flight, and acknowledgements that arrive together are stored
+    in the order received, after the next change-sets are on the wire."""
+
+    def test_many_changesets(self):
+        a = self.client("a")
+        a.settings["JSR_CHANGESET_SIZE"] = "5"
+        ids = [self.register(a) for _ in range(6)]
+        for pid in ids[:3]:
+            a.jsr("set", pid, *BAKGRUNN, check=0)
+        j = a.json("sync")
+        self.assertEqual(j["status"], "ok", j)
+        self.assertGreaterEqual(j["changesets"], 12, j)  # three windows and more
+        device = self.server.sql("SELECT DISTINCT device FROM changeset")
+        self.assertEqual(len(device), 1)
+        seqs = [s for (s,) in self.server.sql("SELECT seq FROM changeset ORDER BY seq")]
+        self.assertEqual(seqs, list(range(1, j["changesets"] + 1)))
+        self.assertEqual(max(n for (n,) in self.server.sql("SELECT changes FROM changeset")), 5)
+        self.assertEqual(a.json("outbox")["changes"], [])
+        fresh = self.client("fresh")
+        fresh.sync()
+        self.assert_converged([a, fresh])
+
+    def test_out_of_range(self):
+        a = self.client("a")
+        for bad in ("0", "10001"):
+            a.settings["JSR_CHANGESET_SIZE"] = bad
+            r = a.jsr("status", check=2)
+            self.assertIn("changeset_size må være fra 1 til 10000", r.stderr)
+
+
 class Conflicts(SyncCase):
     def test_same_field_two_clients(self):
         a, b = self.client("a"), self.client("b", user="ola")
