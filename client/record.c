@@ -20,7 +20,7 @@ enum { SET_MAX = 2048, SLOTS = 4096 };
 
 struct sc_records {
 	sqlite3 *db;
-	sqlite3_stmt *get, *put;
+	sqlite3_stmt *get, *put, *patch;
 	struct sh_buf packed; /* sc_records_save: one record at a time */
 	struct sh_record *slot[SLOTS];
 	uint16_t used[SET_MAX]; /* the slots in use, n of them */
@@ -76,19 +76,28 @@ void sc_records_reset(struct sc_records *s)
 	s->n = 0;
 }
 
-struct sh_record *sc_records_get(struct sc_records *s, const char *id)
+/* The slot of id's record, or the free one where it goes. */
+static size_t slot_of(const struct sc_records *s, const char *id)
 {
 	size_t i = hash(id);
+
+	while (s->slot[i] && strcmp(s->slot[i]->id, id) != 0)
+		i = (i + 1) & (SLOTS - 1);
+	return i;
+}
+
+struct sh_record *sc_records_get(struct sc_records *s, const char *id)
+{
+	size_t i = slot_of(s, id);
 	struct sh_record *rec;
 
-	for (; s->slot[i]; i = (i + 1) & (SLOTS - 1))
-		if (strcmp(s->slot[i]->id, id) == 0)
-			return s->slot[i];
+	if (s->slot[i])
+		return s->slot[i];
 	if (s->n == SET_MAX) {
 		if (sc_records_save(s) != SH_OK)
 			return NULL;
 		sc_records_reset(s);
-		i = hash(id);
+		i = slot_of(s, id);
 	}
 	if (strlen(id) > SH_ID_LEN || !(rec = sh_calloc(1, sizeof(*rec))))
 		return NULL;
@@ -101,6 +110,47 @@ struct sh_record *sc_records_get(struct sc_records *s, const char *id)
 	s->slot[i] = rec;
 	s->used[s->n++] = (uint16_t)i;
 	return rec;
+}
+
+int sc_records_set_versions(struct sc_records *s, const char *id, struct sh_version_set *vs, size_t n)
+{
+	struct sh_record *rec = s->slot[slot_of(s, id)];
+	sqlite3_stmt *st;
+	bool changed = false;
+	int rc = SH_OK, step;
+
+	if (rec) {
+		for (size_t i = 0; i < n; i++)
+			sh_record_set_version(rec, vs[i].field, vs[i].row, vs[i].version);
+		return SH_OK;
+	}
+	if (!n || !(st = sh_db_prepared(s->db, &s->get, "SELECT vals FROM record WHERE participant = ?1")))
+		return n ? SH_ERR_DB : SH_OK;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sh_buf_reset(&s->packed);
+	if ((step = sqlite3_step(st)) == SQLITE_ROW)
+		sh_buf_append(&s->packed, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+	sqlite3_reset(st);
+	if (step != SQLITE_ROW)
+		return step == SQLITE_DONE ? SH_OK : SH_ERR_DB;
+	if (s->packed.err != SH_OK)
+		return s->packed.err;
+	if (sh_packed_set_versions(s->packed.data, s->packed.len, false, vs, n, &changed) != SH_OK) {
+		sh_log_error("record: cannot read the values of participant %.8s", id);
+		return SH_ERR_DB;
+	}
+	if (!changed)
+		return SH_OK;
+	if (!(st = sh_db_prepared(s->db, &s->patch, "UPDATE record SET vals = ?2 WHERE participant = ?1")))
+		return SH_ERR_DB;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, s->packed.data, (int)s->packed.len, SQLITE_STATIC);
+	if ((step = sqlite3_step(st)) != SQLITE_DONE) {
+		sh_log_error("record: %s", sqlite3_errmsg(s->db));
+		rc = SH_ERR_DB;
+	}
+	sqlite3_reset(st);
+	return rc;
 }
 
 int sc_records_save(struct sc_records *s)
@@ -139,6 +189,7 @@ void sc_records_free(struct sc_records *s)
 	sc_records_reset(s);
 	sqlite3_finalize(s->get);
 	sqlite3_finalize(s->put);
+	sqlite3_finalize(s->patch);
 	sh_buf_free(&s->packed);
 	sh_free(s);
 }

@@ -27,6 +27,13 @@ struct sc_records;
 struct sc_records *sc_records_new(sqlite3 *db);
 /* The record of participant id, read on first use (none stored: empty). NULL on error. */
 struct sh_record *sc_records_get(struct sc_records *s, const char *id);
+/*
+ * Sets versions of participant id's values (each of vs whose entry
+ * exists; a later one for the same entry wins): in its record when the set
+ * holds it, else in the stored record, in place, without unpacking it (an
+ * acknowledgement's versions). vs is reordered.
+ */
+int sc_records_set_versions(struct sc_records *s, const char *id, struct sh_version_set *vs, size_t n);
 /* Writes the records changed since the last save. The participant rows must exist. */
 int sc_records_save(struct sc_records *s);
 /* Lets go of every record (changes not saved are dropped: after a rollback). */

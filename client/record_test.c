@@ -78,6 +78,62 @@ static void round_trip(void **state)
 }
 
 /* A record's own strings handed back to it while its buffer grows (ASan sees a dangling one). */
+/* Versions set in packed bytes in place: as sh_record_set_version would set them in the unpacked record. */
+static void versions_in_place(void **state)
+{
+	struct sh_record a = {0}, b = {0}, d = {.with_device = true};
+	struct sh_version_set vs[] = {
+		{"c", "", 7, 0},  {"b", "r2", 5, 0}, {"x", "", 9, 0}, /* no entry: nothing */
+		{"b", "r2", 6, 0}, /* later for the same entry: wins */
+		{"a", "", 1, 0},  /* as it is */
+		{"ba", "", 4, 0}, {"b", "r", 8, 0}, /* prefixes of other keys: no entry */
+	};
+	struct sh_buf x;
+	bool changed;
+
+	(void)state;
+	sh_buf_init(&x, 1 << 20);
+	put(&a, "a", "", "1", 10, "kari", 1);
+	put(&a, "b", "r1", "2", 11, "kari", 2);
+	put(&a, "b", "r2", "3", 12, "kari", 3);
+	put(&a, "ba", "", "", 13, "kari", 0);
+	put(&a, "c", "", "4", 14, "kari", 4);
+	assert_int_equal(sh_record_encode(&a, &x), SH_OK);
+	assert_int_equal(sh_packed_set_versions(x.data, x.len, false, vs, 7, &changed), SH_OK);
+	assert_true(changed);
+	assert_int_equal(sh_record_decode(&b, x.data, x.len), SH_OK);
+	assert_int_equal(b.n, 5);
+	expect(&b, "a", "", "1", 10, "kari", 1);
+	expect(&b, "b", "r1", "2", 11, "kari", 2);
+	expect(&b, "b", "r2", "3", 12, "kari", 6);
+	expect(&b, "ba", "", "", 13, "kari", 4);
+	expect(&b, "c", "", "4", 14, "kari", 7);
+	/* nothing new: unchanged */
+	assert_int_equal(sh_packed_set_versions(x.data, x.len, false, vs, 7, &changed), SH_OK);
+	assert_false(changed);
+	/* the form with devices */
+	assert_int_equal(sh_record_put(&d, "b", "", "v", 1, "kari", "dev1", 3), SH_OK);
+	assert_int_equal(sh_record_put(&d, "c", "", "w", 2, "kari", "dev2", 4), SH_OK);
+	sh_buf_reset(&x);
+	assert_int_equal(sh_record_encode(&d, &x), SH_OK);
+	assert_int_equal(sh_packed_set_versions(x.data, x.len, true, vs, 7, &changed), SH_OK);
+	assert_true(changed);
+	sh_record_clear(&d);
+	d.with_device = true;
+	assert_int_equal(sh_record_decode(&d, x.data, x.len), SH_OK);
+	assert_int_equal(sh_record_find(&d, "b", "")->version, 3);
+	assert_int_equal(sh_record_find(&d, "c", "")->version, 7);
+	assert_string_equal(sh_entry_device(&d, sh_record_find(&d, "c", "")), "dev2");
+	/* bytes that are not a record: refused (the caller rolls back) */
+	x.data[3] = 'x';
+	assert_int_equal(sh_packed_set_versions(x.data, x.len, true, vs, 7, &changed), SH_ERR_DB);
+	assert_int_equal(sh_packed_set_versions(x.data, 30, true, vs, 7, &changed), SH_ERR_DB);
+	sh_buf_free(&x);
+	sh_record_clear(&a);
+	sh_record_clear(&b);
+	sh_record_clear(&d);
+}
+
 static void own_strings(void **state)
 {
 	struct sh_record rec = {0};
@@ -382,6 +438,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(round_trip),
 		cmocka_unit_test(own_strings),
+		cmocka_unit_test(versions_in_place),
 		cmocka_unit_test(bad_records),
 		cmocka_unit_test(large_set),
 		cmocka_unit_test(migration_keeps_values),

@@ -37,14 +37,20 @@ struct q {
 	struct sc_records *recs;              /* the values this call changes */
 };
 
-/* The record of participant p in this call's set (made on first use). */
+/* This call's set of records (made on first use), or NULL after an error. */
+static struct sc_records *recs_of(struct q *q)
+{
+	if (q->err == SH_OK && !q->recs && !(q->recs = sc_records_new(q->db)))
+		q->err = SH_ERR_NOMEM;
+	return q->err == SH_OK ? q->recs : NULL;
+}
+
+/* The record of participant p in this call's set. */
 static struct sh_record *rec_of(struct q *q, const char *p)
 {
 	struct sh_record *rec = NULL;
 
-	if (q->err == SH_OK && !q->recs && !(q->recs = sc_records_new(q->db)))
-		q->err = SH_ERR_NOMEM;
-	if (q->err == SH_OK && !(rec = sc_records_get(q->recs, p)))
+	if (recs_of(q) && !(rec = sc_records_get(q->recs, p)))
 		q->err = SH_ERR_DB;
 	return rec;
 }
@@ -539,8 +545,9 @@ static int pair(struct q *q, uint64_t seq, const struct sh_result *res, size_t n
 		struct sc_ack_stats *stats, struct kept **kept, size_t *nkept, struct sh_reason *why)
 {
 	struct sh_record entry = {.made_order = true};
+	struct sh_version_set *vs = NULL;
 	sqlite3_stmt *rows;
-	size_t i = 0, cap = 0;
+	size_t i = 0, cap = 0, nvs, vcap = 0;
 
 	if (sqlite3_prepare_v2(q->db, "SELECT participant, changes FROM outbox_entry WHERE changeset = ?1 "
 				      "ORDER BY " CHANGESET_ORDER, -1, &rows, NULL) != SQLITE_OK)
@@ -552,6 +559,16 @@ static int pair(struct q *q, uint64_t seq, const struct sh_result *res, size_t n
 		if ((q->err = sh_record_decode(&entry, sqlite3_column_blob(rows, 1),
 					       (size_t)sqlite3_column_bytes(rows, 1))) != SH_OK)
 			break;
+		if (entry.n > vcap) {
+			struct sh_version_set *g = sh_realloc(vs, (vcap = entry.n) * sizeof(*vs));
+
+			if (!g) {
+				q->err = SH_ERR_NOMEM;
+				break;
+			}
+			vs = g;
+		}
+		nvs = 0;
 		for (size_t k = 0; k < entry.n && q->err == SH_OK; k++) {
 			const struct sh_entry *e = &entry.e[k];
 			const char *field = sh_entry_field(&entry, e);
@@ -572,7 +589,7 @@ static int pair(struct q *q, uint64_t seq, const struct sh_result *res, size_t n
 			if (slow)
 				acked(q, p, &entry, e, x);
 			if (!x->value) /* our value stands at that version */
-				set_version(q, p, field, sh_entry_row(&entry, e), x->version);
+				vs[nvs++] = (struct sh_version_set){field, sh_entry_row(&entry, e), x->version, 0};
 			else if (strcmp(field, SH_RESOLVE) != 0)
 				add_kept(q, kept, nkept, &cap, p, &entry, e, x);
 			if (strcmp(field, SH_RESOLVE) == 0)
@@ -584,8 +601,12 @@ static int pair(struct q *q, uint64_t seq, const struct sh_result *res, size_t n
 			else
 				stats->superseded++;
 		}
+		/* the versions go into the stored record as they are, without unpacking it */
+		if (q->err == SH_OK && nvs && recs_of(q))
+			q->err = sc_records_set_versions(q->recs, p, vs, nvs);
 	}
 	sqlite3_finalize(rows);
+	sh_free(vs);
 	sh_record_clear(&entry);
 	if (q->err == SH_OK && i != n) {
 		sh_reason_set(why, "Kvitteringen for endringssett nr. %llu passer ikke til det som ble sendt.",

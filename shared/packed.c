@@ -3,6 +3,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -298,6 +299,69 @@ int sh_record_values(const struct sh_record *rec, struct sh_participant *p)
 	}
 	sh_participant_tidy(p);
 	return rc;
+}
+
+/* (field, row) byte-wise, as the entries are sorted; then the order given. */
+static int by_key(const void *a, const void *b)
+{
+	const struct sh_version_set *x = a, *y = b;
+	int c = strcmp(x->field, y->field);
+
+	if (!c)
+		c = strcmp(x->row, y->row);
+	return c ? c : (x->order > y->order) - (x->order < y->order);
+}
+
+/* s (n bytes, not NUL-terminated) against the string t, as strcmp orders them. */
+static int cmp_bytes(const unsigned char *s, size_t n, const char *t)
+{
+	size_t tn = strlen(t);
+	int c = memcmp(s, t, n < tn ? n : tn);
+
+	return c ? c : (n > tn) - (n < tn);
+}
+
+/* The key of the entry whose strings (lengths ln) start at q, against v's. */
+static int key_cmp(const unsigned char *q, const uint64_t ln[5], const struct sh_version_set *v)
+{
+	int c = cmp_bytes(q, (size_t)ln[0], v->field);
+
+	return c ? c : cmp_bytes(q + ln[0], (size_t)ln[1], v->row);
+}
+
+int sh_packed_set_versions(void *blob, size_t len, bool with_device, struct sh_version_set *vs, size_t n,
+			   bool *changed)
+{
+	unsigned char *p = blob;
+	const unsigned char *end = len ? p + len : p;
+	int ns = with_device ? 5 : 4;
+	size_t j = 0;
+
+	*changed = false;
+	for (size_t i = 0; i < n; i++)
+		vs[i].order = i;
+	if (n > 1)
+		qsort(vs, n, sizeof(*vs), by_key);
+	while (p < end && j < n) {
+		const unsigned char *q = p;
+		uint64_t hlc, old, want, ln[5];
+		int c = 1;
+
+		if (!entry_header(&q, end, ns, &hlc, &old, ln))
+			return SH_ERR_DB;
+		while (j < n && (c = key_cmp(q, ln, &vs[j])) > 0) /* no entry of that key */
+			j++;
+		for (want = old; j < n && c == 0; c = ++j < n ? key_cmp(q, ln, &vs[j]) : 1)
+			want = vs[j].version; /* the last given for one entry wins */
+		if (want != old) {
+			write_num((char *)p + W_NUM, W_NUM, want);
+			*changed = true;
+		}
+		p = (unsigned char *)q;
+		for (int k = 0; k < ns; k++)
+			p += ln[k];
+	}
+	return SH_OK;
 }
 
 bool sh_record_has_news(const void *blob, size_t len, uint64_t after, const char *except)

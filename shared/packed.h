@@ -78,6 +78,21 @@ int sh_record_put(struct sh_record *rec, const char *field, const char *row, con
 		  uint64_t hlc, const char *author, const char *device, uint64_t version);
 /* The version of an existing entry (none: nothing happens). */
 void sh_record_set_version(struct sh_record *rec, const char *field, const char *row, uint64_t version);
+/* A version to set in packed bytes: of the entry (field, row). */
+struct sh_version_set {
+	const char *field, *row;
+	uint64_t version;
+	size_t order; /* set by sh_packed_set_versions: of two for one entry, the later wins */
+};
+
+/*
+ * Sets versions in packed bytes in place, without unpacking them (a
+ * version has a fixed width): each of vs[0..n) whose (field, row) has an
+ * entry; vs is sorted here. *changed tells whether a version changed.
+ * SH_ERR_DB if the bytes are not a record.
+ */
+int sh_packed_set_versions(void *blob, size_t len, bool with_device, struct sh_version_set *vs, size_t n,
+			   bool *changed);
 /*
  * Whether packed bytes in the form with devices hold an entry newer than
  * `after` that another device than `except` wrote, read without unpacking
