@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,11 +99,44 @@ const struct sh_field *sh_field(enum sh_field_id id)
 	return (unsigned)id < SH_F_COUNT ? &fields[id] : NULL;
 }
 
+/*
+ * Fields by name: an open-addressed table of their indexes (+1, 0 empty),
+ * made once. Every value read from a page, a change-set or a record is
+ * looked up here, so a scan of the catalogue was a cost of its own.
+ */
+enum { NAME_SLOTS = 128 };
+_Static_assert(SH_F_COUNT * 2 <= NAME_SLOTS, "the name table must stay sparse");
+static unsigned char by_name[NAME_SLOTS];
+static pthread_once_t by_name_once = PTHREAD_ONCE_INIT;
+
+static size_t name_slot(const char *name)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 16777619u;
+	return h & (NAME_SLOTS - 1);
+}
+
+static void index_names(void)
+{
+	for (int f = 0; f < SH_F_COUNT; f++) {
+		size_t i = name_slot(fields[f].name);
+
+		while (by_name[i])
+			i = (i + 1) & (NAME_SLOTS - 1);
+		by_name[i] = (unsigned char)(f + 1);
+	}
+}
+
 const struct sh_field *sh_field_by_name(const char *name)
 {
-	for (int i = 0; name && i < SH_F_COUNT; i++)
-		if (strcmp(fields[i].name, name) == 0)
-			return &fields[i];
+	if (!name)
+		return NULL;
+	pthread_once(&by_name_once, index_names);
+	for (size_t i = name_slot(name); by_name[i]; i = (i + 1) & (NAME_SLOTS - 1))
+		if (strcmp(fields[by_name[i] - 1].name, name) == 0)
+			return &fields[by_name[i] - 1];
 	return NULL;
 }
 

@@ -39,6 +39,10 @@ static void table_integrity(void **state)
 	assert_int_equal(sh_field(SH_F_KOMMUNE)->need, SH_NEED_MANDATORY);
 	assert_int_equal(sh_field(SH_F_FINANSIERING)->need, SH_NEED_MANDATORY);
 	assert_null(sh_field_by_name("finnes_ikke"));
+	assert_null(sh_field_by_name(""));
+	assert_null(sh_field_by_name("fn"));
+	assert_null(sh_field_by_name("fnrx"));
+	assert_null(sh_field_by_name("FNR"));
 	assert_null(sh_field_by_name(NULL));
 	assert_null(sh_field(SH_F_COUNT));
 }
