@@ -191,21 +191,7 @@ static void clear_queue(struct eng *e)
 /* {"t": type, "id": n, "box": sealed(header, body)} */
 static char *boxed(struct eng *e, const char *type, const char *header, const char *body, size_t len)
 {
-	cJSON *box = NULL, *msg = NULL;
-	char *text = NULL;
-
-	if (sh_box_seal(e->ch.tx, e->keys, header, body, len, &box) != SH_OK)
-		return NULL;
-	msg = cJSON_CreateObject();
-	if (msg && cJSON_AddStringToObject(msg, "t", type) &&
-	    cJSON_AddNumberToObject(msg, "id", (double)++e->next_id)) {
-		cJSON_AddItemToObject(msg, "box", box);
-		box = NULL;
-		text = sh_json_print(msg);
-	}
-	cJSON_Delete(box);
-	cJSON_Delete(msg);
-	return text;
+	return sh_box_message(e->ch.tx, e->keys, type, ++e->next_id, header, body, len);
 }
 
 /* ---- steps ---------------------------------------------------------------------- */

@@ -169,21 +169,7 @@ static void release(struct ss_worker *w)
 static char *sealed_reply(struct ss_worker *w, struct conn *c, enum sh_msg type, uint64_t id,
 			  const char *header, const char *body, size_t len)
 {
-	cJSON *box = NULL, *msg;
-	char *text = NULL;
-
-	if (sh_box_seal(c->ch.tx, w->cfg.keys, header, body, len, &box) != SH_OK)
-		return NULL;
-	msg = cJSON_CreateObject();
-	if (msg && cJSON_AddStringToObject(msg, "t", sh_msg_name(type)) &&
-	    cJSON_AddNumberToObject(msg, "id", (double)id)) {
-		cJSON_AddItemToObject(msg, "box", box);
-		box = NULL;
-		text = sh_json_print(msg);
-	}
-	cJSON_Delete(box);
-	cJSON_Delete(msg);
-	return text;
+	return sh_box_message(c->ch.tx, w->cfg.keys, sh_msg_name(type), id, header, body, len);
 }
 
 static int64_t now_ms(void) { return (int64_t)sh_wall_ms(); }

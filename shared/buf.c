@@ -64,6 +64,18 @@ int sh_buf_append(struct sh_buf *b, const void *p, size_t n)
 	return SH_OK;
 }
 
+char *sh_buf_extend(struct sh_buf *b, size_t n)
+{
+	char *at;
+
+	if (grow(b, n) != SH_OK)
+		return NULL;
+	at = b->data + b->len;
+	b->len += n;
+	b->data[b->len] = '\0';
+	return at;
+}
+
 int sh_buf_puts(struct sh_buf *b, const char *s) { return sh_buf_append(b, s, strlen(s)); }
 
 int sh_buf_printf(struct sh_buf *b, const char *fmt, ...)

@@ -25,6 +25,12 @@ void sh_buf_reset(struct sh_buf *b);
 int sh_buf_append(struct sh_buf *b, const void *p, size_t n);
 int sh_buf_puts(struct sh_buf *b, const char *s);
 int sh_buf_printf(struct sh_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Makes room for n more bytes at the end and counts them in: the caller
+ * writes them at the pointer returned (the NUL after them is set). NULL
+ * after a failure.
+ */
+char *sh_buf_extend(struct sh_buf *b, size_t n);
 /* Appends s as a JSON string literal (quotes and escapes). */
 int sh_buf_json_str(struct sh_buf *b, const char *s);
 /* Hands the data to the caller (free with sh_free) and empties b. */

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "alloc.h"
+#include "buf.h"
 
 int sh_keys_generate(struct sh_keys **out)
 {
@@ -255,55 +256,108 @@ static int signed_part(const char *header, const unsigned char *nonce, const uns
 	return SH_OK;
 }
 
+/* A sealed box's parts: body encrypted under key with header as additional data, and signed. */
+struct sealed {
+	unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+	unsigned char sig[crypto_sign_BYTES];
+	unsigned char *ct; /* sh_free */
+	size_t ctlen;
+};
+
+static int seal(const unsigned char key[32], const struct sh_keys *signer, const char *header, const void *body,
+		size_t len, struct sealed *out)
+{
+	unsigned char hash[crypto_generichash_BYTES];
+	unsigned long long ctlen = 0;
+
+	out->ct = NULL;
+	if (len > SH_BOX_MAX_BODY)
+		return SH_ERR_TOO_BIG;
+	if (!(out->ct = sh_malloc(len + crypto_aead_xchacha20poly1305_ietf_ABYTES)))
+		return SH_ERR_NOMEM;
+	randombytes_buf(out->nonce, sizeof(out->nonce));
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out->ct, &ctlen, body, len, (const unsigned char *)header,
+						   strlen(header), NULL, out->nonce, key);
+	out->ctlen = (size_t)ctlen;
+	if (signed_part(header, out->nonce, out->ct, out->ctlen, hash) != SH_OK ||
+	    crypto_sign_detached(out->sig, NULL, hash, sizeof(hash), signer->sign_sk) != 0) {
+		sh_free(out->ct);
+		out->ct = NULL;
+		return SH_ERR_CRYPTO;
+	}
+	return SH_OK;
+}
+
 int sh_box_seal(const unsigned char key[32], const struct sh_keys *signer, const char *header,
 		const void *body, size_t len, cJSON **out)
 {
-	unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
-	unsigned char sig[crypto_sign_BYTES], hash[crypto_generichash_BYTES];
-	unsigned char *ct;
-	unsigned long long ctlen = 0;
-	char *b64 = NULL;
-	cJSON *box;
-	int rc = SH_OK;
+	static const char *const keys[] = {"n", "c", "s"};
+	struct sealed x;
+	cJSON *box = NULL;
+	int rc = seal(key, signer, header, body, len, &x);
+	const unsigned char *part[] = {x.nonce, x.ct, x.sig};
+	size_t n[] = {sizeof(x.nonce), x.ctlen, sizeof(x.sig)};
 
 	*out = NULL;
-	if (len > SH_BOX_MAX_BODY)
-		return SH_ERR_TOO_BIG;
-	ct = sh_malloc(len + crypto_aead_xchacha20poly1305_ietf_ABYTES);
-	box = cJSON_CreateObject();
-	if (!ct || !box) {
-		sh_free(ct);
-		cJSON_Delete(box);
-		return SH_ERR_NOMEM;
-	}
-	randombytes_buf(nonce, sizeof(nonce));
-	crypto_aead_xchacha20poly1305_ietf_encrypt(ct, &ctlen, body, len,
-						   (const unsigned char *)header, strlen(header),
-						   NULL, nonce, key);
-	if (signed_part(header, nonce, ct, (size_t)ctlen, hash) != SH_OK ||
-	    crypto_sign_detached(sig, NULL, hash, sizeof(hash), signer->sign_sk) != 0)
-		rc = SH_ERR_CRYPTO;
-	if (!cJSON_AddStringToObject(box, "h", header))
+	if (rc != SH_OK)
+		return rc;
+	if (!(box = cJSON_CreateObject()) || !cJSON_AddStringToObject(box, "h", header))
 		rc = SH_ERR_NOMEM;
-	if (rc == SH_OK && (rc = sh_b64_encode(nonce, sizeof(nonce), &b64)) == SH_OK) {
-		rc = cJSON_AddStringToObject(box, "n", b64) ? SH_OK : SH_ERR_NOMEM;
+	for (size_t i = 0; rc == SH_OK && i < 3; i++) {
+		char *b64 = NULL;
+
+		if ((rc = sh_b64_encode(part[i], n[i], &b64)) == SH_OK && !cJSON_AddStringToObject(box, keys[i], b64))
+			rc = SH_ERR_NOMEM;
 		sh_free(b64);
 	}
-	if (rc == SH_OK && (rc = sh_b64_encode(ct, (size_t)ctlen, &b64)) == SH_OK) {
-		rc = cJSON_AddStringToObject(box, "c", b64) ? SH_OK : SH_ERR_NOMEM;
-		sh_free(b64);
-	}
-	if (rc == SH_OK && (rc = sh_b64_encode(sig, sizeof(sig), &b64)) == SH_OK) {
-		rc = cJSON_AddStringToObject(box, "s", b64) ? SH_OK : SH_ERR_NOMEM;
-		sh_free(b64);
-	}
-	sh_free(ct);
+	sh_free(x.ct);
 	if (rc != SH_OK) {
 		cJSON_Delete(box);
 		return rc;
 	}
 	*out = box;
 	return SH_OK;
+}
+
+/* ,"key":"base64 of in" */
+static void b64_member(struct sh_buf *b, const char *key, const unsigned char *in, size_t len)
+{
+	char *at;
+
+	sh_buf_printf(b, ",\"%s\":\"", key);
+	if (len > (size_t)INT_MAX / 4 * 3 - 3) {
+		b->err = SH_ERR_TOO_BIG;
+		return;
+	}
+	/* EVP_EncodeBlock writes a NUL after the text: the one sh_buf keeps there */
+	if ((at = sh_buf_extend(b, (len + 2) / 3 * 4)))
+		EVP_EncodeBlock((unsigned char *)at, in, (int)len);
+	sh_buf_puts(b, "\"");
+}
+
+char *sh_box_message(const unsigned char key[32], const struct sh_keys *signer, const char *type, uint64_t id,
+		     const char *header, const void *body, size_t len)
+{
+	struct sealed x;
+	struct sh_buf b;
+
+	if (seal(key, signer, header, body, len, &x) != SH_OK)
+		return NULL;
+	sh_buf_init(&b, (size_t)-1);
+	sh_buf_puts(&b, "{\"t\":");
+	sh_buf_json_str(&b, type);
+	sh_buf_printf(&b, ",\"id\":%llu,\"box\":{\"h\":", (unsigned long long)id);
+	sh_buf_json_str(&b, header);
+	b64_member(&b, "n", x.nonce, sizeof(x.nonce));
+	b64_member(&b, "c", x.ct, x.ctlen);
+	b64_member(&b, "s", x.sig, sizeof(x.sig));
+	sh_buf_puts(&b, "}}");
+	sh_free(x.ct);
+	if (b.err != SH_OK) {
+		sh_buf_free(&b);
+		return NULL;
+	}
+	return sh_buf_take(&b, NULL);
 }
 
 static const char *str_of(const cJSON *o, const char *key)

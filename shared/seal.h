@@ -70,6 +70,15 @@ int sh_box_seal(const unsigned char key[32], const struct sh_keys *signer, const
 		const void *body, size_t len, cJSON **out) SH_MUST_USE;
 
 /*
+ * The text of a sealed message, {"t": type, "id": id, "box": {...}}: the
+ * box as sh_box_seal makes it, written straight into the text (a page's or
+ * a change-set's box is megabytes of base64, which a cJSON string would
+ * copy twice). NULL when out of memory or too big; free with sh_free.
+ */
+char *sh_box_message(const unsigned char key[32], const struct sh_keys *signer, const char *type, uint64_t id,
+		     const char *header, const void *body, size_t len);
+
+/*
  * Checks a box's shape and returns its header text (borrowed from box) so
  * the receiver can find the sender before opening. SH_ERR_PROTO if malformed.
  */

@@ -1,4 +1,4 @@
-/* seal_test.c: the boxes' base64: round trips, and the strictness jsr.v1 asks for. */
+/* seal_test.c: sealed messages, and the boxes' base64: round trips, and the strictness jsr.v1 asks for. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -63,11 +63,59 @@ static void strict(void **state)
 	sh_free(out);
 }
 
+/* A message sealed straight into its text opens as the one sealed through cJSON does, and nothing else does. */
+static void message_opens(void **state)
+{
+	static const char header[] = "{\"k\":\"changeset\",\"dev\":\"d\\\"1\",\"seq\":7}";
+	struct sh_keys *dev, *srv;
+	struct sh_channel a, b;
+	size_t sizes[] = {0, 1, 2, 3, 1000, 300000};
+
+	(void)state;
+	assert_int_equal(sh_keys_generate(&dev), SH_OK);
+	assert_int_equal(sh_keys_generate(&srv), SH_OK);
+	assert_int_equal(sh_channel_device(&a, dev, srv->kx_pk), SH_OK);
+	assert_int_equal(sh_channel_server(&b, srv, dev->kx_pk), SH_OK);
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(*sizes); k++) {
+		size_t n = sizes[k], len;
+		char *body = sh_malloc(n + 1), *text, *opened;
+		const char *h;
+		cJSON *msg, *box;
+
+		randombytes_buf(body, n);
+		text = sh_box_message(a.tx, dev, "push", 9007199254740993ULL, header, body, n);
+		assert_non_null(text);
+		msg = cJSON_Parse(text);
+		assert_non_null(msg);
+		assert_string_equal(cJSON_GetObjectItemCaseSensitive(msg, "t")->valuestring, "push");
+		assert_non_null(strstr(text, "\"id\":9007199254740993,"));
+		box = cJSON_GetObjectItemCaseSensitive(msg, "box");
+		assert_int_equal(sh_box_header(box, &h), SH_OK);
+		assert_string_equal(h, header);
+		assert_int_equal(sh_box_open(b.rx, dev->sign_pk, box, &opened, &len), SH_OK);
+		assert_int_equal(len, n);
+		assert_memory_equal(opened, body, n);
+		sh_free(opened);
+		/* another signer, another key: refused */
+		assert_int_not_equal(sh_box_open(b.rx, srv->sign_pk, box, &opened, &len), SH_OK);
+		assert_int_not_equal(sh_box_open(b.tx, dev->sign_pk, box, &opened, &len), SH_OK);
+		cJSON_Delete(msg);
+		sh_free(text);
+		sh_free(body);
+	}
+	assert_null(sh_box_message(a.tx, dev, "push", 1, header, "", SH_BOX_MAX_BODY + 1));
+	sh_channel_wipe(&a);
+	sh_channel_wipe(&b);
+	sh_keys_free(dev);
+	sh_keys_free(srv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(round_trip),
 		cmocka_unit_test(strict),
+		cmocka_unit_test(message_opens),
 	};
 
 	if (sodium_init() < 0)
