@@ -509,12 +509,24 @@ static uint64_t freeze_one(void)
 	return seq;
 }
 
+/* The replica's connection is back at synchronous=FULL (2) after a sync transaction, stored or not. */
+static void full_again(void)
+{
+	sqlite3_stmt *st;
+
+	assert_int_equal(sqlite3_prepare_v2(sc_replica_db(r), "PRAGMA synchronous", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 2);
+	sqlite3_finalize(st);
+}
+
 static void ack(uint64_t seq, const struct sh_result *res, size_t n, size_t applied, size_t rejected)
 {
 	struct sc_ack_stats st;
 	struct sh_reason why = {0};
 
 	assert_int_equal(sc_apply_ack(r, seq, res, n, &st, &why), SH_OK);
+	full_again();
 	assert_int_equal(st.applied, applied);
 	assert_int_equal(st.rejected, rejected);
 }
@@ -638,6 +650,15 @@ static void cursor_and_base(void **state)
 	sh_wire_page_free(&page);
 	sh_wire_doc_free(&doc);
 	assert_int_equal(applied, 1);
+	full_again();
+	{
+		/* an acknowledgement that does not fit: refused, and FULL again */
+		struct sc_ack_stats st;
+		const struct sh_result one = {"applied", 4, NULL, NULL};
+
+		assert_int_equal(sc_apply_ack(r, 999, &one, 1, &st, &why), SH_ERR_PROTO);
+		full_again();
+	}
 	reopen();
 	assert_int_equal(sc_cursor(r), 9);
 	assert_int_equal(sc_cursor_base(r), 4);

@@ -159,6 +159,35 @@ static int finish(struct q *q)
 }
 
 /*
+ * What an acknowledgement, a page or lookup states store comes again when
+ * a power cut takes it: the change-set stays numbered in the outbox and is
+ * sent again (the server acknowledges it again from its stored
+ * acknowledgement), the cursor moves only with its page, and a new
+ * connection asks about every unfinished lookup. So these commit without
+ * waiting for the disk (synchronous=NORMAL: a process crash loses nothing
+ * and the file stays whole; a later FULL commit, such as the next field
+ * saved, makes them durable too). Everything else keeps FULL (db.h): a
+ * value saved, and the numbering of change-sets, which must be on disk
+ * before a change-set goes out.
+ */
+static int begin_resumable(sqlite3 *db)
+{
+	if (sh_db_exec(db, "PRAGMA synchronous=NORMAL", NULL) == SH_OK && begin(db) == SH_OK)
+		return SH_OK;
+	(void)!sh_db_exec(db, "PRAGMA synchronous=FULL", NULL);
+	return SH_ERR_DB;
+}
+
+static int finish_resumable(struct q *q)
+{
+	int rc = finish(q);
+
+	if (sh_db_exec(q->db, "PRAGMA synchronous=FULL", NULL) != SH_OK && rc == SH_OK)
+		rc = SH_ERR_DB;
+	return rc;
+}
+
+/*
  * Change-sets are cut at participant boundaries: all unsent changes of a
  * participant go into one change-set, which holds at most
  * sc_changeset_size() changes (only a participant with more than that on its
@@ -720,7 +749,7 @@ int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res
 	int rc;
 
 	memset(stats, 0, sizeof(*stats));
-	if (begin(q.db) != SH_OK)
+	if (begin_resumable(q.db) != SH_OK)
 		return SH_ERR_DB;
 	unsent = exists(&q, UNSENT, seq);
 	earlier = exists(&q, EARLIER_REJECTED, seq);
@@ -768,7 +797,7 @@ int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res
 		rederive_all(&q, r, &t);
 	else
 		sh_free(t.id);
-	rc = finish(&q);
+	rc = finish_resumable(&q);
 	q_done(&q);
 	return rc;
 }
@@ -812,7 +841,7 @@ int sc_apply_page(struct sc_replica *r, const struct sh_pull_page *page, size_t 
 	int rc;
 
 	*applied = *kept = 0;
-	if (begin(q.db) != SH_OK)
+	if (begin_resumable(q.db) != SH_OK)
 		return SH_ERR_DB;
 	any_local = exists(&q, "SELECT 1 FROM outbox_entry", 0) || exists(&q, "SELECT 1 FROM outbox_rejected", 0);
 	for (size_t i = 0; i < page->nops && q.err == SH_OK; i++) {
@@ -837,7 +866,7 @@ int sc_apply_page(struct sc_replica *r, const struct sh_pull_page *page, size_t 
 	} else {
 		sh_free(t.id);
 	}
-	rc = finish(&q);
+	rc = finish_resumable(&q);
 	q_done(&q);
 	return rc;
 }
@@ -987,7 +1016,7 @@ int sc_apply_lookup_states(struct sc_replica *r, const char *body, size_t len, s
 		cJSON_Delete(root);
 		return SH_ERR_PROTO;
 	}
-	if (begin(q.db) != SH_OK) {
+	if (begin_resumable(q.db) != SH_OK) {
 		cJSON_Delete(root);
 		return SH_ERR_DB;
 	}
@@ -1026,7 +1055,7 @@ int sc_apply_lookup_states(struct sc_replica *r, const char *body, size_t len, s
 		*applied += (size_t)sqlite3_changes(q.db);
 	}
 	cJSON_Delete(root);
-	rc = finish(&q);
+	rc = finish_resumable(&q);
 	q_done(&q);
 	return rc;
 }

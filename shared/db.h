@@ -5,7 +5,10 @@
  * sets WAL, synchronous=FULL, foreign keys and a busy timeout. Why FULL: in
  * WAL mode NORMAL survives a process crash (kill -9) but may lose the last
  * commits on a power cut, and DESIGN.md §9 promises that a value shown as
- * «Lagret» survives both. FULL fsyncs the WAL at every commit.
+ * «Lagret» survives both. FULL fsyncs the WAL at every commit. The one
+ * exception is the client's sync transactions that can come again
+ * (acknowledgements, pages, lookup states: begin_resumable in
+ * client/sync_store.c), which commit with NORMAL.
  *
  * sh_migrate() applies the numbered migrations (schema/schema.h) above the
  * file's PRAGMA user_version, each in its own IMMEDIATE transaction that
