@@ -135,7 +135,15 @@ int sc_records_set_versions(struct sc_records *s, const char *id, struct sh_vers
 		return step == SQLITE_DONE ? SH_OK : SH_ERR_DB;
 	if (s->packed.err != SH_OK)
 		return s->packed.err;
-	if (sh_packed_set_versions(s->packed.data, s->packed.len, false, vs, n, &changed) != SH_OK) {
+	if ((rc = sh_packed_set_versions(s->packed.data, s->packed.len, false, vs, n, &changed)) == SH_ERR_INVALID) {
+		/* not in order: through the set, which sorts it when it unpacks it */
+		if (!(rec = sc_records_get(s, id)))
+			return SH_ERR_DB;
+		for (size_t i = 0; i < n; i++)
+			sh_record_set_version(rec, vs[i].field, vs[i].row, vs[i].version);
+		return SH_OK;
+	}
+	if (rc != SH_OK) {
 		sh_log_error("record: cannot read the values of participant %.8s", id);
 		return SH_ERR_DB;
 	}

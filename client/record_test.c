@@ -124,6 +124,23 @@ static void versions_in_place(void **state)
 	assert_int_equal(sh_record_find(&d, "b", "")->version, 3);
 	assert_int_equal(sh_record_find(&d, "c", "")->version, 7);
 	assert_string_equal(sh_entry_device(&d, sh_record_find(&d, "c", "")), "dev2");
+	/* entries out of order (a record written by hand): refused, to be unpacked instead */
+	{
+		struct sh_record m = {.made_order = true};
+
+		put(&m, "c", "", "4", 14, "kari", 4);
+		put(&m, "a", "", "1", 10, "kari", 1);
+		sh_buf_reset(&x);
+		assert_int_equal(sh_record_encode(&m, &x), SH_OK);
+		assert_int_equal(sh_packed_set_versions(x.data, x.len, false, vs, 7, &changed), SH_ERR_INVALID);
+		sh_record_clear(&m);
+	}
+	/* damage past the last key set is refused too, as unpacking refuses it */
+	sh_buf_reset(&x);
+	assert_int_equal(sh_record_encode(&a, &x), SH_OK);
+	x.data[x.len - 2] = '\0';
+	x.len -= 1;
+	assert_int_equal(sh_packed_set_versions(x.data, x.len, false, vs, 1, &changed), SH_ERR_DB);
 	/* bytes that are not a record: refused (the caller rolls back) */
 	x.data[3] = 'x';
 	assert_int_equal(sh_packed_set_versions(x.data, x.len, true, vs, 7, &changed), SH_ERR_DB);
@@ -230,6 +247,70 @@ static void drop_replica(struct sc_replica *r, const char *dir)
 }
 
 /* More participants in one transaction than a set keeps: the rest are written and read back. */
+/* The set sets versions in the stored record in place, in its own record when it holds one, and through unpacking a record out of order. */
+static void set_versions_stored(void **state)
+{
+	char dir[64];
+	struct sc_replica *r = new_replica(dir);
+	sqlite3 *db = sc_replica_db(r);
+	struct sc_records *s;
+	struct sh_record m = {.made_order = true}, *got;
+	struct sh_buf x;
+	sqlite3_stmt *st;
+	const char *ids[] = {"00000000000000000000000000000001", "00000000000000000000000000000002"};
+
+	(void)state;
+	sh_buf_init(&x, 1 << 20);
+	put(&m, "navn", "", "b", 2, "kari", 5);
+	put(&m, "fnr", "", "a", 1, "kari", 4); /* out of order, as if written by hand */
+	assert_int_equal(sh_record_encode(&m, &x), SH_OK);
+	assert_int_equal(sh_db_exec(db, "BEGIN", NULL), SH_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO participant(id, status, created, updated) VALUES (?1, 'x', 0, 0);", -1, &st, NULL), SQLITE_OK);
+	for (int i = 0; i < 2; i++) {
+		sqlite3_bind_text(st, 1, ids[i], -1, SQLITE_STATIC);
+		assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO record(participant, vals) VALUES (?1, ?2)", -1, &st, NULL), SQLITE_OK);
+	for (int i = 0; i < 2; i++) {
+		sqlite3_bind_text(st, 1, ids[i], -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, x.data, (int)x.len, SQLITE_STATIC);
+		assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	/* participant 1 sorted by hand first, participant 2 left out of order */
+	assert_non_null(s = sc_records_new(db));
+	assert_non_null(got = sc_records_get(s, ids[0]));
+	got->dirty = true;
+	assert_int_equal(sc_records_save(s), SH_OK);
+	sc_records_free(s);
+	assert_non_null(s = sc_records_new(db));
+	for (int i = 0; i < 2; i++) {
+		struct sh_version_set vs[] = {{"fnr", "", 40, 0}, {"navn", "", 50, 0}, {"kjonn", "", 9, 0}};
+
+		assert_int_equal(sc_records_set_versions(s, ids[i], vs, 3), SH_OK);
+	}
+	assert_int_equal(sc_records_save(s), SH_OK); /* the one unpacked */
+	sc_records_free(s);
+	assert_int_equal(sh_db_exec(db, "COMMIT", NULL), SH_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT participant, field, version FROM field_value ORDER BY 1, 2", -1, &st, NULL), SQLITE_OK);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_string_equal((const char *)sqlite3_column_text(st, 1), "fnr");
+		assert_int_equal(sqlite3_column_int(st, 2), 40);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_string_equal((const char *)sqlite3_column_text(st, 1), "navn");
+		assert_int_equal(sqlite3_column_int(st, 2), 50);
+	}
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	sh_record_clear(&m);
+	sh_buf_free(&x);
+	drop_replica(r, dir);
+}
+
 static void large_set(void **state)
 {
 	char dir[64], id[SH_ID_LEN + 1];
@@ -439,6 +520,7 @@ int main(void)
 		cmocka_unit_test(round_trip),
 		cmocka_unit_test(own_strings),
 		cmocka_unit_test(versions_in_place),
+		cmocka_unit_test(set_versions_stored),
 		cmocka_unit_test(bad_records),
 		cmocka_unit_test(large_set),
 		cmocka_unit_test(migration_keeps_values),

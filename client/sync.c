@@ -110,6 +110,7 @@ void sc_sync_stop(void)
 
 static void finish(struct eng *e, enum sc_sync_status st, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+static void drop_held(struct eng *e);
 
 static void finish(struct eng *e, enum sc_sync_status st, const char *fmt, ...)
 {
@@ -125,6 +126,7 @@ static void finish(struct eng *e, enum sc_sync_status st, const char *fmt, ...)
 		va_end(ap);
 	}
 	e->phase = P_DONE;
+	drop_held(e); /* an acknowledgement after one not stored would be stored out of order */
 	if (e->wsi)
 		lws_callback_on_writable(e->wsi); /* closes from WRITEABLE */
 	lws_cancel_service(e->ctx);
@@ -492,23 +494,24 @@ static void on_login_ok(struct eng *e, const cJSON *msg)
 	sh_free(body);
 }
 
-/* Lets go of the oldest held message. */
-static void drop_oldest(struct eng *e)
+/* Lets go of held message i (not stored: the page comes again, the change-set is acknowledged again). */
+static void drop_at(struct eng *e, size_t i)
 {
-	struct held *h = &e->held[0];
+	struct held *h = &e->held[i];
 
-	if (!e->nheld)
+	if (i >= e->nheld)
 		return;
 	if (h->kind == HELD_PAGE)
 		sh_wire_page_free(&h->page);
 	sh_free(h->res);
 	sh_wire_doc_free(&h->doc);
 	sh_free(h->body);
-	memmove(e->held, e->held + 1, --e->nheld * sizeof(*e->held));
+	memmove(h, h + 1, (--e->nheld - i) * sizeof(*e->held));
 	memset(&e->held[e->nheld], 0, sizeof(*e->held));
 }
 
-/* Not stored: the page comes again, the change-set is acknowledged again. */
+static void drop_oldest(struct eng *e) { drop_at(e, 0); }
+
 static void drop_held(struct eng *e)
 {
 	while (e->nheld)
@@ -583,16 +586,19 @@ static void store_held(struct eng *e)
 
 /*
  * Opens msg's box into a held slot, the newest (messages are stored in the
- * order received). An acknowledgement joins those held; a page, or one
- * more than the slots, is held after storing what is. False when the round
- * ended meanwhile or the box did not open (`unopened` says so).
+ * order received). An acknowledgement joins those held (the oldest is
+ * stored first when all slots are taken); a page is held after storing
+ * everything held. NULL when the round ended meanwhile or the box did not
+ * open (`unopened` says so).
  */
 static struct held *hold(struct eng *e, const cJSON *msg, int kind, size_t *len, const char *unopened)
 {
 	struct held *h;
 
-	if (kind == HELD_PAGE || e->nheld == WINDOW || (e->nheld && e->held[e->nheld - 1].kind == HELD_PAGE))
+	if (kind == HELD_PAGE || (e->nheld && e->held[e->nheld - 1].kind == HELD_PAGE))
 		store_held(e);
+	else if (e->nheld == WINDOW)
+		store_oldest(e);
 	if (e->finished)
 		return NULL;
 	h = &e->held[e->nheld];
@@ -616,7 +622,7 @@ static void on_push_ack(struct eng *e, const cJSON *msg)
 	if (!(h = hold(e, msg, HELD_ACK, &len, "Kvitteringen fra serveren kunne ikke åpnes eller bekreftes.")))
 		return;
 	if (sh_wire_ack_decode(h->body, len, &h->doc, &h->seq, &h->res, &h->n, &why) != SH_OK) {
-		drop_held(e);
+		drop_at(e, e->nheld - 1);
 		finish(e, SC_SYNC_FAILED, "%s", why.text[0] ? why.text : "Kvitteringen fra serveren er ugyldig.");
 		return;
 	}
@@ -903,7 +909,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		send_changeset(e);
 		if (write_one(e, wsi) != 0)
 			return -1;
-		if (!e->head && !can_send(e))
+		if (!e->head && !can_send(e) && !e->finished)
 			store_oldest(e);
 		if (e->finished && !e->head)
 			return -1;

@@ -148,7 +148,8 @@ uint64_t sc_cursor(struct sc_replica *r) { return (uint64_t)meta_int(sc_replica_
  */
 uint64_t sc_cursor_base(struct sc_replica *r) { return (uint64_t)meta_int_or(sc_replica_db(r), "cursor_base", 0); }
 
-static int begin(sqlite3 *db) { return sh_db_exec(db, "BEGIN IMMEDIATE", NULL); }
+/* FULL asserted again: a failed rollback can leave a resumable transaction's NORMAL behind (below). */
+static int begin(sqlite3 *db) { return sh_db_exec(db, "PRAGMA synchronous=FULL; BEGIN IMMEDIATE", NULL); }
 
 static int finish(struct q *q)
 {
@@ -172,7 +173,7 @@ static int finish(struct q *q)
  */
 static int begin_resumable(sqlite3 *db)
 {
-	if (sh_db_exec(db, "PRAGMA synchronous=NORMAL", NULL) == SH_OK && begin(db) == SH_OK)
+	if (sh_db_exec(db, "PRAGMA synchronous=NORMAL; BEGIN IMMEDIATE", NULL) == SH_OK)
 		return SH_OK;
 	(void)!sh_db_exec(db, "PRAGMA synchronous=FULL", NULL);
 	return SH_ERR_DB;

@@ -329,11 +329,25 @@ static int key_cmp(const unsigned char *q, const uint64_t ln[5], const struct sh
 	return c ? c : cmp_bytes(q + ln[0], (size_t)ln[1], v->row);
 }
 
+/* Two entries' keys, by their strings (lengths ln) at a and b. */
+static int entries_cmp(const unsigned char *a, const uint64_t aln[5], const unsigned char *b, const uint64_t bln[5])
+{
+	size_t n0 = aln[0] < bln[0] ? aln[0] : bln[0], n1 = aln[1] < bln[1] ? aln[1] : bln[1];
+	int c = memcmp(a, b, n0);
+
+	if (!c)
+		c = (aln[0] > bln[0]) - (aln[0] < bln[0]);
+	if (!c && !(c = memcmp(a + aln[0], b + bln[0], n1)))
+		c = (aln[1] > bln[1]) - (aln[1] < bln[1]);
+	return c;
+}
+
 int sh_packed_set_versions(void *blob, size_t len, bool with_device, struct sh_version_set *vs, size_t n,
 			   bool *changed)
 {
 	unsigned char *p = blob;
-	const unsigned char *end = len ? p + len : p;
+	const unsigned char *end = len ? p + len : p, *prev = NULL;
+	uint64_t prev_ln[5] = {0};
 	int ns = with_device ? 5 : 4;
 	size_t j = 0;
 
@@ -342,13 +356,15 @@ int sh_packed_set_versions(void *blob, size_t len, bool with_device, struct sh_v
 		vs[i].order = i;
 	if (n > 1)
 		qsort(vs, n, sizeof(*vs), by_key);
-	while (p < end && j < n) {
+	while (p < end) { /* to the end: damage anywhere is refused, as unpacking would */
 		const unsigned char *q = p;
 		uint64_t hlc, old, want, ln[5];
 		int c = 1;
 
 		if (!entry_header(&q, end, ns, &hlc, &old, ln))
 			return SH_ERR_DB;
+		if (prev && entries_cmp(prev, prev_ln, q, ln) >= 0)
+			return SH_ERR_INVALID; /* not in order (written by hand): unpack it instead */
 		while (j < n && (c = key_cmp(q, ln, &vs[j])) > 0) /* no entry of that key */
 			j++;
 		for (want = old; j < n && c == 0; c = ++j < n ? key_cmp(q, ln, &vs[j]) : 1)
@@ -357,6 +373,8 @@ int sh_packed_set_versions(void *blob, size_t len, bool with_device, struct sh_v
 			write_num((char *)p + W_NUM, W_NUM, want);
 			*changed = true;
 		}
+		prev = q;
+		memcpy(prev_ln, ln, sizeof(prev_ln));
 		p = (unsigned char *)q;
 		for (int k = 0; k < ns; k++)
 			p += ln[k];

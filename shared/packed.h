@@ -89,7 +89,9 @@ struct sh_version_set {
  * Sets versions in packed bytes in place, without unpacking them (a
  * version has a fixed width): each of vs[0..n) whose (field, row) has an
  * entry; vs is sorted here. *changed tells whether a version changed.
- * SH_ERR_DB if the bytes are not a record.
+ * SH_ERR_DB if the bytes are not a record; SH_ERR_INVALID if its entries
+ * are not in order (a record written by hand: unpack it instead). On an
+ * error the bytes may be changed in part.
  */
 int sh_packed_set_versions(void *blob, size_t len, bool with_device, struct sh_version_set *vs, size_t n,
 			   bool *changed);

@@ -292,7 +292,7 @@ int sh_box_seal(const unsigned char key[32], const struct sh_keys *signer, const
 		const void *body, size_t len, cJSON **out)
 {
 	static const char *const keys[] = {"n", "c", "s"};
-	struct sealed x;
+	struct sealed x = {0};
 	cJSON *box = NULL;
 	int rc = seal(key, signer, header, body, len, &x);
 	const unsigned char *part[] = {x.nonce, x.ct, x.sig};
