@@ -68,16 +68,10 @@ static void queue(struct conn *c, char *text)
 
 static char *boxed(struct conn *c, const char *type, const char *header, const char *body)
 {
-	cJSON *box, *msg = cJSON_CreateObject();
-	char *t;
+	char *t = sh_box_message(c->ch.tx, c->keys, type, 1, header, body, strlen(body));
 
-	if (sh_box_seal(c->ch.tx, c->keys, header, body, strlen(body), &box) != SH_OK)
+	if (!t)
 		exit(1);
-	cJSON_AddStringToObject(msg, "t", type);
-	cJSON_AddNumberToObject(msg, "id", 1);
-	cJSON_AddItemToObject(msg, "box", box);
-	t = sh_json_print(msg);
-	cJSON_Delete(msg);
 	return t;
 }
 
@@ -106,8 +100,8 @@ static void push(lws_sorted_usec_list_t *sul)
 		sh_wire_change_put(&b, b.len == 12, &ch);
 	}
 	sh_buf_puts(&b, "]}");
-	snprintf(header, sizeof(header), "{\"k\":\"changeset\",\"dev\":\"%s\",\"seq\":%llu}", c->dev,
-		 (unsigned long long)++c->seq);
+	snprintf(header, sizeof(header), "{\"k\":\"changeset\",\"dev\":\"%s\",\"seq\":%llu,\"schema\":%d}",
+		 c->dev, (unsigned long long)++c->seq, SH_PROTO_VERSION);
 	c->sent_at = bench_now_ms();
 	queue(c, boxed(c, "push", header, b.data));
 	sh_buf_free(&b);
