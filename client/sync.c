@@ -126,7 +126,7 @@ static void finish(struct eng *e, enum sc_sync_status st, const char *fmt, ...)
 		va_end(ap);
 	}
 	e->phase = P_DONE;
-	drop_held(e); /* an acknowledgement after one not stored would be stored out of order */
+	drop_held(e); /* one stored after another that was not would be out of order */
 	if (e->wsi)
 		lws_callback_on_writable(e->wsi); /* closes from WRITEABLE */
 	lws_cancel_service(e->ctx);
@@ -494,23 +494,21 @@ static void on_login_ok(struct eng *e, const cJSON *msg)
 	sh_free(body);
 }
 
-/* Lets go of held message i (not stored: the page comes again, the change-set is acknowledged again). */
-static void drop_at(struct eng *e, size_t i)
+/* Lets go of the oldest held message (not stored: the page comes again, the change-set is acknowledged again). */
+static void drop_oldest(struct eng *e)
 {
-	struct held *h = &e->held[i];
+	struct held *h = &e->held[0];
 
-	if (i >= e->nheld)
+	if (!e->nheld)
 		return;
 	if (h->kind == HELD_PAGE)
 		sh_wire_page_free(&h->page);
 	sh_free(h->res);
 	sh_wire_doc_free(&h->doc);
 	sh_free(h->body);
-	memmove(h, h + 1, (--e->nheld - i) * sizeof(*e->held));
+	memmove(h, h + 1, --e->nheld * sizeof(*e->held));
 	memset(&e->held[e->nheld], 0, sizeof(*e->held));
 }
-
-static void drop_oldest(struct eng *e) { drop_at(e, 0); }
 
 static void drop_held(struct eng *e)
 {
@@ -622,7 +620,6 @@ static void on_push_ack(struct eng *e, const cJSON *msg)
 	if (!(h = hold(e, msg, HELD_ACK, &len, "Kvitteringen fra serveren kunne ikke åpnes eller bekreftes.")))
 		return;
 	if (sh_wire_ack_decode(h->body, len, &h->doc, &h->seq, &h->res, &h->n, &why) != SH_OK) {
-		drop_at(e, e->nheld - 1);
 		finish(e, SC_SYNC_FAILED, "%s", why.text[0] ? why.text : "Kvitteringen fra serveren er ugyldig.");
 		return;
 	}
@@ -648,7 +645,6 @@ static void on_changes(struct eng *e, const cJSON *msg)
 	rc = sh_wire_page_decode(h->body, len, &h->doc, &h->page, &why);
 	e->res->t_decode += (double)(sh_mono_us() - t0) / 1000.0;
 	if (rc != SH_OK) {
-		drop_held(e);
 		finish(e, SC_SYNC_FAILED, "%s", why.text[0] ? why.text : "Kunne ikke lese siden fra serveren.");
 		return;
 	}
