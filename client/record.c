@@ -18,6 +18,8 @@
  */
 enum { SET_MAX = 2048, SLOTS = 4096 };
 
+#define GET_VALS "SELECT vals FROM record WHERE participant = ?1" /* the set's `get` */
+
 struct sc_records {
 	sqlite3 *db;
 	sqlite3_stmt *get, *put, *patch;
@@ -49,7 +51,7 @@ static size_t hash(const char *id)
 
 static int load(struct sc_records *s, struct sh_record *rec)
 {
-	sqlite3_stmt *st = sh_db_prepared(s->db, &s->get, "SELECT vals FROM record WHERE participant = ?1");
+	sqlite3_stmt *st = sh_db_prepared(s->db, &s->get, GET_VALS);
 	int rc = SH_OK, step;
 
 	if (!st)
@@ -112,20 +114,18 @@ struct sh_record *sc_records_get(struct sc_records *s, const char *id)
 	return rec;
 }
 
-int sc_records_set_versions(struct sc_records *s, const char *id, struct sh_version_set *vs, size_t n)
+/*
+ * Sets the versions in participant id's stored record, in place; none
+ * stored: nothing. SH_ERR_INVALID for a record out of order, untouched.
+ */
+static int set_stored_versions(struct sc_records *s, const char *id, struct sh_version_set *vs, size_t n)
 {
-	struct sh_record *rec = s->slot[slot_of(s, id)];
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = sh_db_prepared(s->db, &s->get, GET_VALS);
 	bool changed = false;
 	int rc = SH_OK, step;
 
-	if (rec) {
-		for (size_t i = 0; i < n; i++)
-			sh_record_set_version(rec, vs[i].field, vs[i].row, vs[i].version);
-		return SH_OK;
-	}
-	if (!n || !(st = sh_db_prepared(s->db, &s->get, "SELECT vals FROM record WHERE participant = ?1")))
-		return n ? SH_ERR_DB : SH_OK;
+	if (!st)
+		return SH_ERR_DB;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sh_buf_reset(&s->packed);
 	if ((step = sqlite3_step(st)) == SQLITE_ROW)
@@ -135,14 +135,8 @@ int sc_records_set_versions(struct sc_records *s, const char *id, struct sh_vers
 		return step == SQLITE_DONE ? SH_OK : SH_ERR_DB;
 	if (s->packed.err != SH_OK)
 		return s->packed.err;
-	if ((rc = sh_packed_set_versions(s->packed.data, s->packed.len, false, vs, n, &changed)) == SH_ERR_INVALID) {
-		/* not in order: through the set, which sorts it when it unpacks it */
-		if (!(rec = sc_records_get(s, id)))
-			return SH_ERR_DB;
-		for (size_t i = 0; i < n; i++)
-			sh_record_set_version(rec, vs[i].field, vs[i].row, vs[i].version);
-		return SH_OK;
-	}
+	if ((rc = sh_packed_set_versions(s->packed.data, s->packed.len, false, vs, n, &changed)) == SH_ERR_INVALID)
+		return rc;
 	if (rc != SH_OK) {
 		sh_log_error("record: cannot read the values of participant %.8s", id);
 		return SH_ERR_DB;
@@ -159,6 +153,23 @@ int sc_records_set_versions(struct sc_records *s, const char *id, struct sh_vers
 	}
 	sqlite3_reset(st);
 	return rc;
+}
+
+int sc_records_set_versions(struct sc_records *s, const char *id, struct sh_version_set *vs, size_t n)
+{
+	struct sh_record *rec = s->slot[slot_of(s, id)];
+	int rc;
+
+	if (!rec && n) {
+		if ((rc = set_stored_versions(s, id, vs, n)) != SH_ERR_INVALID)
+			return rc;
+		/* not in order (written by hand): through the set, which sorts it when it unpacks it */
+		if (!(rec = sc_records_get(s, id)))
+			return SH_ERR_DB;
+	}
+	for (size_t i = 0; rec && i < n; i++)
+		sh_record_set_version(rec, vs[i].field, vs[i].row, vs[i].version);
+	return SH_OK;
 }
 
 int sc_records_save(struct sc_records *s)

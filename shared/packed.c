@@ -312,34 +312,25 @@ static int by_key(const void *a, const void *b)
 	return c ? c : (x->order > y->order) - (x->order < y->order);
 }
 
-/* s (n bytes, not NUL-terminated) against the string t, as strcmp orders them. */
-static int cmp_bytes(const unsigned char *s, size_t n, const char *t)
+/* Byte strings a (an bytes) and b (bn bytes), in the order strcmp gives them. */
+static int bytes_cmp(const void *a, size_t an, const void *b, size_t bn)
 {
-	size_t tn = strlen(t);
-	int c = memcmp(s, t, n < tn ? n : tn);
+	int c = memcmp(a, b, an < bn ? an : bn);
 
-	return c ? c : (n > tn) - (n < tn);
+	return c ? c : (an > bn) - (an < bn);
 }
 
-/* The key of the entry whose strings (lengths ln) start at q, against v's. */
-static int key_cmp(const unsigned char *q, const uint64_t ln[5], const struct sh_version_set *v)
+/* The key (field, row) of the entry whose strings (lengths ln) start at q, against field f and row r. */
+static int key_cmp(const unsigned char *q, const uint64_t ln[5], const void *f, size_t fn, const void *r, size_t rn)
 {
-	int c = cmp_bytes(q, (size_t)ln[0], v->field);
+	int c = bytes_cmp(q, (size_t)ln[0], f, fn);
 
-	return c ? c : cmp_bytes(q + ln[0], (size_t)ln[1], v->row);
+	return c ? c : bytes_cmp(q + ln[0], (size_t)ln[1], r, rn);
 }
 
-/* Two entries' keys, by their strings (lengths ln) at a and b. */
-static int entries_cmp(const unsigned char *a, const uint64_t aln[5], const unsigned char *b, const uint64_t bln[5])
+static int key_cmp_set(const unsigned char *q, const uint64_t ln[5], const struct sh_version_set *v)
 {
-	size_t n0 = aln[0] < bln[0] ? aln[0] : bln[0], n1 = aln[1] < bln[1] ? aln[1] : bln[1];
-	int c = memcmp(a, b, n0);
-
-	if (!c)
-		c = (aln[0] > bln[0]) - (aln[0] < bln[0]);
-	if (!c && !(c = memcmp(a + aln[0], b + bln[0], n1)))
-		c = (aln[1] > bln[1]) - (aln[1] < bln[1]);
-	return c;
+	return key_cmp(q, ln, v->field, strlen(v->field), v->row, strlen(v->row));
 }
 
 int sh_packed_set_versions(void *blob, size_t len, bool with_device, struct sh_version_set *vs, size_t n,
@@ -363,11 +354,11 @@ int sh_packed_set_versions(void *blob, size_t len, bool with_device, struct sh_v
 
 		if (!entry_header(&q, end, ns, &hlc, &old, ln))
 			return SH_ERR_DB;
-		if (prev && entries_cmp(prev, prev_ln, q, ln) >= 0)
+		if (prev && key_cmp(q, ln, prev, (size_t)prev_ln[0], prev + prev_ln[0], (size_t)prev_ln[1]) <= 0)
 			return SH_ERR_INVALID; /* not in order (written by hand): unpack it instead */
-		while (j < n && (c = key_cmp(q, ln, &vs[j])) > 0) /* no entry of that key */
+		while (j < n && (c = key_cmp_set(q, ln, &vs[j])) > 0) /* no entry of that key */
 			j++;
-		for (want = old; j < n && c == 0; c = ++j < n ? key_cmp(q, ln, &vs[j]) : 1)
+		for (want = old; j < n && c == 0; c = ++j < n ? key_cmp_set(q, ln, &vs[j]) : 1)
 			want = vs[j].version; /* the last given for one entry wins */
 		if (want != old) {
 			write_num((char *)p + W_NUM, W_NUM, want);
