@@ -99,7 +99,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "jsr: %s\n", why.text);
 		return CLI_USAGE;
 	}
-	if (sh_config_int("changeset_size") < 1 || sh_config_int("changeset_size") > SC_CHANGESET_SIZE) {
+	if (sh_config_int("changeset_size") != (long)sc_changeset_size()) { /* outside the range it takes */
 		fprintf(stderr, "jsr: changeset_size må være fra 1 til %d.\n", SC_CHANGESET_SIZE);
 		return CLI_USAGE;
 	}

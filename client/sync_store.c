@@ -108,11 +108,11 @@ static bool next_row(struct q *q, sqlite3_stmt *st)
 	return step == SQLITE_ROW;
 }
 
-/* A number kept in meta, or `otherwise` when there is none. */
-static int64_t meta_int_or(sqlite3 *db, const char *key, int64_t otherwise)
+/* A number kept in meta; 0 when there is none. */
+static int64_t meta_int(sqlite3 *db, const char *key)
 {
 	sqlite3_stmt *st;
-	int64_t v = otherwise;
+	int64_t v = 0;
 
 	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) != SQLITE_OK)
 		return 0;
@@ -122,8 +122,6 @@ static int64_t meta_int_or(sqlite3 *db, const char *key, int64_t otherwise)
 	sqlite3_finalize(st);
 	return v;
 }
-
-static int64_t meta_int(sqlite3 *db, const char *key) { return meta_int_or(db, key, 0); }
 
 static void meta_put_int(struct q *q, const char *key, int64_t v)
 {
@@ -146,7 +144,7 @@ uint64_t sc_cursor(struct sc_replica *r) { return (uint64_t)meta_int(sc_replica_
  * cut between whole participants (an older client of this server), so
  * every value of a participant changed after the cursor is due, once.
  */
-uint64_t sc_cursor_base(struct sc_replica *r) { return (uint64_t)meta_int_or(sc_replica_db(r), "cursor_base", 0); }
+uint64_t sc_cursor_base(struct sc_replica *r) { return (uint64_t)meta_int(sc_replica_db(r), "cursor_base"); }
 
 /* FULL asserted again: a failed rollback can leave a resumable transaction's NORMAL behind (below). */
 static int begin(sqlite3 *db) { return sh_db_exec(db, "PRAGMA synchronous=FULL; BEGIN IMMEDIATE", NULL); }
