@@ -171,14 +171,22 @@ void sh_channel_wipe(struct sh_channel *ch) { sodium_memzero(ch, sizeof(*ch)); }
  * EVP_DecodeBlock is lenient where jsr.v1 is strict (padding anywhere,
  * whitespace at either end), so those are refused here first.
  */
+/* Characters of len bytes in base64; 0 past what EVP_EncodeBlock takes (an int). */
+static size_t b64_len(size_t len)
+{
+	return len > (size_t)INT_MAX / 4 * 3 - 3 ? 0 : (len + 2) / 3 * 4;
+}
+
 int sh_b64_encode(const unsigned char *in, size_t len, char **out)
 {
-	if (len > (size_t)INT_MAX / 4 * 3 - 3)
+	size_t n = b64_len(len);
+
+	if (!n && len)
 		return SH_ERR_TOO_BIG;
-	*out = sh_malloc((len + 2) / 3 * 4 + 1);
+	*out = sh_malloc(n + 1);
 	if (!*out)
 		return SH_ERR_NOMEM;
-	EVP_EncodeBlock((unsigned char *)*out, in, (int)len);
+	EVP_EncodeBlock((unsigned char *)*out, in, (int)len); /* and the NUL after */
 	return SH_OK;
 }
 
@@ -288,49 +296,19 @@ static int seal(const unsigned char key[32], const struct sh_keys *signer, const
 	return SH_OK;
 }
 
-int sh_box_seal(const unsigned char key[32], const struct sh_keys *signer, const char *header,
-		const void *body, size_t len, cJSON **out)
-{
-	static const char *const keys[] = {"n", "c", "s"};
-	struct sealed x = {0};
-	cJSON *box = NULL;
-	int rc = seal(key, signer, header, body, len, &x);
-	const unsigned char *part[] = {x.nonce, x.ct, x.sig};
-	size_t n[] = {sizeof(x.nonce), x.ctlen, sizeof(x.sig)};
-
-	*out = NULL;
-	if (rc != SH_OK)
-		return rc;
-	if (!(box = cJSON_CreateObject()) || !cJSON_AddStringToObject(box, "h", header))
-		rc = SH_ERR_NOMEM;
-	for (size_t i = 0; rc == SH_OK && i < 3; i++) {
-		char *b64 = NULL;
-
-		if ((rc = sh_b64_encode(part[i], n[i], &b64)) == SH_OK && !cJSON_AddStringToObject(box, keys[i], b64))
-			rc = SH_ERR_NOMEM;
-		sh_free(b64);
-	}
-	sh_free(x.ct);
-	if (rc != SH_OK) {
-		cJSON_Delete(box);
-		return rc;
-	}
-	*out = box;
-	return SH_OK;
-}
-
 /* ,"key":"base64 of in" */
 static void b64_member(struct sh_buf *b, const char *key, const unsigned char *in, size_t len)
 {
 	char *at;
+	size_t n = b64_len(len);
 
 	sh_buf_printf(b, ",\"%s\":\"", key);
-	if (len > (size_t)INT_MAX / 4 * 3 - 3) {
+	if (!n && len) {
 		b->err = SH_ERR_TOO_BIG;
 		return;
 	}
 	/* EVP_EncodeBlock writes a NUL after the text: the one sh_buf keeps there */
-	if ((at = sh_buf_extend(b, (len + 2) / 3 * 4)))
+	if ((at = sh_buf_extend(b, n)))
 		EVP_EncodeBlock((unsigned char *)at, in, (int)len);
 	sh_buf_puts(b, "\"");
 }

@@ -63,17 +63,12 @@ int sh_channel_server(struct sh_channel *ch, const struct sh_keys *srv,
 void sh_channel_wipe(struct sh_channel *ch);
 
 /*
- * Seals body (len bytes) under key with header as additional data, signed
- * by signer. On success *out is a new cJSON object (caller deletes).
- */
-int sh_box_seal(const unsigned char key[32], const struct sh_keys *signer, const char *header,
-		const void *body, size_t len, cJSON **out) SH_MUST_USE;
-
-/*
- * The text of a sealed message, {"t": type, "id": id, "box": {...}}: the
- * box as sh_box_seal makes it, written straight into the text (a page's or
- * a change-set's box is megabytes of base64, which a cJSON string would
- * copy twice). NULL when out of memory or too big; free with sh_free.
+ * The text of a sealed message, {"t": type, "id": id, "box": {"h":
+ * header, "n": nonce, "c": ciphertext, "s": signature}}: body (len bytes)
+ * encrypted under key with header as additional data, and signed by
+ * signer; nonce, ciphertext and signature in base64, written straight into
+ * the text (a page's or a change-set's box is megabytes). NULL when out of
+ * memory or too big; free with sh_free.
  */
 char *sh_box_message(const unsigned char key[32], const struct sh_keys *signer, const char *type, uint64_t id,
 		     const char *header, const void *body, size_t len);

@@ -63,7 +63,7 @@ static void strict(void **state)
 	sh_free(out);
 }
 
-/* A message sealed straight into its text opens as the one sealed through cJSON does, and nothing else does. */
+/* A sealed message is valid JSON whose box opens with the right key and signer, and with nothing else. */
 static void message_opens(void **state)
 {
 	static const char header[] = "{\"k\":\"changeset\",\"dev\":\"d\\\"1\",\"seq\":7}";
