@@ -9,6 +9,7 @@
 #include "db.h"
 #include "err.h"
 #include "log.h"
+#include "text.h"
 
 /*
  * The set: records by participant id in an open-addressed table. It holds
@@ -40,14 +41,7 @@ struct sc_records *sc_records_new(sqlite3 *db)
 	return s;
 }
 
-static size_t hash(const char *id)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *id; id++)
-		h = (h ^ (unsigned char)*id) * 16777619u;
-	return h & (SLOTS - 1);
-}
+static size_t hash(const char *id) { return sh_str_hash(id) & (SLOTS - 1); }
 
 static int load(struct sc_records *s, struct sh_record *rec)
 {

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,14 +108,7 @@ _Static_assert(SH_F_COUNT * 2 <= NAME_SLOTS, "the name table must stay sparse");
 static unsigned char by_name[NAME_SLOTS];
 static pthread_once_t by_name_once = PTHREAD_ONCE_INIT;
 
-static size_t name_slot(const char *name)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (; *name; name++)
-		h = (h ^ (unsigned char)*name) * 16777619u;
-	return h & (NAME_SLOTS - 1);
-}
+static size_t name_slot(const char *name) { return sh_str_hash(name) & (NAME_SLOTS - 1); }
 
 static void index_names(void)
 {

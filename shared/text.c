@@ -74,3 +74,12 @@ const char *sh_text_echo(const char *s)
 
 	return (s && n <= 40 && sh_utf8_valid(s, n) && !sh_has_control(s, n)) ? s : "verdien";
 }
+
+uint32_t sh_str_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}

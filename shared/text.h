@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF). */
 bool sh_utf8_valid(const char *s, size_t len);
@@ -11,6 +12,9 @@ bool sh_utf8_valid(const char *s, size_t len);
 size_t sh_utf8_chars(const char *s, size_t len);
 /* True if s holds a C0/C1 control character or DEL (tabs and newlines too). */
 bool sh_has_control(const char *s, size_t len);
+
+/* FNV-1a of a NUL-terminated string: for the small hash tables keyed by name or id. */
+uint32_t sh_str_hash(const char *s);
 
 /*
  * The user's own input, if it is safe to quote back in a message (valid

@@ -40,9 +40,18 @@ static void controls(void **state)
 	assert_false(sh_has_control("\xc2\xa0", 2)); /* no-break space is text */
 }
 
+/* FNV-1a's published 32-bit values. */
+static void str_hash(void **state)
+{
+	(void)state;
+	assert_int_equal(sh_str_hash(""), 0x811c9dc5u);
+	assert_int_equal(sh_str_hash("a"), 0xe40c292cu);
+	assert_int_equal(sh_str_hash("foobar"), 0xbf9cf968u);
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(utf8), cmocka_unit_test(controls)};
+	const struct CMUnitTest tests[] = {cmocka_unit_test(utf8), cmocka_unit_test(controls), cmocka_unit_test(str_hash)};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
