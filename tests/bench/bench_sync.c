@@ -60,11 +60,16 @@ static void login(struct sc_replica *r, const struct bench_server *s)
 	}
 }
 
-static void sync_once(struct sc_replica *r, struct sc_sync_result *res)
+/* One sync, the part it measures named for bench_perf. */
+static void sync_once(const char *part, struct sc_replica *r, struct sc_sync_result *res)
 {
 	struct sc_sync_opts o = {.mode = SC_SYNC_ONCE, .timeout_s = 600};
+	int rc;
 
-	if (sc_sync_run(r, &o, res) != SH_OK || res->status != SC_SYNC_OK) {
+	bench_perf(part, 1);
+	rc = sc_sync_run(r, &o, res);
+	bench_perf(part, 0);
+	if (rc != SH_OK || res->status != SC_SYNC_OK) {
 		fprintf(stderr, "bench_sync: sync: %s\n", res->why.text);
 		exit(1);
 	}
@@ -371,9 +376,7 @@ int main(int argc, char **argv)
 	populate(a, ids);
 	values = outbox_count(a);
 	c0 = cpu_now(&s);
-	bench_perf("push", 1);
-	sync_once(a, &res);
-	bench_perf("push", 0);
+	sync_once("push", a, &res);
 	printf("push %d new participants (%ld values), sealed, to acknowledged | %.0f | ms\n", P, values,
 	       res.push_ms);
 	printf("  ... that is | %.0f | k changes/s\n", (double)values / res.push_ms);
@@ -385,9 +388,7 @@ int main(int argc, char **argv)
 	b = replica(d, "b", db_, sizeof(db_));
 	login(b, &s);
 	c0 = cpu_now(&s);
-	bench_perf("pull", 1);
-	sync_once(b, &res);
-	bench_perf("pull", 0);
+	sync_once("pull", b, &res);
 	printf("initial pull of them into a fresh replica (%zu values, %zu pages) | %.0f | ms\n",
 	       res.pulled, res.pages, res.pull_ms);
 	printf("  client share: open+decode %.0f ms, apply %.0f ms | %.0f | ms\n", res.t_decode,
@@ -419,9 +420,7 @@ int main(int argc, char **argv)
 	}
 	values = outbox_count(a);
 	c0 = cpu_now(&s);
-	bench_perf("edits", 1);
-	sync_once(a, &res);
-	bench_perf("edits", 0);
+	sync_once("edits", a, &res);
 	printf("push %d single-field edits (%ld changes) | %.0f | ms\n", EDITS, values, res.push_ms);
 	printf("  ... that is | %.0f | k changes/s\n", (double)values / res.push_ms);
 	push_share(&res);
