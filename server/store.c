@@ -564,6 +564,16 @@ int ss_changeset_put(struct ss_store *s, const char *device, uint64_t seq,
  * them at that version, else unpacked from the row just read (a row fits a
  * page, so reading vals with the rest costs no more I/O).
  */
+/* Unpacks column col of st into rec (named already); a row that is not a record is logged. */
+static int unpack(struct sh_record *rec, sqlite3_stmt *st, int col)
+{
+	int rc = sh_record_decode(rec, sqlite3_column_blob(st, col), (size_t)sqlite3_column_bytes(st, col));
+
+	if (rc == SH_ERR_DB)
+		sh_log_error("store: the values of participant %.8s cannot be read", rec->id);
+	return rc;
+}
+
 static int participant_row(struct ss_store *s, const char *id, bool *exists, char kommune[8],
 			   uint64_t *version, struct sh_record *rec, struct sh_participant *p,
 			   struct ss_pcache *pc)
@@ -582,13 +592,8 @@ static int participant_row(struct ss_store *s, const char *id, bool *exists, cha
 		*exists = true;
 		copy(kommune, 8, TXT(st, 0));
 		*version = (uint64_t)sqlite3_column_int64(st, 1);
-		if (!ss_pcache_take(pc, id, *version, p, rec)) {
-			rc = sh_record_decode(rec, sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2));
-			if (rc == SH_ERR_DB)
-				sh_log_error("store: the values of participant %.8s cannot be read", id);
-			if (rc == SH_OK)
-				rc = sh_record_values(rec, p);
-		}
+		if (!ss_pcache_take(pc, id, *version, p, rec) && (rc = unpack(rec, st, 2)) == SH_OK)
+			rc = sh_record_values(rec, p);
 	} else if (step != SQLITE_DONE) {
 		sh_log_error("store: %s", sqlite3_errmsg(s->db));
 		rc = SH_ERR_DB;
@@ -986,14 +991,10 @@ static int pull_participants(struct ss_store *s, const char *kommune, const char
 				*cut = last;
 			break;
 		}
-		record_for(rec, pid);
-		/* nothing for it (the asking device's own writes): no need to unpack */
-		if (!sh_record_has_news(sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2), base, device))
-			rec->n = 0;
-		else if ((rc = sh_record_decode(rec, sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2))) != SH_OK) {
-			sh_log_error("store: the values of participant %.8s cannot be read", pid);
+		record_for(rec, pid); /* empty: nothing for it (the asking device's own writes) needs no unpacking */
+		if (sh_record_has_news(sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2), base, device) &&
+		    (rc = unpack(rec, st, 2)) != SH_OK)
 			break;
-		}
 		for (size_t i = 0; i < rec->n; i++) {
 			const struct sh_entry *e = &rec->e[i];
 			/* a device's own writes are not sent back: it has them, and their
@@ -1157,7 +1158,7 @@ int ss_content_hash(struct ss_store *s, const char *kommune, char out[65])
 	bt(st, 1, kommune);
 	while (rc == SH_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		record_for(rec, TXT(st, 0));
-		if ((rc = sh_record_decode(rec, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1))) != SH_OK)
+		if ((rc = unpack(rec, st, 1)) != SH_OK)
 			break;
 		/* entries are sorted by (field, row), as the replicas hash them */
 		for (size_t i = 0; i < rec->n; i++)
