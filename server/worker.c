@@ -692,7 +692,7 @@ static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 		return send_wipe(w, c, id);
 	c->notified = false;
 	/* without a base, all of each participant changed after since: more, never less */
-	if (sh_json_u64(msg, "since", 9007199254740991ULL, &from.since) != SH_OK ||
+	if (sh_json_u64(msg, "since", SH_JSON_INT_MAX, &from.since) != SH_OK ||
 	    sh_json_u64_or(msg, "base", from.since, 0, &from.base) != SH_OK ||
 	    sh_json_u64_or(msg, "limit", SH_PAGE_MAX, w->cfg.page_limit, &limit) != SH_OK) {
 		emit_error(w, c->id, id, SH_ERR_PROTO, "«since», «base» og «limit» må være ikke-negative heltall "

@@ -26,9 +26,8 @@ int sh_msg_from_name(const char *name)
 	return -1;
 }
 
-int sh_json_u64(const cJSON *o, const char *key, uint64_t max, uint64_t *out)
+int sh_json_u64_value(const cJSON *v, uint64_t max, uint64_t *out)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 	double d;
 
 	*out = 0;
@@ -36,10 +35,15 @@ int sh_json_u64(const cJSON *o, const char *key, uint64_t max, uint64_t *out)
 		return SH_ERR_PROTO;
 	d = v->valuedouble;
 	/* integral, non-negative, exactly representable */
-	if (!(d >= 0) || d > 9007199254740991.0 || d != (double)(uint64_t)d || (uint64_t)d > max)
+	if (!(d >= 0) || d > (double)SH_JSON_INT_MAX || d != (double)(uint64_t)d || (uint64_t)d > max)
 		return SH_ERR_PROTO;
 	*out = (uint64_t)d;
 	return SH_OK;
+}
+
+int sh_json_u64(const cJSON *o, const char *key, uint64_t max, uint64_t *out)
+{
+	return sh_json_u64_value(cJSON_GetObjectItemCaseSensitive(o, key), max, out);
 }
 
 int sh_json_u64_or(const cJSON *o, const char *key, uint64_t max, uint64_t otherwise, uint64_t *out)
@@ -97,7 +101,7 @@ int sh_msg_parse(const char *text, size_t len, cJSON **out, enum sh_msg *type, u
 		sh_reason_set(why, "Ukjent meldingstype «%s».", sh_text_echo(t));
 		goto bad;
 	}
-	if (sh_json_u64_or(j, "id", 9007199254740991ULL, 0, id) != SH_OK) {
+	if (sh_json_u64_or(j, "id", SH_JSON_INT_MAX, 0, id) != SH_OK) {
 		sh_reason_set(why, "Feltet «id» må være et ikke-negativt heltall.");
 		goto bad;
 	}

@@ -26,6 +26,7 @@
  */
 #define SH_PROTO_VERSION 2
 #define SH_MSG_MAX (64u << 20) /* a whole reassembled message */
+#define SH_JSON_INT_MAX 9007199254740991ULL /* 2^53 - 1: the largest integer a JSON number holds exactly */
 
 enum sh_msg {
 	SH_MSG_HELLO,     /* s→c: version, time, fingerprint, keys, challenge */
@@ -64,7 +65,9 @@ char *sh_msg_error(uint64_t id, int err, const char *message, const char *detail
 
 /* A string member of at most maxlen bytes, valid UTF-8; NULL otherwise. */
 const char *sh_json_str(const cJSON *o, const char *key, size_t maxlen);
-/* An integral number member in [0, max]; SH_ERR_PROTO otherwise. */
+/* An integral number in [0, max] (max at most SH_JSON_INT_MAX); SH_ERR_PROTO otherwise (then *out is 0). */
+int sh_json_u64_value(const cJSON *v, uint64_t max, uint64_t *out) SH_MUST_USE;
+/* The same of member key of o. */
 int sh_json_u64(const cJSON *o, const char *key, uint64_t max, uint64_t *out) SH_MUST_USE;
 /* The same for an optional member: `otherwise` when it is absent. */
 int sh_json_u64_or(const cJSON *o, const char *key, uint64_t max, uint64_t otherwise, uint64_t *out) SH_MUST_USE;

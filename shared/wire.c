@@ -171,16 +171,7 @@ static const char *item_str(const cJSON *a, int i, size_t max)
 
 static bool item_u64(const cJSON *a, int i, uint64_t *out)
 {
-	const cJSON *v = cJSON_GetArrayItem(a, i);
-	double d;
-
-	if (!cJSON_IsNumber(v))
-		return false;
-	d = v->valuedouble;
-	if (!(d >= 0) || d > 9007199254740991.0 || d != (double)(uint64_t)d)
-		return false;
-	*out = (uint64_t)d;
-	return true;
+	return sh_json_u64_value(cJSON_GetArrayItem(a, i), SH_JSON_INT_MAX, out) == SH_OK;
 }
 
 static bool item_hlc(const cJSON *a, int i, uint64_t *out)
@@ -344,7 +335,7 @@ int sh_wire_ack_decode(const char *body, size_t len, struct sh_wire_doc *doc, ui
 			goto bad_item;
 		if (size == 5) { /* a run: plain results at consecutive versions */
 			(void)item_u64(e, 4, &k);
-			if (x->value || x->reason || x->version > 9007199254740991ULL - (k - 1))
+			if (x->value || x->reason || x->version > SH_JSON_INT_MAX - (k - 1))
 				goto bad_item;
 			for (uint64_t j = 1; j < k; j++)
 				r[i + j] = (struct sh_result){x->code, x->version + j, NULL, NULL};
@@ -377,7 +368,7 @@ static bool conflict_decode(const cJSON *o, struct sh_conflict *c)
 			return false;                                                      \
 	} while (0)
 	if (!cJSON_IsObject(o) || sh_json_u64(o, "id", INT64_MAX, &id) != SH_OK ||
-	    sh_json_u64(o, "seq", 9007199254740991ULL, &c->seq) != SH_OK || !cJSON_IsBool(res))
+	    sh_json_u64(o, "seq", SH_JSON_INT_MAX, &c->seq) != SH_OK || !cJSON_IsBool(res))
 		return false;
 	c->id = (int64_t)id;
 	c->resolved = cJSON_IsTrue(res);
@@ -434,8 +425,8 @@ int sh_wire_page_decode(const char *body, size_t len, struct sh_wire_doc *doc, s
 	cf = array_of(doc->root, "conflicts", SH_PAGE_MAX, &page->nconflicts);
 	more = cJSON_GetObjectItemCaseSensitive(doc->root, "more");
 	if (!ps || !cf || !cJSON_IsBool(more) ||
-	    sh_json_u64(doc->root, "next", 9007199254740991ULL, &page->next) != SH_OK ||
-	    sh_json_u64(doc->root, "server_seq", 9007199254740991ULL, &page->server_seq) != SH_OK ||
+	    sh_json_u64(doc->root, "next", SH_JSON_INT_MAX, &page->next) != SH_OK ||
+	    sh_json_u64(doc->root, "server_seq", SH_JSON_INT_MAX, &page->server_seq) != SH_OK ||
 	    /* none from a server of before the base: everything up to next is out */
 	    sh_json_u64_or(doc->root, "base", page->next, page->next, &page->base) != SH_OK) {
 		sh_reason_set(why, "Siden fra serveren er ugyldig.");
