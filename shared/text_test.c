@@ -30,6 +30,35 @@ static void utf8(void **state)
 	assert_int_equal(sh_utf8_chars("æøå", 6), 3);
 }
 
+/* Long ASCII runs are skipped in steps: a sequence at any offset, valid or not, is still judged. */
+static void utf8_in_long_text(void **state)
+{
+	static const struct {
+		const char *seq;
+		bool ok;
+	} cases[] = {{"\xc3\xb8", true},  {"\xf0\x9f\x98\x80", true}, {"\xc3", false},
+		     {"\x80", false},      {"\xed\xa0\x80", false},    {"\xff", false}};
+	char text[80];
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		size_t n = strlen(cases[c].seq);
+
+		for (size_t at = 0; at + n <= 48; at++) {
+			memset(text, 'a', sizeof(text));
+			memcpy(text + at, cases[c].seq, n);
+			/* the sequence in the middle, and at the very end */
+			assert_int_equal(sh_utf8_valid(text, sizeof(text)), cases[c].ok);
+			assert_int_equal(sh_utf8_valid(text, at + n), cases[c].ok);
+		}
+	}
+	/* a truncated sequence cut by the length, after a long run */
+	memset(text, 'a', sizeof(text));
+	memcpy(text + 40, "\xc3\xb8", 2);
+	assert_false(sh_utf8_valid(text, 41));
+	assert_true(sh_utf8_valid(text, 42));
+}
+
 static void controls(void **state)
 {
 	(void)state;
@@ -51,7 +80,7 @@ static void str_hash(void **state)
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(utf8), cmocka_unit_test(controls), cmocka_unit_test(str_hash)};
+	const struct CMUnitTest tests[] = {cmocka_unit_test(utf8), cmocka_unit_test(utf8_in_long_text), cmocka_unit_test(controls), cmocka_unit_test(str_hash)};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
