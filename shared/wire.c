@@ -158,9 +158,30 @@ void sh_wire_conflict_put(struct sh_buf *b, bool first, const struct sh_conflict
 
 /* ---- decoding ------------------------------------------------------------ */
 
-static const char *item_str(const cJSON *a, int i, size_t max)
+/*
+ * An array of min to max elements, its elements in it[] (one walk of the
+ * list: cJSON finds an element by index by walking from the first); the
+ * number of them in *size, if size is not NULL.
+ */
+static bool tuple(const cJSON *a, const cJSON **it, int min, int max, int *size)
 {
-	const cJSON *v = cJSON_GetArrayItem(a, i);
+	const cJSON *v;
+	int n = 0;
+
+	if (!cJSON_IsArray(a))
+		return false;
+	for (v = a->child; v; v = v->next) {
+		if (n == max)
+			return false;
+		it[n++] = v;
+	}
+	if (size)
+		*size = n;
+	return n >= min;
+}
+
+static const char *item_str(const cJSON *v, size_t max)
+{
 	size_t n;
 
 	if (!cJSON_IsString(v))
@@ -169,27 +190,25 @@ static const char *item_str(const cJSON *a, int i, size_t max)
 	return n <= max && sh_utf8_valid(v->valuestring, n) ? v->valuestring : NULL;
 }
 
-static bool item_u64(const cJSON *a, int i, uint64_t *out)
+static bool item_u64(const cJSON *v, uint64_t *out)
 {
-	return sh_json_u64_value(cJSON_GetArrayItem(a, i), SH_JSON_INT_MAX, out) == SH_OK;
+	return sh_json_u64_value(v, SH_JSON_INT_MAX, out) == SH_OK;
 }
 
-static bool item_hlc(const cJSON *a, int i, uint64_t *out)
+static bool item_hlc(const cJSON *v, uint64_t *out)
 {
-	const char *s = item_str(a, i, SH_HLC_TEXT_LEN);
+	const char *s = item_str(v, SH_HLC_TEXT_LEN);
 
 	return s && sh_hlc_decode(s, out) == SH_OK;
 }
 
 /* An optional string: JSON null or a string. */
-static bool item_opt(const cJSON *a, int i, size_t max, const char **out)
+static bool item_opt(const cJSON *v, size_t max, const char **out)
 {
-	const cJSON *v = cJSON_GetArrayItem(a, i);
-
 	*out = NULL;
 	if (cJSON_IsNull(v))
 		return true;
-	return (*out = item_str(a, i, max)) != NULL;
+	return (*out = item_str(v, max)) != NULL;
 }
 
 /* Field name and row must fit each other (repeat fields need a row id). */
@@ -261,12 +280,13 @@ int sh_wire_changes_decode(const char *body, size_t len, struct sh_wire_doc *doc
 	*out = c;
 	cJSON_ArrayForEach(e, a) {
 		struct sh_change *x = &c[i];
+		const cJSON *it[6];
 
-		if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 6 ||
-		    !(x->participant = item_str(e, 0, SH_ID_LEN)) || !sh_id_valid(x->participant) ||
-		    !(x->field = item_str(e, 1, 64)) || !(x->row = item_str(e, 2, SH_ID_LEN)) ||
-		    !field_row_ok(x->field, x->row) || !(x->value = item_str(e, 3, SH_VALUE_MAX)) ||
-		    !item_hlc(e, 4, &x->hlc) || !item_u64(e, 5, &x->base)) {
+		if (!tuple(e, it, 6, 6, NULL) || !(x->participant = item_str(it[0], SH_ID_LEN)) ||
+		    !sh_id_valid(x->participant) || !(x->field = item_str(it[1], 64)) ||
+		    !(x->row = item_str(it[2], SH_ID_LEN)) || !field_row_ok(x->field, x->row) ||
+		    !(x->value = item_str(it[3], SH_VALUE_MAX)) || !item_hlc(it[4], &x->hlc) ||
+		    !item_u64(it[5], &x->base)) {
 			sh_reason_set(why, "Endring nr. %zu i endringssettet er ugyldig.", i + 1);
 			goto bad;
 		}
@@ -300,10 +320,10 @@ int sh_wire_ack_decode(const char *body, size_t len, struct sh_wire_doc *doc, ui
 	}
 	/* the number of results: runs count as their length */
 	cJSON_ArrayForEach(e, a) {
+		const cJSON *it[5];
 		uint64_t k = 1;
 
-		if (cJSON_IsArray(e) && cJSON_GetArraySize(e) == 5 &&
-		    (!item_u64(e, 4, &k) || k < 2 || k > SH_CHANGESET_MAX))
+		if (tuple(e, it, 5, 5, NULL) && (!item_u64(it[4], &k) || k < 2 || k > SH_CHANGESET_MAX))
 			goto bad_item;
 		if ((*n += (size_t)k) > SH_CHANGESET_MAX) {
 			sh_reason_set(why, "Kvitteringen har flere enn %d resultater.", SH_CHANGESET_MAX);
@@ -321,20 +341,21 @@ int sh_wire_ack_decode(const char *body, size_t len, struct sh_wire_doc *doc, ui
 	*out = r;
 	cJSON_ArrayForEach(e, a) {
 		struct sh_result *x = &r[i];
-		int size = cJSON_GetArraySize(e);
+		const cJSON *it[5];
+		int size;
 		uint64_t k = 1;
 		bool known = false;
 
-		if (!cJSON_IsArray(e) || (size != 4 && size != 5) || !(x->code = item_str(e, 0, 16)) ||
-		    !item_u64(e, 1, &x->version) || !item_opt(e, 2, SH_VALUE_MAX, &x->value) ||
-		    !item_opt(e, 3, 1024, &x->reason))
+		if (!tuple(e, it, 4, 5, &size) || !(x->code = item_str(it[0], 16)) ||
+		    !item_u64(it[1], &x->version) || !item_opt(it[2], SH_VALUE_MAX, &x->value) ||
+		    !item_opt(it[3], 1024, &x->reason))
 			goto bad_item;
 		for (size_t c = 0; c < 4; c++)
 			known |= strcmp(x->code, codes[c]) == 0;
 		if (!known)
 			goto bad_item;
 		if (size == 5) { /* a run: plain results at consecutive versions */
-			(void)item_u64(e, 4, &k);
+			(void)item_u64(it[4], &k);
 			if (x->value || x->reason || x->version > SH_JSON_INT_MAX - (k - 1))
 				goto bad_item;
 			for (uint64_t j = 1; j < k; j++)
@@ -404,12 +425,12 @@ void sh_wire_page_free(struct sh_pull_page *page)
 /* One participant of a page: [participant, [[field, row, value, version, hlc, author], ...]]; its values, or NULL. */
 static const cJSON *page_participant(const cJSON *p, const char **id)
 {
-	const cJSON *values = cJSON_GetArrayItem(p, 1);
+	const cJSON *it[2];
 
-	if (!cJSON_IsArray(p) || cJSON_GetArraySize(p) != 2 || !(*id = item_str(p, 0, SH_ID_LEN)) ||
-	    !sh_id_valid(*id) || !cJSON_IsArray(values))
+	if (!tuple(p, it, 2, 2, NULL) || !(*id = item_str(it[0], SH_ID_LEN)) || !sh_id_valid(*id) ||
+	    !cJSON_IsArray(it[1]))
 		return NULL;
-	return values;
+	return it[1];
 }
 
 int sh_wire_page_decode(const char *body, size_t len, struct sh_wire_doc *doc, struct sh_pull_page *page,
@@ -462,13 +483,13 @@ int sh_wire_page_decode(const char *body, size_t len, struct sh_wire_doc *doc, s
 
 		cJSON_ArrayForEach(e, page_participant(p, &id)) {
 			struct sh_op *o = &page->ops[i];
+			const cJSON *it[6];
 
 			o->participant = id;
-			if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 6 ||
-			    !(o->field = item_str(e, 0, 64)) || !(o->row = item_str(e, 1, SH_ID_LEN)) ||
-			    !field_row_ok(o->field, o->row) || !(o->value = item_str(e, 2, SH_VALUE_MAX)) ||
-			    !item_u64(e, 3, &o->version) || !item_hlc(e, 4, &o->hlc) ||
-			    !(o->author = item_str(e, 5, 256))) {
+			if (!tuple(e, it, 6, 6, NULL) || !(o->field = item_str(it[0], 64)) ||
+			    !(o->row = item_str(it[1], SH_ID_LEN)) || !field_row_ok(o->field, o->row) ||
+			    !(o->value = item_str(it[2], SH_VALUE_MAX)) || !item_u64(it[3], &o->version) ||
+			    !item_hlc(it[4], &o->hlc) || !(o->author = item_str(it[5], 256))) {
 				sh_reason_set(why, "Endring nr. %zu fra serveren er ugyldig.", i + 1);
 				goto bad;
 			}

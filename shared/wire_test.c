@@ -79,6 +79,8 @@ static void refused(void **state)
 		"[1,[]]",
 		"[\"" P1 "\",{}]",
 		"[\"" P1 "\",[[\"fodeland\",\"\",\"SYR\",7,\"0000000000001234\"]]]", /* five, not six */
+		"[\"" P1 "\",[[\"fodeland\",\"\",\"SYR\",7,\"0000000000001234\",\"kari\",1]]]", /* seven */
+		"[\"" P1 "\",[{\"fodeland\":\"SYR\"}]]",
 		"[\"" P1 "\",[[\"nosuchfield\",\"\",\"SYR\",7,\"0000000000001234\",\"kari\"]]]",
 		"[\"" P1 "\",[[\"tiltak.type\",\"\",\"1\",7,\"0000000000001234\",\"kari\"]]]", /* no row */
 		"[\"" P1 "\",[[\"fodeland\",\"\",\"SYR\",-7,\"0000000000001234\",\"kari\"]]]",
@@ -180,6 +182,8 @@ static void results_refused(void **state)
 		"[[\"applied\",9007199254740990,null,null,3]]", /* past 2^53 */
 		"[[\"frob\",1,null,null,2]]",
 		"[[\"applied\",1,null,null,2,7]]",
+		"[[\"applied\",1,null]]",                      /* three */
+		"[{\"applied\":1}]",
 	};
 	struct sh_buf b;
 	struct sh_result *out;
@@ -202,6 +206,50 @@ static void results_refused(void **state)
 	sh_buf_free(&b);
 }
 
+/* A change-set's changes: each exactly [participant, field, row, value, hlc, base]. */
+static void changes_refused(void **state)
+{
+	static const char *const bad[] = {
+		"[]",
+		"[[\"" P1 "\",\"fodeland\",\"\",\"SYR\",\"0000000000001234\"]]",      /* five */
+		"[[\"" P1 "\",\"fodeland\",\"\",\"SYR\",\"0000000000001234\",0,0]]",  /* seven */
+		"[[\"" P1 "\",\"fodeland\",\"\",\"SYR\",\"0000000000001234\",\"0\"]]", /* base a string */
+		"[[\"" P1 "\",\"fodeland\",\"\",\"SYR\",1234,0]]",                    /* hlc a number */
+		"[[\"not-an-id\",\"fodeland\",\"\",\"SYR\",\"0000000000001234\",0]]",
+		"[[\"" P1 "\",\"tiltak.type\",\"\",\"1\",\"0000000000001234\",0]]",   /* no row */
+		"[{\"participant\":\"" P1 "\"}]",
+		"[\"" P1 "\"]",
+	};
+	struct sh_buf b;
+	struct sh_change *out;
+	struct sh_wire_doc doc;
+	struct sh_reason why;
+	size_t n;
+
+	(void)state;
+	sh_buf_init(&b, 1 << 20);
+	sh_buf_printf(&b, "{\"changes\":[[\"" P1 "\",\"fodeland\",\"\",\"SYR\",\"0000000000001234\",7],"
+			  "[\"" P1 "\",\"tiltak.type\",\"" ROW "\",\"1\",\"0000000000001235\",0]]}");
+	assert_int_equal(sh_wire_changes_decode(b.data, b.len, &doc, &out, &n, &why), SH_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(out[0].value, "SYR");
+	assert_int_equal(out[0].hlc, 0x1234);
+	assert_int_equal(out[0].base, 7);
+	assert_string_equal(out[1].row, ROW);
+	sh_free(out);
+	sh_wire_doc_free(&doc);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		sh_buf_reset(&b);
+		sh_buf_printf(&b, "{\"changes\":%s}", bad[i]);
+		why.text[0] = '\0';
+		assert_int_equal(sh_wire_changes_decode(b.data, b.len, &doc, &out, &n, &why), SH_ERR_PROTO);
+		assert_null(out);
+		assert_int_equal(n, 0);
+		assert_true(why.text[0]);
+	}
+	sh_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -209,6 +257,7 @@ int main(void)
 		cmocka_unit_test(refused),
 		cmocka_unit_test(results_runs),
 		cmocka_unit_test(results_refused),
+		cmocka_unit_test(changes_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
