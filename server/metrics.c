@@ -44,6 +44,8 @@ void ss_metrics_render(struct sh_buf *b)
 	counter(b, "jsr_protocol_errors_total", "Messages refused (malformed, forged, replayed ...).",
 		atomic_load(&ss_metrics.protocol_errors));
 	counter(b, "jsr_pull_pages_total", "Pull pages sent.", atomic_load(&ss_metrics.pull_pages));
+	counter(b, "jsr_pull_pages_read_ahead_total", "Pull pages sent as read ahead, while the device stored the page before.",
+		atomic_load(&ss_metrics.pull_pages_ahead));
 	counter(b, "jsr_logins_total", "Successful logins.", atomic_load(&ss_metrics.logins));
 	counter(b, "jsr_login_failures_total", "Failed logins.", atomic_load(&ss_metrics.login_failures));
 	{

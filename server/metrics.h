@@ -17,7 +17,7 @@
 struct ss_metrics {
 	atomic_long connections;
 	atomic_ulong changesets, changes_applied, changes_superseded, conflicts, duplicates;
-	atomic_ulong rejects, protocol_errors, pull_pages, logins, login_failures;
+	atomic_ulong rejects, protocol_errors, pull_pages, pull_pages_ahead, logins, login_failures;
 	atomic_ulong lat_bucket[SS_LAT_BUCKETS + 1]; /* cumulative at render */
 	atomic_ulong lat_count, lat_sum_us;
 	/* Folkeregister lookups: answers by class (ok, not_found, bad_request, auth, throttled,

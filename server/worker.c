@@ -23,6 +23,26 @@
 #include "web.h"
 #include "wire.h"
 
+/*
+ * The page a pulling connection will most likely ask for next (the one
+ * after the page it was just sent), read while the worker has nothing
+ * else to do: the device opens and stores a page meanwhile, and the read
+ * need not wait for its request. It is sent only if it is exactly what the
+ * request would read then: the same cursor and limit, no value written
+ * since (the store's sequence unchanged), the same municipalities.
+ */
+struct ahead {
+	struct ss_cursor from, to;
+	uint64_t limit, seq;
+	char kommuner[SS_MAX_KOMMUNER][8];
+	size_t nkommuner;
+	bool ready, more;
+	size_t count;
+	struct sh_buf body, ids;
+};
+
+#define AHEAD_MAX 4 /* connections with a page read ahead at one time (each up to a page in memory) */
+
 /* What the worker knows of one connection. */
 struct conn {
 	uint64_t id;
@@ -38,6 +58,7 @@ struct conn {
 	 * before the deactivation; then told to wipe its replica */
 	bool final;
 	int64_t deactivated_at;
+	struct ahead *ahead; /* the next page, wanted or read */
 };
 
 struct ss_worker {
@@ -57,6 +78,7 @@ struct ss_worker {
 	char *kx_b64, *sign_b64;
 	uint64_t anchored_us;  /* when the audit head was last written to the log */
 	char anchor[96];       /* and what it was */
+	size_t naheads;        /* connections with an ahead */
 };
 
 void ss_out_free(struct ss_out *o)
@@ -106,12 +128,24 @@ static struct conn *conn_add(struct ss_worker *w, uint64_t id)
 	return &w->conns[w->nconns++];
 }
 
+static void ahead_drop(struct ss_worker *w, struct conn *c)
+{
+	if (!c->ahead)
+		return;
+	sh_buf_free(&c->ahead->body);
+	sh_buf_free(&c->ahead->ids);
+	sh_free(c->ahead);
+	c->ahead = NULL;
+	w->naheads--;
+}
+
 static void conn_remove(struct ss_worker *w, uint64_t id)
 {
 	struct conn *c = conn_find(w, id);
 
 	if (!c)
 		return;
+	ahead_drop(w, c);
 	sodium_memzero(c, sizeof(*c));
 	memmove(c, c + 1, (size_t)(w->conns + w->nconns - (c + 1)) * sizeof(*c));
 	w->nconns--;
@@ -676,6 +710,96 @@ static int send_wipe(struct ss_worker *w, struct conn *c, uint64_t id)
 			"");
 }
 
+static bool same_kommuner(const struct ahead *a, const struct ss_user *u)
+{
+	return a->nkommuner == u->nkommuner && memcmp(a->kommuner, u->kommuner, u->nkommuner * sizeof(u->kommuner[0])) == 0;
+}
+
+/* The page read ahead, if it is what a read now would give (moved into body and ids); dropped either way. */
+static bool take_ahead(struct ss_worker *w, struct conn *c, const struct ss_cursor *from, uint64_t limit,
+		       struct sh_buf *body, struct sh_buf *ids, struct ss_cursor *to, bool *more, size_t *count)
+{
+	struct ahead *a = c->ahead;
+	bool hit = a && a->ready && a->from.since == from->since && a->from.base == from->base &&
+		   a->limit == limit && a->seq == ss_seq(w->cfg.store) && same_kommuner(a, &c->user);
+
+	if (hit) {
+		sh_buf_free(body);
+		sh_buf_free(ids);
+		*body = a->body;
+		*ids = a->ids;
+		*to = a->to;
+		*more = a->more;
+		*count = a->count;
+		sh_buf_init(&a->body, SH_BOX_MAX_BODY);
+		sh_buf_init(&a->ids, (size_t)1 << 26);
+		atomic_fetch_add(&ss_metrics.pull_pages_ahead, 1);
+	}
+	ahead_drop(w, c);
+	return hit;
+}
+
+/* After a page with more to come: the next one is wanted ahead (read by read_ahead when idle). */
+static void want_ahead(struct ss_worker *w, struct conn *c, const struct ss_cursor *next, uint64_t limit)
+{
+	struct ahead *a;
+
+	if (w->naheads >= AHEAD_MAX || !(a = sh_calloc(1, sizeof(*a))))
+		return;
+	a->from = *next;
+	a->limit = limit;
+	sh_buf_init(&a->body, SH_BOX_MAX_BODY);
+	sh_buf_init(&a->ids, (size_t)1 << 26);
+	c->ahead = a;
+	w->naheads++;
+}
+
+static bool jobs_waiting(struct ss_worker *w)
+{
+	bool any;
+
+	pthread_mutex_lock(&w->lock);
+	any = w->jobs != NULL;
+	pthread_mutex_unlock(&w->lock);
+	return any;
+}
+
+/* Reads the pages wanted ahead, while no job waits. */
+static void read_ahead(struct ss_worker *w)
+{
+	for (size_t i = 0; i < w->nconns; i++) {
+		struct conn *c = &w->conns[i];
+		struct ahead *a = c->ahead;
+		uint64_t t0 = sh_mono_us();
+		int rc;
+
+		if (!a || a->ready || !c->authed)
+			continue;
+		if (jobs_waiting(w))
+			return;
+		if (ss_begin(w->cfg.store) != SH_OK) {
+			ahead_drop(w, c);
+			continue;
+		}
+		rc = ss_pull_page(w->cfg.store, &c->user, c->dev.id, &a->from, (size_t)a->limit, &a->body, &a->to,
+				  &a->more, &a->count, &a->ids);
+		if (rc == SH_OK)
+			rc = ss_commit(w->cfg.store);
+		else
+			ss_rollback(w->cfg.store);
+		if (rc != SH_OK) {
+			ahead_drop(w, c); /* read again when asked for, and reported then */
+			continue;
+		}
+		a->seq = ss_seq(w->cfg.store);
+		memcpy(a->kommuner, c->user.kommuner, sizeof(a->kommuner));
+		a->nkommuner = c->user.nkommuner;
+		a->ready = true;
+		sh_log_debug("pull: device %.8s page after %llu read ahead in %.1f ms", c->dev.id,
+			     (unsigned long long)a->from.since, (double)(sh_mono_us() - t0) / 1000.0);
+	}
+}
+
 static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64_t id)
 {
 	uint64_t limit, t0, t1;
@@ -704,8 +828,10 @@ static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 	sh_buf_init(&body, SH_BOX_MAX_BODY);
 	sh_buf_init(&ids, (size_t)1 << 26);
 	t0 = sh_mono_us();
-	rc = ss_pull_page(w->cfg.store, &c->user, c->dev.id, &from, (size_t)limit, &body, &to, &more,
-			  &count, &ids);
+	rc = take_ahead(w, c, &from, limit, &body, &ids, &to, &more, &count)
+		     ? SH_OK
+		     : ss_pull_page(w->cfg.store, &c->user, c->dev.id, &from, (size_t)limit, &body, &to, &more,
+				    &count, &ids);
 	t1 = sh_mono_us();
 	if (rc == SH_ERR_TOO_BIG) {
 		emit_error(w, c->id, id, SH_ERR_TOO_BIG, "En deltaker har flere verdier enn én side kan bære, "
@@ -727,6 +853,8 @@ static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 		emit(w, c->id, sealed_reply(w, c, SH_MSG_CHANGES, id, header, body.data, body.len), false,
 		     0, 0, false);
 		atomic_fetch_add(&ss_metrics.pull_pages, 1);
+		if (more)
+			want_ahead(w, c, &to, limit);
 		sh_log_debug("pull: device %.8s page after %llu: %zu values, read in %.1f ms, sealed in %.1f ms",
 			     c->dev.id, (unsigned long long)from.since, count, (double)(t1 - t0) / 1000.0,
 			     (double)(sh_mono_us() - t1) / 1000.0);
@@ -1339,6 +1467,7 @@ static void *run(void *arg)
 			batch = next;
 		}
 		release(w);
+		read_ahead(w); /* after the replies are out */
 	}
 	anchor(w, true);
 	return NULL;
@@ -1415,6 +1544,8 @@ void ss_worker_stop(struct ss_worker *w)
 		sh_free(j);
 		j = next;
 	}
+	for (size_t i = 0; i < w->nconns; i++)
+		ahead_drop(w, &w->conns[i]);
 	if (w->conns)
 		sodium_memzero(w->conns, w->capconns * sizeof(*w->conns));
 	sh_free(w->conns);

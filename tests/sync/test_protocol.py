@@ -7,8 +7,10 @@ refused with a clear error, the server keeps serving, nothing stored changes.
 import json
 import os
 import sys
+import re
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "pylib"))
 from jsrpeer import Closed, Device, Peer, WebSocket, hlc_now, seal  # noqa: E402
@@ -344,6 +346,69 @@ class Boxes(ProtocolCase):
         # auth with a made-up session
         q = Peer(self.url, device=self.p.device)
         self.assert_error(q.auth("0" * 64), "auth")
+
+
+class ReadAhead(ProtocolCase):
+    """While a device stores a page, the server reads the next one ahead; it
+    is sent only if it is what a read at the request gives: the same cursor
+    and nothing written since. Pages of one participant (four values)."""
+    config = {"max_message_bytes": 4 << 20, "pull_page_limit": 4}
+
+    def setUp(self):
+        super().setUp()
+        self.writer = self.peer("kari")
+        self.ids = self.writer.register([next(self.numbers) for _ in range(3)])
+
+    def read_ahead(self):
+        base = self.url.replace("ws://", "http://").replace("/sync", "")
+        with urllib.request.urlopen(base + "/metrics") as r:
+            return int(re.search(r"^jsr_pull_pages_read_ahead_total (\d+)$", r.read().decode(), re.M).group(1))
+
+    def pull_after(self, peer, page):
+        time.sleep(0.3)  # the worker is idle: the next page is read by now
+        return peer.pull(page["next"], base=page["base"])[1]
+
+    def test_read_ahead_page_is_the_page(self):
+        p = self.peer("kari")
+        before = self.read_ahead()
+        first = p.pull(0)[1]
+        self.assertTrue(first["more"], first)
+        second = self.pull_after(p, first)
+        self.assertEqual(self.read_ahead(), before + 1)
+        # what a device asking afresh for the same page gets
+        fresh = self.peer("kari").pull(first["next"], base=first["base"])[1]
+        for k in ("participants", "conflicts", "next", "base", "more"):
+            self.assertEqual(second[k], fresh[k], k)
+        self.assertEqual(len({pid for pid, _ in first["participants"] + second["participants"]}), 2)
+
+    def test_write_between_pages(self):
+        p = self.peer("kari")
+        first = p.pull(0)[1]
+        time.sleep(0.3)  # the second page is read ahead ...
+        before = self.read_ahead()
+        # ... and then a participant of it changes: the page read ahead is not sent
+        second_id = [pid for pid in self.ids if pid != first["participants"][0][0]][0]
+        m, ack = self.writer.push([[second_id, "malgruppe", "", "2", hlc_now(), 0]])
+        self.assertEqual(ack["results"][0][0], "applied", m)
+        second = p.pull(first["next"], base=first["base"])[1]
+        self.assertEqual(self.read_ahead(), before)
+        seen, page = [], second
+        while True:
+            seen += Peer.ops(page)
+            if not page["more"]:
+                break
+            page = p.pull(page["next"], base=page["base"])[1]
+        self.assertIn([second_id, "malgruppe", "", "2"], [op[:4] for op in seen])
+        self.assertEqual({op[0] for op in seen} | {first["participants"][0][0]}, set(self.ids))
+
+    def test_other_cursor(self):
+        p = self.peer("kari")
+        first = p.pull(0)[1]
+        time.sleep(0.3)
+        before = self.read_ahead()
+        again = p.pull(0)[1]  # the first page again (a device that lost it): read afresh
+        self.assertEqual(self.read_ahead(), before)
+        self.assertEqual(again["participants"], first["participants"])
 
 
 class Expiry(ProtocolCase):
