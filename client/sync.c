@@ -28,6 +28,7 @@
 #include "db.h"
 #include "hlc.h"
 #include "log.h"
+#include "opener.h"
 #include "proto.h"
 #include "sync_store.h"
 #include "text.h"
@@ -36,6 +37,7 @@
 #define FRAG (64 * 1024)
 #define WINDOW 4
 #define RX_MAX ((size_t)96 << 20)
+#define STORE_WAIT_MS 30 /* a held page waits this long for the next to arrive before it is stored */
 
 /*
  * A received page or acknowledgement held back until what it lets us send
@@ -96,6 +98,15 @@ struct eng {
 	 */
 	struct held held[WINDOW];
 	size_t nheld;
+	/*
+	 * Pages are opened and decoded on the opener's thread: the page
+	 * before is stored meanwhile (when the next arrives, or after
+	 * STORE_WAIT_MS without one). conn counts connections, so that a page
+	 * of a lost one is not taken.
+	 */
+	struct sc_opener *opener;
+	uint64_t conn;
+	lws_sorted_usec_list_t sul_store;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -582,18 +593,19 @@ static void store_held(struct eng *e)
 		store_oldest(e);
 }
 
+static bool acks_held(const struct eng *e) { return e->nheld && e->held[0].kind == HELD_ACK; }
+
 /*
- * Opens msg's box into a held slot, the newest (messages are stored in the
- * order received). An acknowledgement joins those held (the oldest is
- * stored first when all slots are taken); a page is held after storing
- * everything held. NULL when the round ended meanwhile or the box did not
- * open (`unopened` says so).
+ * Opens an acknowledgement's box into a held slot, the newest (messages
+ * are stored in the order received): it joins those held (the oldest is
+ * stored first when all slots are taken; a page held is stored first).
+ * NULL when the round ended meanwhile or the box did not open.
  */
-static struct held *hold(struct eng *e, const cJSON *msg, int kind, size_t *len, const char *unopened)
+static struct held *hold_ack(struct eng *e, const cJSON *msg, size_t *len)
 {
 	struct held *h;
 
-	if (kind == HELD_PAGE || (e->nheld && e->held[e->nheld - 1].kind == HELD_PAGE))
+	if (e->nheld && e->held[e->nheld - 1].kind == HELD_PAGE)
 		store_held(e);
 	else if (e->nheld == WINDOW)
 		store_oldest(e);
@@ -602,10 +614,10 @@ static struct held *hold(struct eng *e, const cJSON *msg, int kind, size_t *len,
 	h = &e->held[e->nheld];
 	if (open_box(e, msg, &h->body, len) != SH_OK) {
 		h->body = NULL;
-		finish(e, SC_SYNC_FAILED, "%s", unopened);
+		finish(e, SC_SYNC_FAILED, "Kvitteringen fra serveren kunne ikke åpnes eller bekreftes.");
 		return NULL;
 	}
-	h->kind = kind;
+	h->kind = HELD_ACK;
 	e->nheld++;
 	return h;
 }
@@ -617,7 +629,7 @@ static void on_push_ack(struct eng *e, const cJSON *msg)
 	struct held *h;
 	size_t len;
 
-	if (!(h = hold(e, msg, HELD_ACK, &len, "Kvitteringen fra serveren kunne ikke åpnes eller bekreftes.")))
+	if (!(h = hold_ack(e, msg, &len)))
 		return;
 	if (sh_wire_ack_decode(h->body, len, &h->doc, &h->seq, &h->res, &h->n, &why) != SH_OK) {
 		finish(e, SC_SYNC_FAILED, "%s", why.text[0] ? why.text : "Kvitteringen fra serveren er ugyldig.");
@@ -631,27 +643,74 @@ static void on_push_ack(struct eng *e, const cJSON *msg)
 		store_held(e);
 }
 
-/* A page: when more follow, the next is asked for before this one is stored. */
-static void on_changes(struct eng *e, const cJSON *msg)
+/* A held page stored when the next did not arrive soon: the network thread has nothing else to do. */
+static void store_cb(lws_sorted_usec_list_t *sul)
 {
-	struct sh_reason why = {{0}};
-	uint64_t t0 = sh_mono_us();
-	struct held *h;
-	size_t len;
-	int rc;
+	struct eng *e = lws_container_of(sul, struct eng, sul_store);
 
-	if (!(h = hold(e, msg, HELD_PAGE, &len, "En side fra serveren kunne ikke åpnes eller bekreftes.")))
-		return;
-	rc = sh_wire_page_decode(h->body, len, &h->doc, &h->page, &why);
-	e->res->t_decode += (double)(sh_mono_us() - t0) / 1000.0;
-	if (rc != SH_OK) {
-		finish(e, SC_SYNC_FAILED, "%s", why.text[0] ? why.text : "Kunne ikke lese siden fra serveren.");
+	if (!e->finished && e->nheld && e->held[e->nheld - 1].kind == HELD_PAGE)
+		store_held(e);
+}
+
+/*
+ * A page: its box goes to the opener's thread, and the page before (held)
+ * is stored meanwhile. Opened, it comes back through page_opened.
+ */
+static void on_changes(struct eng *e, cJSON *msg)
+{
+	cJSON *box = cJSON_DetachItemFromObjectCaseSensitive(msg, "box");
+
+	if (e->phase != P_PULL || !e->opener || sc_opener_busy(e->opener)) {
+		cJSON_Delete(box);
+		finish(e, SC_SYNC_FAILED, "Serveren sendte en side som ikke var bedt om.");
 		return;
 	}
-	if (h->page.more)
-		request_page(e, h->page.next, h->page.base); /* stored after the write: see callback() */
-	else
-		store_page(e);
+	if (sc_opener_post(e->opener, box, e->ch.rx, e->srv_sign, e->conn) != SH_OK) {
+		finish(e, SC_SYNC_FAILED, "En side fra serveren kunne ikke åpnes eller bekreftes.");
+		return;
+	}
+	lws_sul_cancel(&e->sul_store);
+	store_held(e);
+}
+
+/* Called on the opener's thread: the network thread takes the page in EVENT_WAIT_CANCELLED. */
+static void page_ready(void *arg)
+{
+	lws_cancel_service(((struct eng *)arg)->ctx);
+}
+
+/* An opened page, held; when more follow, the next is asked for before this one is stored. */
+static void page_opened(struct eng *e, struct sc_opened *p)
+{
+	struct held *h;
+
+	e->res->t_decode += p->ms;
+	if (e->finished || p->tag != e->conn || !e->wsi) {
+		sc_opened_free(p); /* of a connection lost meanwhile: asked for again */
+		return;
+	}
+	if (p->rc != SH_OK) {
+		finish(e, SC_SYNC_FAILED, "%s", p->why.text);
+		sc_opened_free(p);
+		return;
+	}
+	if (e->nheld == WINDOW || (e->nheld && e->held[e->nheld - 1].kind != HELD_PAGE))
+		store_held(e); /* not expected while pulling; kept in order all the same */
+	if (e->finished) {
+		sc_opened_free(p);
+		return;
+	}
+	h = &e->held[e->nheld++];
+	h->kind = HELD_PAGE;
+	h->body = p->body;
+	h->doc = p->doc;
+	h->page = p->page;
+	if (h->page.more) {
+		request_page(e, h->page.next, h->page.base);
+		lws_sul_schedule(e->ctx, 0, &e->sul_store, store_cb, STORE_WAIT_MS * LWS_US_PER_MS);
+	} else {
+		store_held(e);
+	}
 }
 
 static void send_admin(struct eng *e)
@@ -755,7 +814,7 @@ static void on_message(struct eng *e, const char *text, size_t len)
 		on_push_ack(e, msg);
 		break;
 	case SH_MSG_CHANGES:
-		on_changes(e, msg);
+		on_changes(e, msg); /* takes the box out of msg */
 		break;
 	case SH_MSG_NOTIFY:
 		if (e->phase == P_IDLE)
@@ -806,6 +865,8 @@ static void connect_cb(lws_sorted_usec_list_t *sul);
 static void lost(struct eng *e, const char *what)
 {
 	e->wsi = NULL;
+	e->conn++; /* a page being opened is of this connection: not taken */
+	lws_sul_cancel(&e->sul_store);
 	clear_queue(e);
 	drop_held(e);
 	sh_buf_reset(&e->rx);
@@ -899,25 +960,33 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			return -1;
 		break;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		/* one write per WRITEABLE: a fragment, else the next change-set's first, else one held stored */
+		/* one write per WRITEABLE: a fragment, else the next change-set's first, else one
+		 * acknowledgement held stored (a page held waits for the next: see on_changes) */
 		if (e->finished && !e->head)
 			return -1;
 		send_changeset(e);
 		if (write_one(e, wsi) != 0)
 			return -1;
-		if (!e->head && !can_send(e) && !e->finished)
+		if (!e->head && !can_send(e) && !e->finished && acks_held(e))
 			store_oldest(e);
 		if (e->finished && !e->head)
 			return -1;
-		if (e->head || can_send(e) || e->nheld)
+		if (e->head || can_send(e) || acks_held(e))
 			lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_CLIENT_CLOSED:
 		if (e)
 			lost(e, "connection closed");
 		break;
-	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
+		/* woken from another thread: sc_sync_stop, or the opener with a page */
+		struct eng *x = lws_context_user(lws_get_context(wsi));
+		struct sc_opened p;
+
+		if (x && x->opener && sc_opener_take(x->opener, &p))
+			page_opened(x, &p);
 		return 0;
+	}
 	default:
 		break;
 	}
@@ -1048,6 +1117,7 @@ int sc_sync_run(struct sc_replica *r, const struct sc_sync_opts *o, struct sc_sy
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
 	info.pt_serv_buf_size = 32 * 1024;
+	info.user = e;
 	if (e->tls) {
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info.client_ssl_ca_filepath = o->ca_file;
@@ -1059,6 +1129,13 @@ int sc_sync_run(struct sc_replica *r, const struct sc_sync_opts *o, struct sc_sy
 		goto out;
 	}
 	running_ctx = e->ctx;
+	if ((o->mode == SC_SYNC_ONCE || o->mode == SC_SYNC_DAEMON) && !(e->opener = sc_opener_start(page_ready, e))) {
+		sh_reason_set(&res->why, "Kunne ikke starte en tråd for synkroniseringen.");
+		res->status = SC_SYNC_FAILED;
+		running_ctx = NULL;
+		lws_context_destroy(e->ctx);
+		goto out;
+	}
 	if (o->mode == SC_SYNC_DAEMON)
 		lws_sul_schedule(e->ctx, 0, &e->sul_tick, tick_cb, 500 * LWS_US_PER_MS);
 	else
@@ -1075,9 +1152,12 @@ int sc_sync_run(struct sc_replica *r, const struct sc_sync_opts *o, struct sc_sy
 		res->status = SC_SYNC_OK;
 		sh_reason_set(&res->why, "Stoppet.");
 	}
+	sc_opener_stop(e->opener); /* before the context it wakes goes */
+	e->opener = NULL;
 	lws_sul_cancel(&e->sul_connect);
 	lws_sul_cancel(&e->sul_tick);
 	lws_sul_cancel(&e->sul_deadline);
+	lws_sul_cancel(&e->sul_store);
 	running_ctx = NULL;
 	lws_context_destroy(e->ctx);
 out:

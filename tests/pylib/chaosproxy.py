@@ -1,6 +1,8 @@
 """A TCP proxy for tests: forwards 127.0.0.1:port to an upstream port,
 delays traffic and cuts connections at random byte offsets. `offline`
-refuses everything (a laptop without network)."""
+refuses everything (a laptop without network); `tamper_pages` alters one
+character of the ciphertext of that many pull pages on their way to the
+client, after letting `skip_pages` through."""
 import random
 import select
 import socket
@@ -17,6 +19,7 @@ class ChaosProxy:
         self.cut_probability, self.max_cut, self.max_delay = cut_probability, max_cut, max_delay
         self.chaos = True
         self.offline = False
+        self.tamper_pages = self.skip_pages = 0
         self.cuts = 0
         self.connections = 0
         self.listener = socket.socket()
@@ -66,6 +69,8 @@ class ChaosProxy:
                         return
                     if delay:
                         time.sleep(delay * self.rng.random())
+                    if s is upstream:
+                        data = self._tamper(data)
                     if budget is not None and sent + len(data) >= budget:
                         # deliver part of it, then cut: a connection dying mid-message
                         (upstream if s is client else client).sendall(data[: budget - sent])
@@ -83,6 +88,19 @@ class ChaosProxy:
                 except OSError:
                     pass
                 s.close()
+
+    def _tamper(self, data):
+        """One base64 character of a page's ciphertext changed ("c" follows
+        the short header and nonce in the message's first bytes)."""
+        with self.lock:
+            at = data.find(b'"c":"') + 20
+            if self.tamper_pages <= 0 or b'"t":"changes"' not in data or at < 20 or at >= len(data):
+                return data
+            if self.skip_pages > 0:
+                self.skip_pages -= 1
+                return data
+            self.tamper_pages -= 1
+        return data[:at] + (b"B" if data[at:at + 1] == b"A" else b"A") + data[at + 1:]
 
     def close(self):
         self.stopping = True

@@ -8,6 +8,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "pylib"))
+from chaosproxy import ChaosProxy  # noqa: E402
 from jsrserver import Client, Server  # noqa: E402
 from jsrtest import TempDirCase, generate  # noqa: E402
 
@@ -144,6 +145,59 @@ class SmallPages(SyncCase):
         self.assertEqual((j["status"], j["pages"], j["pulled"]), ("ok", 2, 3), j)
         self.assertEqual(b.json("show", p1)["fields"]["malgruppe"], "2")
         self.assert_converged([a, b])
+
+
+class AlteredPage(SyncCase):
+    """A page altered on the way does not open: the device stores nothing
+    of it (pages are opened on a thread of their own, and the page before
+    it is stored meanwhile), keeps its cursor, and the next sync pulls the
+    rest whole."""
+    config = {"pull_page_limit": 4}  # a page a participant
+
+    def test_altered_page(self):
+        a = self.client("a")
+        ids = [self.register(a) for _ in range(3)]
+        a.sync()
+        proxy = ProxyWithoutChaos(self.server.port)
+        try:
+            fresh = Client(self.tmp, "fresh", self.server, url=proxy.url())
+            fresh.login()
+            proxy.tamper_pages = 1
+            p = fresh.sync(check=3)
+            self.assertIn("En side fra serveren kunne ikke åpnes eller bekreftes", p.stderr)
+            self.assertEqual(fresh.json("list"), [])
+            j = fresh.json("sync")
+            self.assertEqual((j["status"], j["pages"]), ("ok", 3), j)
+            self.assertEqual(sorted(x["id"] for x in fresh.json("list")), sorted(ids))
+            self.assert_converged([a, fresh])
+        finally:
+            proxy.close()
+
+    def test_altered_later_page(self):
+        a = self.client("a")
+        for _ in range(3):
+            self.register(a)
+        a.sync()
+        proxy = ProxyWithoutChaos(self.server.port)
+        try:
+            fresh = Client(self.tmp, "fresh", self.server, url=proxy.url())
+            fresh.login()
+            proxy.skip_pages = 1
+            proxy.tamper_pages = 1
+            fresh.sync(check=3)
+            # the first page was stored (while the second was opened), the second not
+            self.assertEqual(len(fresh.json("list")), 1)
+            j = fresh.json("sync")
+            self.assertEqual((j["status"], j["pages"]), ("ok", 2), j)
+            self.assert_converged([a, fresh])
+        finally:
+            proxy.close()
+
+
+def ProxyWithoutChaos(port):
+    proxy = ChaosProxy(port, max_delay=0)
+    proxy.chaos = False
+    return proxy
 
 
 class SmallChangesets(SyncCase):

@@ -1,0 +1,47 @@
+/*
+ * opener.h: pull pages opened and decoded on a thread of their own, so that
+ * the network thread stores one page while the next is opened. One page at
+ * a time; nothing here touches the replica.
+ */
+#ifndef SC_OPENER_H
+#define SC_OPENER_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "seal.h"
+#include "wire.h"
+
+/* An opened page, or why it could not be opened (rc). */
+struct sc_opened {
+	uint64_t tag; /* as posted */
+	int rc;
+	struct sh_reason why;
+	char *body;
+	struct sh_wire_doc doc;
+	struct sh_pull_page page;
+	double ms; /* opening and decoding */
+};
+
+struct sc_opener;
+
+/* Starts the thread; wake(arg) is called from it when a page is ready. NULL without memory or a thread. */
+struct sc_opener *sc_opener_start(void (*wake)(void *arg), void *arg);
+/* Stops the thread; drops a page posted or ready. */
+void sc_opener_stop(struct sc_opener *o);
+/*
+ * Hands over a page's box (the opener frees it) to be opened with the
+ * channel's key and checked against the server's signing key. Refused
+ * (SH_ERR_BUSY, box freed) while another page is posted or not taken.
+ */
+int sc_opener_post(struct sc_opener *o, cJSON *box, const unsigned char key[32],
+		   const unsigned char signer_pk[SH_SIGN_PK], uint64_t tag) SH_MUST_USE;
+/* The page opened, if ready: moved into *out (freed with sc_opened_free). */
+bool sc_opener_take(struct sc_opener *o, struct sc_opened *out);
+/* Is a page posted and not yet taken? */
+bool sc_opener_busy(struct sc_opener *o);
+void sc_opened_free(struct sc_opened *p);
+
+#endif
