@@ -11,8 +11,10 @@
  * page is committed to the replica before the next step. Sending comes
  * before storing: what the server can work on next goes on the wire
  * first, and the acknowledgements and the page received meanwhile are
- * stored after it, in the order received. A lost connection resumes from
- * the replica (pending change-sets, cursor).
+ * stored after it, in the order received. Pages are opened and decoded on
+ * a thread of their own (opener.c) while the page before is stored; only
+ * this thread touches the replica. A lost connection resumes from the
+ * replica (pending change-sets, cursor).
  */
 #include "sync.h"
 
