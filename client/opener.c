@@ -11,7 +11,7 @@
 struct sc_opener {
 	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond, done; /* a page posted; a page opened */
 	void (*wake)(void *arg);
 	void *arg;
 	bool stop;
@@ -71,6 +71,7 @@ static void *run(void *arg)
 		o->box = NULL;
 		o->out = out;
 		o->ready = true;
+		pthread_cond_broadcast(&o->done);
 		if (!o->stop)
 			o->wake(o->arg);
 	}
@@ -88,9 +89,11 @@ struct sc_opener *sc_opener_start(void (*wake)(void *arg), void *arg)
 	o->arg = arg;
 	pthread_mutex_init(&o->lock, NULL);
 	pthread_cond_init(&o->cond, NULL);
+	pthread_cond_init(&o->done, NULL);
 	if (pthread_create(&o->thread, NULL, run, o) != 0) {
 		pthread_mutex_destroy(&o->lock);
 		pthread_cond_destroy(&o->cond);
+		pthread_cond_destroy(&o->done);
 		sh_free(o);
 		return NULL;
 	}
@@ -111,12 +114,17 @@ void sc_opener_stop(struct sc_opener *o)
 	sodium_memzero(o->key, sizeof(o->key));
 	pthread_mutex_destroy(&o->lock);
 	pthread_cond_destroy(&o->cond);
+	pthread_cond_destroy(&o->done);
 	sh_free(o);
 }
 
 int sc_opener_post(struct sc_opener *o, cJSON *box, const unsigned char key[32],
 		   const unsigned char signer_pk[SH_SIGN_PK], uint64_t tag)
 {
+	if (!cJSON_IsObject(box)) { /* a box is an object: anything else cannot be opened */
+		cJSON_Delete(box);
+		return SH_ERR_PROTO;
+	}
 	pthread_mutex_lock(&o->lock);
 	if (o->box || o->ready) {
 		pthread_mutex_unlock(&o->lock);
@@ -145,6 +153,18 @@ bool sc_opener_take(struct sc_opener *o, struct sc_opened *out)
 	}
 	pthread_mutex_unlock(&o->lock);
 	return ready;
+}
+
+void sc_opener_drop(struct sc_opener *o)
+{
+	pthread_mutex_lock(&o->lock);
+	while (o->box && !o->ready)
+		pthread_cond_wait(&o->done, &o->lock);
+	if (o->ready) {
+		sc_opened_free(&o->out);
+		o->ready = false;
+	}
+	pthread_mutex_unlock(&o->lock);
 }
 
 bool sc_opener_busy(struct sc_opener *o)

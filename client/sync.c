@@ -664,11 +664,15 @@ static void on_changes(struct eng *e, cJSON *msg)
 
 	if (e->phase != P_PULL || !e->opener || sc_opener_busy(e->opener)) {
 		cJSON_Delete(box);
-		finish(e, SC_SYNC_FAILED, "Serveren sendte en side som ikke var bedt om.");
+		store_held(e); /* the page before is good */
+		if (!e->finished)
+			finish(e, SC_SYNC_FAILED, "Serveren sendte en side som ikke var bedt om.");
 		return;
 	}
 	if (sc_opener_post(e->opener, box, e->ch.rx, e->srv_sign, e->conn) != SH_OK) {
-		finish(e, SC_SYNC_FAILED, "En side fra serveren kunne ikke åpnes eller bekreftes.");
+		store_held(e);
+		if (!e->finished)
+			finish(e, SC_SYNC_FAILED, "En side fra serveren kunne ikke åpnes eller bekreftes.");
 		return;
 	}
 	lws_sul_cancel(&e->sul_store);
@@ -755,6 +759,11 @@ static void on_error(struct eng *e, const cJSON *msg)
 {
 	const char *code = sh_json_str(msg, "code", 32);
 	const char *text = sh_json_str(msg, "message", 1024);
+
+	/* what was received before the error is good: stored, in order, before the round ends */
+	store_held(e);
+	if (e->finished)
+		return;
 
 	if (code && strcmp(code, "auth") == 0) {
 		if (e->o->mode != SC_SYNC_LOGIN)
@@ -868,6 +877,8 @@ static void lost(struct eng *e, const char *what)
 {
 	e->wsi = NULL;
 	e->conn++; /* a page being opened is of this connection: not taken */
+	if (e->opener)
+		sc_opener_drop(e->opener); /* nor left in the way of the next connection's */
 	lws_sul_cancel(&e->sul_store);
 	clear_queue(e);
 	drop_held(e);

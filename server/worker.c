@@ -13,6 +13,7 @@
 #include "auth.h"
 #include "buf.h"
 #include "config.h"
+#include "db.h"
 #include "hlc.h"
 #include "log.h"
 #include "merge.h"
@@ -28,12 +29,15 @@
  * after the page it was just sent), read while the worker has nothing
  * else to do: the device opens and stores a page meanwhile, and the read
  * need not wait for its request. It is sent only if it is exactly what the
- * request would read then: the same cursor and limit, no value written
- * since (the store's sequence unchanged), the same municipalities.
+ * request would read then: the same user, device, cursor and limit, no
+ * value written since (the store's sequence unchanged), the same
+ * municipalities. One unasked for AHEAD_IDLE_S makes room for another.
  */
 struct ahead {
 	struct ss_cursor from, to;
-	uint64_t limit, seq;
+	uint64_t limit, seq, t_us;
+	int64_t user;
+	char device[SH_ID_LEN + 1];
 	char kommuner[SS_MAX_KOMMUNER][8];
 	size_t nkommuner;
 	bool ready, more;
@@ -41,7 +45,8 @@ struct ahead {
 	struct sh_buf body, ids;
 };
 
-#define AHEAD_MAX 4 /* connections with a page read ahead at one time (each up to a page in memory) */
+#define AHEAD_MAX 4     /* connections with a page read ahead at one time (each up to a page in memory) */
+#define AHEAD_IDLE_S 10 /* an ahead not asked for this long gives way */
 
 /* What the worker knows of one connection. */
 struct conn {
@@ -721,7 +726,8 @@ static bool take_ahead(struct ss_worker *w, struct conn *c, const struct ss_curs
 {
 	struct ahead *a = c->ahead;
 	bool hit = a && a->ready && a->from.since == from->since && a->from.base == from->base &&
-		   a->limit == limit && a->seq == ss_seq(w->cfg.store) && same_kommuner(a, &c->user);
+		   a->limit == limit && a->seq == ss_seq(w->cfg.store) && a->user == c->user.id &&
+		   strcmp(a->device, c->dev.id) == 0 && same_kommuner(a, &c->user);
 
 	if (hit) {
 		sh_buf_free(body);
@@ -742,12 +748,19 @@ static bool take_ahead(struct ss_worker *w, struct conn *c, const struct ss_curs
 /* After a page with more to come: the next one is wanted ahead (read by read_ahead when idle). */
 static void want_ahead(struct ss_worker *w, struct conn *c, const struct ss_cursor *next, uint64_t limit)
 {
+	uint64_t now = sh_mono_us();
 	struct ahead *a;
 
+	for (size_t i = 0; w->naheads >= AHEAD_MAX && i < w->nconns; i++)
+		if (w->conns[i].ahead && now - w->conns[i].ahead->t_us > (uint64_t)AHEAD_IDLE_S * 1000000u)
+			ahead_drop(w, &w->conns[i]); /* a device that stopped halfway */
 	if (w->naheads >= AHEAD_MAX || !(a = sh_calloc(1, sizeof(*a))))
 		return;
 	a->from = *next;
 	a->limit = limit;
+	a->t_us = now;
+	a->user = c->user.id;
+	snprintf(a->device, sizeof(a->device), "%s", c->dev.id);
 	sh_buf_init(&a->body, SH_BOX_MAX_BODY);
 	sh_buf_init(&a->ids, (size_t)1 << 26);
 	c->ahead = a;
@@ -777,16 +790,16 @@ static void read_ahead(struct ss_worker *w)
 			continue;
 		if (jobs_waiting(w))
 			return;
-		if (ss_begin(w->cfg.store) != SH_OK) {
+		/* a read: a deferred transaction, for one snapshot, without the write lock */
+		if (sh_db_exec(ss_store_db(w->cfg.store), "BEGIN", NULL) != SH_OK) {
 			ahead_drop(w, c);
 			continue;
 		}
 		rc = ss_pull_page(w->cfg.store, &c->user, c->dev.id, &a->from, (size_t)a->limit, &a->body, &a->to,
 				  &a->more, &a->count, &a->ids);
-		if (rc == SH_OK)
-			rc = ss_commit(w->cfg.store);
-		else
-			ss_rollback(w->cfg.store);
+		if (sh_db_exec(ss_store_db(w->cfg.store), rc == SH_OK ? "COMMIT" : "ROLLBACK", NULL) != SH_OK &&
+		    rc == SH_OK)
+			rc = SH_ERR_DB;
 		if (rc != SH_OK) {
 			ahead_drop(w, c); /* read again when asked for, and reported then */
 			continue;

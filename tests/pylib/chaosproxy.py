@@ -2,7 +2,8 @@
 delays traffic and cuts connections at random byte offsets. `offline`
 refuses everything (a laptop without network); `tamper_pages` alters one
 character of the ciphertext of that many pull pages on their way to the
-client, after letting `skip_pages` through."""
+client, after letting `skip_pages` through (`unbox` renames the page's
+"box" instead)."""
 import random
 import select
 import socket
@@ -20,6 +21,7 @@ class ChaosProxy:
         self.chaos = True
         self.offline = False
         self.tamper_pages = self.skip_pages = 0
+        self.unbox = False
         self.cuts = 0
         self.connections = 0
         self.listener = socket.socket()
@@ -100,6 +102,8 @@ class ChaosProxy:
                 self.skip_pages -= 1
                 return data
             self.tamper_pages -= 1
+            if self.unbox:
+                return data.replace(b'"box":', b'"bux":', 1)
         return data[:at] + (b"B" if data[at:at + 1] == b"A" else b"A") + data[at + 1:]
 
     def close(self):

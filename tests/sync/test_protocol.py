@@ -13,7 +13,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "pylib"))
-from jsrpeer import Closed, Device, Peer, WebSocket, hlc_now, seal  # noqa: E402
+from jsrpeer import Closed, Device, Peer, WebSocket, hlc_now, seal, session_keys  # noqa: E402
 from jsrserver import PASSWORD, Server  # noqa: E402
 from jsrtest import TempDirCase, generate  # noqa: E402
 
@@ -400,6 +400,20 @@ class ReadAhead(ProtocolCase):
             page = p.pull(page["next"], base=page["base"])[1]
         self.assertIn([second_id, "malgruppe", "", "2"], [op[:4] for op in seen])
         self.assertEqual({op[0] for op in seen} | {first["participants"][0][0]}, set(self.ids))
+
+    def test_other_device_on_the_connection(self):
+        """A page read ahead is the device's own (a device's own writes stay
+        out of its pages): another device logged in on the connection reads afresh."""
+        p = self.peer("kari")
+        first = p.pull(0)[1]
+        time.sleep(0.3)
+        before = self.read_ahead()
+        p.device = Device()
+        p.rx, p.tx = session_keys(p.device.keys, p.server_kx)
+        self.assertIn("session", p.login("kari", PASSWORD))
+        second = p.pull(first["next"], base=first["base"])[1]
+        self.assertEqual(self.read_ahead(), before)
+        self.assertTrue(second["participants"])
 
     def test_other_cursor(self):
         p = self.peer("kari")

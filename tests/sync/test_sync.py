@@ -154,50 +154,42 @@ class AlteredPage(SyncCase):
     rest whole."""
     config = {"pull_page_limit": 4}  # a page a participant
 
+    def setUp(self):
+        super().setUp()
+        self.a = self.client("a")
+        self.ids = [self.register(self.a) for _ in range(3)]
+        self.a.sync()
+        self.proxy = ChaosProxy(self.server.port, max_delay=0)
+        self.proxy.chaos = False
+        self.addCleanup(self.proxy.close)
+        self.fresh = Client(self.tmp, "fresh", self.server, url=self.proxy.url())
+        self.fresh.login()
+
+    def refused(self, stored):
+        """The sync fails at once on the page, with what came before it stored;
+        the next one pulls the rest."""
+        t0 = time.monotonic()
+        p = self.fresh.sync(check=3, timeout_s=20)
+        self.assertLess(time.monotonic() - t0, 10)  # refused, not left waiting
+        self.assertIn("En side fra serveren kunne ikke åpnes eller bekreftes", p.stderr)
+        self.assertEqual(len(self.fresh.json("list")), stored)
+        j = self.fresh.json("sync")
+        self.assertEqual((j["status"], j["pages"]), ("ok", 3 - stored), j)
+        self.assertEqual(sorted(x["id"] for x in self.fresh.json("list")), sorted(self.ids))
+        self.assert_converged([self.a, self.fresh])
+
     def test_altered_page(self):
-        a = self.client("a")
-        ids = [self.register(a) for _ in range(3)]
-        a.sync()
-        proxy = ProxyWithoutChaos(self.server.port)
-        try:
-            fresh = Client(self.tmp, "fresh", self.server, url=proxy.url())
-            fresh.login()
-            proxy.tamper_pages = 1
-            p = fresh.sync(check=3)
-            self.assertIn("En side fra serveren kunne ikke åpnes eller bekreftes", p.stderr)
-            self.assertEqual(fresh.json("list"), [])
-            j = fresh.json("sync")
-            self.assertEqual((j["status"], j["pages"]), ("ok", 3), j)
-            self.assertEqual(sorted(x["id"] for x in fresh.json("list")), sorted(ids))
-            self.assert_converged([a, fresh])
-        finally:
-            proxy.close()
+        self.proxy.tamper_pages = 1
+        self.refused(0)
 
     def test_altered_later_page(self):
-        a = self.client("a")
-        for _ in range(3):
-            self.register(a)
-        a.sync()
-        proxy = ProxyWithoutChaos(self.server.port)
-        try:
-            fresh = Client(self.tmp, "fresh", self.server, url=proxy.url())
-            fresh.login()
-            proxy.skip_pages = 1
-            proxy.tamper_pages = 1
-            fresh.sync(check=3)
-            # the first page was stored (while the second was opened), the second not
-            self.assertEqual(len(fresh.json("list")), 1)
-            j = fresh.json("sync")
-            self.assertEqual((j["status"], j["pages"]), ("ok", 2), j)
-            self.assert_converged([a, fresh])
-        finally:
-            proxy.close()
+        # the first page is stored (while the second is opened), the second not
+        self.proxy.skip_pages, self.proxy.tamper_pages = 1, 1
+        self.refused(1)
 
-
-def ProxyWithoutChaos(port):
-    proxy = ChaosProxy(port, max_delay=0)
-    proxy.chaos = False
-    return proxy
+    def test_page_without_box(self):
+        self.proxy.skip_pages, self.proxy.tamper_pages, self.proxy.unbox = 1, 1, True
+        self.refused(1)
 
 
 class SmallChangesets(SyncCase):
