@@ -3,7 +3,9 @@ delays traffic and cuts connections at random byte offsets. `offline`
 refuses everything (a laptop without network); `tamper_pages` alters one
 character of the ciphertext of that many pull pages on their way to the
 client, after letting `skip_pages` through (`unbox` renames the page's
-"box" instead)."""
+"box" instead); `break_pulls` makes that many of the client's pull requests
+invalid (a negative "since"), after letting `skip_pulls` through, so that
+the server answers with an error."""
 import random
 import select
 import socket
@@ -22,6 +24,7 @@ class ChaosProxy:
         self.offline = False
         self.tamper_pages = self.skip_pages = 0
         self.unbox = False
+        self.break_pulls = self.skip_pulls = 0
         self.cuts = 0
         self.connections = 0
         self.listener = socket.socket()
@@ -73,6 +76,8 @@ class ChaosProxy:
                         time.sleep(delay * self.rng.random())
                     if s is upstream:
                         data = self._tamper(data)
+                    else:
+                        data = self._break_pull(data)
                     if budget is not None and sent + len(data) >= budget:
                         # deliver part of it, then cut: a connection dying mid-message
                         (upstream if s is client else client).sendall(data[: budget - sent])
@@ -105,6 +110,27 @@ class ChaosProxy:
             if self.unbox:
                 return data.replace(b'"box":', b'"bux":', 1)
         return data[:at] + (b"B" if data[at:at + 1] == b"A" else b"A") + data[at + 1:]
+
+    def _break_pull(self, data):
+        """A client frame (masked, one whole small text frame in this chunk)
+        carrying a pull request gets "since":-N instead of N."""
+        with self.lock:
+            if self.break_pulls <= 0 or len(data) < 6 or data[0] != 0x81 or data[1] & 0x7f >= 126:
+                return data
+            n, key = data[1] & 0x7f, data[2:6]
+            if len(data) != 6 + n:
+                return data
+            text = bytes(b ^ key[i % 4] for i, b in enumerate(data[6:]))
+            if b'"t":"pull"' not in text or b'"since":' not in text:
+                return data
+            if self.skip_pulls > 0:
+                self.skip_pulls -= 1
+                return data
+            self.break_pulls -= 1
+        text = text.replace(b'"since":', b'"since":-', 1)
+        if len(text) >= 126:
+            return data
+        return bytes([0x81, 0x80 | len(text)]) + key + bytes(b ^ key[i % 4] for i, b in enumerate(text))
 
     def close(self):
         self.stopping = True

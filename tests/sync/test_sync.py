@@ -151,7 +151,7 @@ class AlteredPage(SyncCase):
     """A page altered on the way does not open: the device stores nothing
     of it (pages are opened on a thread of their own, and the page before
     it is stored meanwhile), keeps its cursor, and the next sync pulls the
-    rest whole."""
+    rest whole. The same when the server answers with an error instead."""
     config = {"pull_page_limit": 4}  # a page a participant
 
     def setUp(self):
@@ -190,6 +190,17 @@ class AlteredPage(SyncCase):
     def test_page_without_box(self):
         self.proxy.skip_pages, self.proxy.tamper_pages, self.proxy.unbox = 1, 1, True
         self.refused(1)
+
+    def test_error_after_a_page(self):
+        """The server answers the request for the second page with an error:
+        the first page, received and opened, is kept."""
+        self.proxy.skip_pulls, self.proxy.break_pulls = 1, 1
+        p = self.fresh.sync(check=3)
+        self.assertIn("«since»", p.stderr)
+        self.assertEqual(len(self.fresh.json("list")), 1)
+        j = self.fresh.json("sync")
+        self.assertEqual((j["status"], j["pages"]), ("ok", 2), j)
+        self.assert_converged([self.a, self.fresh])
 
 
 class SmallChangesets(SyncCase):
