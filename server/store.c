@@ -234,6 +234,8 @@ int ss_begin(struct ss_store *s)
 	return sh_db_exec(s->db, "BEGIN IMMEDIATE", NULL);
 }
 
+int ss_begin_read(struct ss_store *s) { return sh_db_exec(s->db, "BEGIN", NULL); }
+
 int ss_commit(struct ss_store *s)
 {
 	sqlite3_stmt *st;

@@ -65,6 +65,8 @@ sqlite3_stmt *ss_stmt(struct ss_store *s, const char *text);
 /* sh_db_run() on such a statement. */
 int ss_run(struct ss_store *s, const char *text, const char *types, ...) SH_MUST_USE;
 int ss_begin(struct ss_store *s) SH_MUST_USE;
+/* A transaction that only reads: one snapshot, without the write lock (ended by ss_commit or ss_rollback). */
+int ss_begin_read(struct ss_store *s) SH_MUST_USE;
 int ss_commit(struct ss_store *s) SH_MUST_USE;
 void ss_rollback(struct ss_store *s);
 /* SAVEPOINT around one job inside a batch. */

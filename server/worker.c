@@ -13,7 +13,6 @@
 #include "auth.h"
 #include "buf.h"
 #include "config.h"
-#include "db.h"
 #include "hlc.h"
 #include "log.h"
 #include "merge.h"
@@ -759,8 +758,6 @@ static void want_ahead(struct ss_worker *w, struct conn *c, const struct ss_curs
 	a->from = *next;
 	a->limit = limit;
 	a->t_us = now;
-	a->user = c->user.id;
-	snprintf(a->device, sizeof(a->device), "%s", c->dev.id);
 	sh_buf_init(&a->body, SH_BOX_MAX_BODY);
 	sh_buf_init(&a->ids, (size_t)1 << 26);
 	c->ahead = a;
@@ -790,21 +787,24 @@ static void read_ahead(struct ss_worker *w)
 			continue;
 		if (jobs_waiting(w))
 			return;
-		/* a read: a deferred transaction, for one snapshot, without the write lock */
-		if (sh_db_exec(ss_store_db(w->cfg.store), "BEGIN", NULL) != SH_OK) {
+		if (ss_begin_read(w->cfg.store) != SH_OK) {
 			ahead_drop(w, c);
 			continue;
 		}
 		rc = ss_pull_page(w->cfg.store, &c->user, c->dev.id, &a->from, (size_t)a->limit, &a->body, &a->to,
 				  &a->more, &a->count, &a->ids);
-		if (sh_db_exec(ss_store_db(w->cfg.store), rc == SH_OK ? "COMMIT" : "ROLLBACK", NULL) != SH_OK &&
-		    rc == SH_OK)
-			rc = SH_ERR_DB;
+		if (rc == SH_OK)
+			rc = ss_commit(w->cfg.store);
+		else
+			ss_rollback(w->cfg.store);
 		if (rc != SH_OK) {
 			ahead_drop(w, c); /* read again when asked for, and reported then */
 			continue;
 		}
+		/* what the read was for */
 		a->seq = ss_seq(w->cfg.store);
+		a->user = c->user.id;
+		snprintf(a->device, sizeof(a->device), "%s", c->dev.id);
 		memcpy(a->kommuner, c->user.kommuner, sizeof(a->kommuner));
 		a->nkommuner = c->user.nkommuner;
 		a->ready = true;
