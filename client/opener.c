@@ -52,22 +52,17 @@ static void *run(void *arg)
 	pthread_mutex_lock(&o->lock);
 	for (;;) {
 		struct sc_opened out = {0};
-		unsigned char key[32], signer[SH_SIGN_PK];
-		cJSON *box;
 
 		while (!o->stop && (!o->box || o->ready))
 			pthread_cond_wait(&o->cond, &o->lock);
 		if (o->stop)
 			break;
-		box = o->box;
 		out.tag = o->out.tag;
-		memcpy(key, o->key, sizeof(key));
-		memcpy(signer, o->signer, sizeof(signer));
+		/* box, key and signer stay as they are until the page is ready: post refuses meanwhile */
 		pthread_mutex_unlock(&o->lock);
-		open_page(box, key, signer, &out);
-		sodium_memzero(key, sizeof(key));
+		open_page(o->box, o->key, o->signer, &out);
 		pthread_mutex_lock(&o->lock);
-		cJSON_Delete(box);
+		cJSON_Delete(o->box);
 		o->box = NULL;
 		o->out = out;
 		o->ready = true;
@@ -121,15 +116,17 @@ void sc_opener_stop(struct sc_opener *o)
 int sc_opener_post(struct sc_opener *o, cJSON *box, const unsigned char key[32],
 		   const unsigned char signer_pk[SH_SIGN_PK], uint64_t tag)
 {
-	if (!cJSON_IsObject(box)) { /* a box is an object: anything else cannot be opened */
-		cJSON_Delete(box);
-		return SH_ERR_PROTO;
-	}
+	int rc = SH_OK;
+
 	pthread_mutex_lock(&o->lock);
-	if (o->box || o->ready) {
+	if (o->box || o->ready)
+		rc = SH_ERR_BUSY;
+	else if (!cJSON_IsObject(box)) /* a box is an object: anything else cannot be opened */
+		rc = SH_ERR_PROTO;
+	if (rc != SH_OK) {
 		pthread_mutex_unlock(&o->lock);
 		cJSON_Delete(box);
-		return SH_ERR_BUSY;
+		return rc;
 	}
 	o->box = box;
 	memcpy(o->key, key, sizeof(o->key));
@@ -167,12 +164,3 @@ void sc_opener_drop(struct sc_opener *o)
 	pthread_mutex_unlock(&o->lock);
 }
 
-bool sc_opener_busy(struct sc_opener *o)
-{
-	bool busy;
-
-	pthread_mutex_lock(&o->lock);
-	busy = o->box || o->ready;
-	pthread_mutex_unlock(&o->lock);
-	return busy;
-}

@@ -34,8 +34,8 @@ void sc_opener_stop(struct sc_opener *o);
 /*
  * Hands over a page's box (the opener frees it) to be opened with the
  * channel's key and checked against the server's signing key. Refused
- * (box freed): SH_ERR_PROTO if it is not an object, SH_ERR_BUSY while
- * another page is posted or not taken.
+ * (box freed): SH_ERR_BUSY while another page is posted or not taken,
+ * SH_ERR_PROTO if it is not an object.
  */
 int sc_opener_post(struct sc_opener *o, cJSON *box, const unsigned char key[32],
 		   const unsigned char signer_pk[SH_SIGN_PK], uint64_t tag) SH_MUST_USE;
@@ -43,8 +43,6 @@ int sc_opener_post(struct sc_opener *o, cJSON *box, const unsigned char key[32],
 bool sc_opener_take(struct sc_opener *o, struct sc_opened *out);
 /* Lets go of the page posted (waiting until it is opened, if it is being opened) or ready. */
 void sc_opener_drop(struct sc_opener *o);
-/* Is a page posted and not yet taken? */
-bool sc_opener_busy(struct sc_opener *o);
 void sc_opened_free(struct sc_opened *p);
 
 #endif

@@ -661,22 +661,17 @@ static void store_cb(lws_sorted_usec_list_t *sul)
 static void on_changes(struct eng *e, cJSON *msg)
 {
 	cJSON *box = cJSON_DetachItemFromObjectCaseSensitive(msg, "box");
+	int rc = SH_ERR_BUSY;
 
-	if (e->phase != P_PULL || !e->opener || sc_opener_busy(e->opener)) {
+	if (e->phase == P_PULL && e->opener)
+		rc = sc_opener_post(e->opener, box, e->ch.rx, e->srv_sign, e->conn);
+	else
 		cJSON_Delete(box);
-		store_held(e); /* the page before is good */
-		if (!e->finished)
-			finish(e, SC_SYNC_FAILED, "Serveren sendte en side som ikke var bedt om.");
-		return;
-	}
-	if (sc_opener_post(e->opener, box, e->ch.rx, e->srv_sign, e->conn) != SH_OK) {
-		store_held(e);
-		if (!e->finished)
-			finish(e, SC_SYNC_FAILED, "En side fra serveren kunne ikke åpnes eller bekreftes.");
-		return;
-	}
 	lws_sul_cancel(&e->sul_store);
-	store_held(e);
+	store_held(e); /* the page before: while this one is opened, or before the round ends */
+	if (rc != SH_OK && !e->finished)
+		finish(e, SC_SYNC_FAILED, "%s", rc == SH_ERR_BUSY ? "Serveren sendte en side som ikke var bedt om."
+								 : "En side fra serveren kunne ikke åpnes eller bekreftes.");
 }
 
 /* Called on the opener's thread: the network thread takes the page in EVENT_WAIT_CANCELLED. */
