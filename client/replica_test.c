@@ -449,14 +449,14 @@ static void outbox_freezes_whole_participants(void **state)
 	const int part = SC_CHANGESET_SIZE * 2 / 5, big = SC_CHANGESET_SIZE * 5 / 2;
 	char q[300];
 	size_t n, sent = 0, k;
-	uint64_t *seqs;
+	uint64_t *seqs, first;
 	struct sh_buf b;
 
 	(void)state;
 	outbox_rows(id, 3, part); /* a b c a b c ... */
 	outbox_rows(id + 3, 1, big);
 	outbox_rows(id + 4, 1, 10);
-	assert_int_equal(sc_freeze_outbox(r, &n), SH_OK);
+	assert_int_equal(sc_freeze_outbox(r, SIZE_MAX, &first, &n), SH_OK);
 	assert_int_equal(n, 6); /* a+b, c, d in three, e */
 	/* (the entries themselves: the view decodes a 10,000-change entry slowly) */
 	assert_int_equal(count("SELECT count(*) FROM outbox_entry WHERE changeset IS NULL"), 0);
@@ -490,17 +490,86 @@ static void outbox_freezes_whole_participants(void **state)
 	sh_free(seqs);
 	assert_int_equal(sent, 3 * part + big + 10);
 	/* nothing left to number */
-	assert_int_equal(sc_freeze_outbox(r, &n), SH_OK);
+	assert_int_equal(sc_freeze_outbox(r, SIZE_MAX, &first, &n), SH_OK);
 	assert_int_equal(n, 0);
+}
+
+/* The participants of change-set seq, in order, joined by spaces. */
+static void members(uint64_t seq, char *out, size_t n)
+{
+	sqlite3_stmt *st;
+
+	out[0] = '\0';
+	assert_int_equal(sqlite3_prepare_v2(sc_replica_db(r), "SELECT group_concat(substr(participant, 1, 1), ' ') "
+					   "FROM (SELECT participant FROM outbox_entry WHERE changeset = ?1 ORDER BY participant)",
+					   -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	if (sqlite3_column_text(st, 0))
+		snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+}
+
+/*
+ * Numbers the next cut (sc_freeze_outbox with limit 1): n change-sets,
+ * numbered from `first`, each of the participants `who` (first letters).
+ */
+static void number_cut(uint64_t first, size_t n, const char *who)
+{
+	uint64_t got;
+	size_t k;
+	char in[40];
+
+	assert_int_equal(sc_freeze_outbox(r, 1, &got, &k), SH_OK);
+	assert_int_equal(k, n);
+	if (first)
+		assert_int_equal(got, first);
+	for (uint64_t s = got; s < got + k; s++) {
+		members(s, in, sizeof(in));
+		assert_string_equal(in, who);
+	}
+}
+
+/*
+ * A sync numbers a change-set at a time, so that the first goes out at
+ * once: the cuts are those of numbering all at once, the numbers follow
+ * one another, and an edit made meanwhile (of a participant numbered
+ * already) joins a later change-set.
+ */
+static void outbox_freezes_a_change_set_at_a_time(void **state)
+{
+	static const char *const id[] = {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+					 "cccccccccccccccccccccccccccccccc", "dddddddddddddddddddddddddddddddd",
+					 "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"};
+	const int part = SC_CHANGESET_SIZE * 2 / 5, big = SC_CHANGESET_SIZE * 5 / 2;
+	uint64_t start = (uint64_t)count("SELECT coalesce(max(CAST(value AS INTEGER)), 0) + 1 FROM meta WHERE key = 'changeset_seq'"), *seqs;
+	size_t n;
+
+	(void)state;
+	outbox_rows(id, 3, part);
+	outbox_rows(id + 3, 1, big);
+	outbox_rows(id + 4, 1, 10);
+	number_cut(start, 1, "a b");
+	assert_int_equal(count("SELECT count(*) FROM outbox_entry WHERE changeset IS NULL"), 3);
+	number_cut(start + 1, 1, "c");
+	number_cut(start + 2, 3, "d"); /* too big for one: in three at once */
+	outbox_rows(id, 1, 5);          /* a again, after its change-set was numbered */
+	number_cut(start + 5, 1, "a e");
+	number_cut(0, 0, "");
+	assert_int_equal(sc_pending_changesets(r, &seqs, &n), SH_OK);
+	assert_int_equal(n, 6);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(seqs[i], start + i);
+	sh_free(seqs);
 }
 
 /* The number of the one change-set waiting, after numbering the outbox. */
 static uint64_t freeze_one(void)
 {
-	uint64_t *seqs, seq;
+	uint64_t *seqs, seq, first;
 	size_t n;
 
-	assert_int_equal(sc_freeze_outbox(r, &n), SH_OK);
+	assert_int_equal(sc_freeze_outbox(r, SIZE_MAX, &first, &n), SH_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(sc_pending_changesets(r, &seqs, &n), SH_OK);
 	assert_int_equal(n, 1);
@@ -602,6 +671,31 @@ static void ack_refusals_wait_and_retry(void **state)
 }
 
 /*
+ * While a change-set travels, the next are numbered and edits go on: an
+ * acknowledgement stores its versions, and the unsent changes of other
+ * participants wait as they were (their base untouched).
+ */
+static void ack_leaves_others_unsent(void **state)
+{
+	char a[SH_ID_LEN + 1], b[SH_ID_LEN + 1], q[200];
+	uint64_t seq;
+
+	(void)state;
+	make_participant(a, 5, "2026-01-15");
+	seq = freeze_one();
+	make_participant(b, 6, "2026-01-16");
+	ack(seq, (const struct sh_result[]){{"applied", 1, NULL, NULL}, {"applied", 2, NULL, NULL},
+					    {"applied", 3, NULL, NULL}, {"applied", 4, NULL, NULL}}, 4, 4, 0);
+	counted(a, 0, 0);
+	counted(b, 4, 0);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM field_value WHERE participant = '%s' AND version > 0", a);
+	assert_int_equal(count(q), 4);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM outbox WHERE participant = '%s' AND changeset IS NULL "
+		 "AND base = 0", b);
+	assert_int_equal(count(q), 4);
+}
+
+/*
  * A field refused twice (two edits, two change-sets) goes back as one
  * change when something else of the participant goes through: the later
  * value, on the first one's base.
@@ -681,8 +775,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(dependents_are_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(resolve_and_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(outbox_freezes_whole_participants, setup, teardown),
+		cmocka_unit_test_setup_teardown(outbox_freezes_a_change_set_at_a_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(ack_refusals_wait_and_retry, setup, teardown),
 		cmocka_unit_test_setup_teardown(refused_twice_retried_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(ack_leaves_others_unsent, setup, teardown),
 		cmocka_unit_test_setup_teardown(cursor_and_base, setup, teardown),
 	};
 	int rc;

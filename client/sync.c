@@ -38,6 +38,7 @@
 
 #define FRAG (64 * 1024)
 #define WINDOW 4
+#define NUMBER_BATCH_MAX 4 /* change-sets numbered in one transaction, at most */
 #define RX_MAX ((size_t)96 << 20)
 #define STORE_WAIT_MS 30 /* a held page waits this long for the next to arrive before it is stored */
 
@@ -88,6 +89,8 @@ struct eng {
 	struct outmsg *head, *tail;
 	uint64_t *pending;
 	size_t npending, next_send, inflight;
+	bool numbered_all;   /* this push found nothing more to number */
+	size_t number_batch; /* change-sets to number next time (number_next) */
 	uint64_t next_id;
 	bool pull_again;
 	uint64_t t_push, t_pull; /* monotonic us when the phase began */
@@ -233,11 +236,47 @@ static void start_pull(struct eng *e)
 	request_page(e, sc_cursor(e->r), sc_cursor_base(e->r));
 }
 
-/* Room for another change-set, and one waiting? */
+/* Room for another change-set, and one waiting (or changes not yet numbered into one)? */
 static bool can_send(const struct eng *e)
 {
-	return e->phase == P_PUSH && e->inflight < WINDOW && e->next_send < e->npending;
+	return e->phase == P_PUSH && e->inflight < WINDOW && (e->next_send < e->npending || !e->numbered_all);
 }
+
+/*
+ * Numbers the next change-sets (of whole participants) out of the unsent
+ * changes and adds them to those waiting: one at first, so that it goes
+ * out at once, then twice as many each time up to NUMBER_BATCH_MAX (each
+ * numbering is a transaction that waits for the disk; more at once would
+ * hold up the acknowledgements), while the server works on those before.
+ * False when nothing is left to number (or the replica failed: then
+ * finished).
+ */
+static bool number_next(struct eng *e)
+{
+	uint64_t first, *g;
+	size_t n;
+
+	if (sc_freeze_outbox(e->r, e->number_batch, &first, &n) != SH_OK) {
+		finish(e, SC_SYNC_FAILED, "Kunne ikke lese utboksen i replikaen.");
+		return false;
+	}
+	if (!n) {
+		e->numbered_all = true;
+		return false;
+	}
+	if (!(g = sh_realloc(e->pending, (e->npending + n) * sizeof(*g)))) {
+		finish(e, SC_SYNC_FAILED, "Ikke nok minne.");
+		return false;
+	}
+	e->pending = g;
+	for (size_t i = 0; i < n; i++)
+		e->pending[e->npending++] = first + i;
+	if (e->number_batch < NUMBER_BATCH_MAX)
+		e->number_batch *= 2;
+	return true;
+}
+
+static void push_done(struct eng *e);
 
 /*
  * The next change-set, built when the one before it is on the wire: built
@@ -246,6 +285,11 @@ static bool can_send(const struct eng *e)
  */
 static void send_changeset(struct eng *e)
 {
+	if (!e->head && can_send(e) && e->next_send == e->npending && !number_next(e)) {
+		if (!e->finished && !e->inflight && !e->nheld)
+			push_done(e);
+		return;
+	}
 	if (!e->head && can_send(e)) {
 		uint64_t seq = e->pending[e->next_send++];
 		struct sh_buf body;
@@ -271,27 +315,39 @@ static void send_changeset(struct eng *e)
 	}
 }
 
-/* Everything unsent becomes numbered change-sets; then push what waits. */
+/*
+ * The change-sets numbered before (sent, not acknowledged) go again first;
+ * then the unsent changes, a change-set at a time (number_next).
+ */
 static void start_push(struct eng *e)
 {
-	size_t frozen;
-
 	if (e->phase != P_PUSH)
 		e->t_push = sh_mono_us(); /* numbering the outbox is part of the push */
 	sh_free(e->pending);
 	e->pending = NULL;
 	e->npending = e->next_send = e->inflight = 0;
-	if (sc_freeze_outbox(e->r, &frozen) != SH_OK ||
-	    sc_pending_changesets(e->r, &e->pending, &e->npending) != SH_OK) {
+	e->numbered_all = false;
+	e->number_batch = 1;
+	if (sc_pending_changesets(e->r, &e->pending, &e->npending) != SH_OK) {
 		finish(e, SC_SYNC_FAILED, "Kunne ikke lese utboksen i replikaen.");
 		return;
 	}
-	if (e->npending == 0) {
-		start_pull(e);
+	if (e->npending == 0 && !number_next(e)) {
+		if (!e->finished)
+			start_pull(e);
 		return;
 	}
 	e->phase = P_PUSH;
 	send_changeset(e); /* the rest from WRITEABLE, one at a time */
+}
+
+/* Everything sent is acknowledged and stored: push again what came back meanwhile, else pull. */
+static void push_done(struct eng *e)
+{
+	if (sc_has_unsent(e->r))
+		start_push(e); /* rejected changes given another chance, or edits made meanwhile */
+	else
+		start_pull(e);
 }
 
 static int send_lookups(struct sh_buf *body, size_t n, void *arg)
@@ -548,12 +604,14 @@ static void store_ack(struct eng *e)
 	e->res->superseded += st.superseded;
 	e->res->conflicts += st.conflicts;
 	e->res->rejected += st.rejected;
-	if (e->inflight || e->next_send < e->npending || e->nheld)
+	if (e->inflight || e->nheld)
 		return;
-	if (sc_has_unsent(e->r))
-		start_push(e); /* rejected changes given another chance */
-	else
-		start_pull(e);
+	if (can_send(e)) { /* more to number and send */
+		if (e->wsi)
+			lws_callback_on_writable(e->wsi);
+		return;
+	}
+	push_done(e);
 }
 
 /* Stores the oldest held message, a page; the cursor moves with it. */

@@ -222,24 +222,27 @@ static int add_cut(struct q *q, struct cut **cuts, size_t *n, size_t *cap, const
 	return SH_OK;
 }
 
-static int freeze_cuts(struct q *q, struct cut **cuts, size_t *n)
+/* The first `limit` cuts of the unsent entries, in participant order. */
+static int freeze_cuts(struct q *q, size_t limit, struct cut **cuts, size_t *n)
 {
 	sqlite3_stmt *st = Q(q, 0, "SELECT participant, n FROM outbox_entry WHERE changeset IS NULL "
 				   "ORDER BY participant");
 	char prev[SH_ID_LEN + 1] = "";
 	size_t cap = 0, in = 0, size = sc_changeset_size();
-	int step;
+	int step = SQLITE_DONE;
 
 	*cuts = NULL;
 	*n = 0;
 	if (!st)
 		return q->err;
-	while (q->err == SH_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+	while (q->err == SH_OK && *n < limit && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		size_t k = (size_t)sqlite3_column_int64(st, 1);
 
 		if (in && in + k > size) {
 			add_cut(q, cuts, n, &cap, prev, false);
 			in = 0;
+			if (*n == limit)
+				break;
 		}
 		snprintf(prev, sizeof(prev), "%s", TXT(st, 0));
 		if (k > size)
@@ -248,9 +251,9 @@ static int freeze_cuts(struct q *q, struct cut **cuts, size_t *n)
 			in += k;
 	}
 	sqlite3_reset(st);
-	if (q->err == SH_OK && step != SQLITE_DONE)
+	if (q->err == SH_OK && *n < limit && step != SQLITE_DONE)
 		q->err = SH_ERR_DB;
-	if (q->err == SH_OK && in)
+	if (q->err == SH_OK && *n < limit && in)
 		add_cut(q, cuts, n, &cap, prev, false);
 	return q->err;
 }
@@ -292,7 +295,7 @@ static void freeze_alone(struct q *q, struct sc_replica *r, const char *id, int6
 	sh_record_clear(&entry);
 }
 
-int sc_freeze_outbox(struct sc_replica *r, size_t *changesets)
+int sc_freeze_outbox(struct sc_replica *r, size_t limit, uint64_t *first, size_t *changesets)
 {
 	struct q q = {.db = sc_replica_db(r)};
 	struct cut *cuts = NULL;
@@ -304,7 +307,8 @@ int sc_freeze_outbox(struct sc_replica *r, size_t *changesets)
 	if (begin(q.db) != SH_OK)
 		return SH_ERR_DB;
 	seq = meta_int(q.db, "changeset_seq");
-	if (freeze_cuts(&q, &cuts, &ncuts) == SH_OK) {
+	*first = (uint64_t)seq + 1;
+	if (freeze_cuts(&q, limit, &cuts, &ncuts) == SH_OK) {
 		for (size_t i = 0; i < ncuts && q.err == SH_OK; i++) {
 			sqlite3_stmt *st;
 
@@ -489,6 +493,9 @@ static bool exists(struct q *q, const char *sql, uint64_t seq)
 /* Guards of the steps for the rare cases. */
 #define UNSENT "SELECT 1 FROM outbox_entry WHERE changeset IS NULL"
 #define EARLIER_REJECTED "SELECT 1 FROM outbox_rejected WHERE changeset <> ?1"
+/* an unsent entry of a participant of change-set ?1 (the rest are numbered while it travels) */
+#define UNSENT_OF "SELECT 1 FROM outbox_entry s JOIN outbox_entry u ON u.participant = s.participant " \
+		  "AND u.changeset IS NULL WHERE s.changeset = ?1"
 
 bool sc_has_unsent(struct sc_replica *r)
 {
@@ -730,8 +737,9 @@ static void retry_refused(struct q *q, struct sc_replica *r, uint64_t seq)
 
 /*
  * The results are paired with the change-set's entries in C; refused
- * changes become rows of their own. When no unsent or earlier refused
- * change is in the outbox (nearly always), that is all: the change-set's
+ * changes become rows of their own. When none of its participants has an
+ * unsent change and no earlier refused change is in the outbox (nearly
+ * always), that is all: the change-set's
  * entries leave. Otherwise the changes that went through are listed in
  * temp.ack for the steps of the rare cases. A result carrying the
  * server's own value is handled one by one (rare).
@@ -750,7 +758,7 @@ int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res
 	memset(stats, 0, sizeof(*stats));
 	if (begin_resumable(q.db) != SH_OK)
 		return SH_ERR_DB;
-	unsent = exists(&q, UNSENT, seq);
+	unsent = exists(&q, UNSENT_OF, seq);
 	earlier = exists(&q, EARLIER_REJECTED, seq);
 	if ((unsent || earlier) &&
 	    sh_db_exec(q.db, "CREATE TEMP TABLE IF NOT EXISTS ack(participant TEXT, field TEXT, row TEXT, "

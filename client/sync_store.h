@@ -32,11 +32,14 @@
  */
 size_t sc_changeset_size(void);
 /*
- * Numbers every unsent change into change-sets of at most
- * sc_changeset_size() changes, of whole participants (only one with more
- * changes than that is split).
+ * Numbers unsent changes into change-sets of at most sc_changeset_size()
+ * changes, of whole participants (only one with more changes than that is
+ * split), in participant order: the first `limit` such cuts (SIZE_MAX:
+ * all). The change-sets made are numbered first .. first + *changesets - 1.
+ * The numbering is on disk when this returns: a change-set goes out only
+ * after it.
  */
-int sc_freeze_outbox(struct sc_replica *r, size_t *changesets) SH_MUST_USE;
+int sc_freeze_outbox(struct sc_replica *r, size_t limit, uint64_t *first, size_t *changesets) SH_MUST_USE;
 /* Is there a change not yet numbered into a change-set? */
 bool sc_has_unsent(struct sc_replica *r);
 /* Numbers of the change-sets waiting for an acknowledgement, ascending (sh_free). */
