@@ -77,6 +77,38 @@ static void round_trip(void **state)
 	sh_record_clear(&b);
 }
 
+/* The packed form byte for byte: numbers zero-padded to their widths, odd and even digit counts, 0 and the largest. */
+static void encoded_form(void **state)
+{
+	static const struct {
+		uint64_t hlc, version;
+		const char *value, *want;
+	} cases[] = {
+		{UINT64_C(18446744073709551615), 1234567, "v",
+		 "18446744073709551615" "00000000000001234567" "00001" "00000" "00001" "00001" "fva"},
+		{0, UINT64_C(10000000000000000000), "",
+		 "00000000000000000000" "10000000000000000000" "00001" "00000" "00000" "00001" "fa"},
+		{9, 99, "0123456789",
+		 "00000000000000000009" "00000000000000000099" "00001" "00000" "00010" "00001" "f0123456789a"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sh_record a = {0}, b = {0};
+		struct sh_buf x;
+
+		sh_buf_init(&x, 1 << 20);
+		put(&a, "f", "", cases[i].value, cases[i].hlc, "a", cases[i].version);
+		assert_int_equal(sh_record_encode(&a, &x), SH_OK);
+		assert_string_equal(x.data, cases[i].want);
+		assert_int_equal(sh_record_decode(&b, x.data, x.len), SH_OK);
+		expect(&b, "f", "", cases[i].value, cases[i].hlc, "a", cases[i].version);
+		sh_buf_free(&x);
+		sh_record_clear(&a);
+		sh_record_clear(&b);
+	}
+}
+
 /* A record's own strings handed back to it while its buffer grows (ASan sees a dangling one). */
 /* Versions set in packed bytes in place: as sh_record_set_version would set them in the unpacked record. */
 static void versions_in_place(void **state)
@@ -518,6 +550,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(round_trip),
+		cmocka_unit_test(encoded_form),
 		cmocka_unit_test(own_strings),
 		cmocka_unit_test(versions_in_place),
 		cmocka_unit_test(set_versions_stored),

@@ -329,7 +329,9 @@ int sh_field_check_value(const struct sh_domain *d, const struct sh_field *f,
 			sh_reason_set(why, "%s må være et helt tall fra %d til %d.", f->label, f->min, max);
 			return SH_ERR_INVALID;
 		}
-		snprintf(norm, SH_VALUE_MAX + 1, "%ld", n);
+		while (value[0] == '0' && value[1]) /* digits only (parse_int): as %ld prints n */
+			value++;
+		memcpy(norm, value, strlen(value) + 1);
 		return SH_OK;
 	}
 	case SH_FT_CODE:

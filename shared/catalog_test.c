@@ -98,6 +98,9 @@ static void values(void **state)
 	bad(SH_F_FINANSIERING, "5", SH_ERR_INVALID, "finansiering");
 	ok(SH_F_ANTALL_BARN, "007", "7");
 	ok(SH_F_ANTALL_BARN, "0", "0");
+	ok(SH_F_ANTALL_BARN, "000", "0");
+	ok(SH_F_ANTALL_BARN, "20", "20");
+	ok(SH_F_ANTALL_BARN, "010", "10");
 	bad(SH_F_ANTALL_BARN, "-1", SH_ERR_INVALID, "0 til 20");
 	bad(SH_F_ANTALL_BARN, "21", SH_ERR_INVALID, "0 til 20");
 	bad(SH_F_ANTALL_BARN, "2.5", SH_ERR_INVALID, "helt tall");

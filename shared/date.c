@@ -3,7 +3,6 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -75,21 +74,31 @@ int sh_date_parse(const char *s, int *days)
 	return SH_OK;
 }
 
-void sh_date_format(int days, char out[11])
+/* v's lowest n digits, zero-padded, at p (no NUL). */
+static void put_digits(char *p, int n, unsigned v)
+{
+	while (n-- > 0) {
+		p[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
+/* y-m-d or d.m.y, each part zero-padded as %04u / %02u would (the merge formats every date it checks) */
+static void date_parts(int days, char out[11], bool norwegian)
 {
 	int y, m, d;
 
 	sh_date_ymd(days, &y, &m, &d);
-	snprintf(out, 11, "%04u-%02u-%02u", (unsigned)y % 10000u, (unsigned)m % 100u, (unsigned)d % 100u);
+	put_digits(out + (norwegian ? 6 : 0), 4, (unsigned)y % 10000u);
+	put_digits(out + (norwegian ? 3 : 5), 2, (unsigned)m % 100u);
+	put_digits(out + (norwegian ? 0 : 8), 2, (unsigned)d % 100u);
+	out[norwegian ? 2 : 4] = out[norwegian ? 5 : 7] = norwegian ? '.' : '-';
+	out[10] = '\0';
 }
 
-void sh_date_format_no(int days, char out[11])
-{
-	int y, m, d;
+void sh_date_format(int days, char out[11]) { date_parts(days, out, false); }
 
-	sh_date_ymd(days, &y, &m, &d);
-	snprintf(out, 11, "%02u.%02u.%04u", (unsigned)d % 100u, (unsigned)m % 100u, (unsigned)y % 10000u);
-}
+void sh_date_format_no(int days, char out[11]) { date_parts(days, out, true); }
 
 /*
  * The local date is cached per minute: validators call this in hot loops

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -17,11 +18,21 @@ static void roundtrip(void **state)
 	assert_int_equal(sh_date_days(2000, 3, 1) - sh_date_days(2000, 2, 28), 2);
 	assert_int_equal(sh_date_days(1900, 3, 1) - sh_date_days(1900, 2, 28), 1);
 	for (int d = sh_date_days(1850, 1, 1); d < sh_date_days(2100, 1, 1); d++) {
-		int y, m, dd;
+		int y, m, dd, back;
+		char out[11], want[32];
 
 		sh_date_ymd(d, &y, &m, &dd);
 		assert_int_equal(sh_date_days(y, m, dd), d);
 		assert_true(dd >= 1 && dd <= sh_days_in_month(y, m));
+		/* formatted as printf would, and parsed back */
+		sh_date_format(d, out);
+		snprintf(want, sizeof(want), "%04d-%02d-%02d", y, m, dd);
+		assert_string_equal(out, want);
+		assert_int_equal(sh_date_parse(out, &back), SH_OK);
+		assert_int_equal(back, d);
+		sh_date_format_no(d, out);
+		snprintf(want, sizeof(want), "%02d.%02d.%04d", dd, m, y);
+		assert_string_equal(out, want);
 	}
 }
 

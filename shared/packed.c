@@ -26,12 +26,22 @@ static bool read_num(const unsigned char *p, int width, uint64_t *out)
 	return true;
 }
 
+/* v's lowest `width` digits, zero-padded: two digits a step, and zeros at once when v runs out. */
 static char *write_num(char *p, int width, uint64_t v)
 {
-	for (int i = width - 1; i >= 0; i--) {
-		p[i] = (char)('0' + v % 10);
-		v /= 10;
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+				    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+				    "8081828384858687888990919293949596979899";
+	int i = width;
+
+	while (i >= 2 && v) {
+		i -= 2;
+		memcpy(p + i, pairs + 2 * (v % 100), 2);
+		v /= 100;
 	}
+	if (i == 1 && v)
+		p[--i] = (char)('0' + v % 10);
+	memset(p, '0', (size_t)i);
 	return p + width;
 }
 
@@ -39,12 +49,15 @@ static char *write_num(char *p, int width, uint64_t v)
 static int64_t keep(struct sh_record *rec, const char *s, size_t n)
 {
 	size_t at;
+	char *to;
 
 	if (!rec->strs.max) /* a zeroed record: offsets must fit 32 bits */
 		sh_buf_init(&rec->strs, UINT32_MAX - 1);
 	at = rec->strs.len;
-	if (sh_buf_append(&rec->strs, s, n) != SH_OK || sh_buf_append(&rec->strs, "", 1) != SH_OK)
+	if (!(to = sh_buf_extend(&rec->strs, n + 1)))
 		return -1;
+	memcpy(to, s, n);
+	to[n] = '\0';
 	return (int64_t)at;
 }
 
@@ -113,7 +126,7 @@ static int nstr(const struct sh_record *rec) { return rec->with_device ? 5 : 4; 
 /*
  * Reads the header of the entry at *p (ns strings) and moves *p to its
  * strings; false unless the header and the strings it announces lie
- * within end.
+ * within end. hlc NULL: not read (nor checked).
  */
 static bool entry_header(const unsigned char **p, const unsigned char *end, int ns, uint64_t *hlc,
 			 uint64_t *version, uint64_t n[5])
@@ -121,7 +134,7 @@ static bool entry_header(const unsigned char **p, const unsigned char *end, int 
 	const unsigned char *h = *p;
 	uint64_t total = 0;
 
-	if ((size_t)(end - h) < 2 * W_NUM + (size_t)ns * W_LEN || !read_num(h, W_NUM, hlc) ||
+	if ((size_t)(end - h) < 2 * W_NUM + (size_t)ns * W_LEN || (hlc && !read_num(h, W_NUM, hlc)) ||
 	    !read_num(h + W_NUM, W_NUM, version))
 		return false;
 	for (int i = 0; i < ns; i++) {
@@ -379,9 +392,9 @@ bool sh_record_has_news(const void *blob, size_t len, uint64_t after, const char
 	size_t elen = strlen(except);
 
 	while (p < end) {
-		uint64_t hlc, version, n[5];
+		uint64_t version, n[5];
 
-		if (!entry_header(&p, end, 5, &hlc, &version, n))
+		if (!entry_header(&p, end, 5, NULL, &version, n))
 			return true;
 		p += n[0] + n[1] + n[2] + n[3] + n[4];
 		if (version > after && (n[4] != elen || memcmp(p - n[4], except, elen) != 0))

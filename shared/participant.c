@@ -2,6 +2,7 @@
 #include "participant.h"
 
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,10 +143,15 @@ void sh_new_id(char out[SH_ID_LEN + 1])
 
 int sh_id_valid(const char *s)
 {
-	if (!s || strlen(s) != SH_ID_LEN)
+	/* the lowercase hex digits (the server checks every change's id) */
+	static const bool hex[256] = {['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
+				      ['7'] = 1, ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,
+				      ['e'] = 1, ['f'] = 1};
+	int i = 0;
+
+	if (!s)
 		return 0;
-	for (int i = 0; i < SH_ID_LEN; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
+	while (i < SH_ID_LEN && hex[(unsigned char)s[i]])
+		i++;
+	return i == SH_ID_LEN && s[i] == '\0';
 }

@@ -217,7 +217,10 @@ int sh_rules_check(const struct sh_domain *d, const struct sh_participant *p,
 	const struct sh_row *row = NULL;
 	int rc;
 
-	memset(out, 0, sizeof(*out));
+	/* not the whole struct: this runs for every change a server merges */
+	out->value[0] = '\0';
+	out->nclear = 0;
+	out->why.text[0] = '\0';
 	if (!f)
 		return SH_ERR_INVALID;
 	if ((rc = check_writer(f, a->writer, &out->why)) != SH_OK)

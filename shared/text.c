@@ -4,7 +4,10 @@
 #include <stdint.h>
 #include <string.h>
 
-/* How many of the first bytes are ASCII, in steps of 16 (a fast skip over the common case). */
+/*
+ * How many of the first bytes are ASCII: 16 at a time, then one at a time
+ * (a fast skip over the common case, long texts and short strings alike).
+ */
 static size_t ascii_run(const unsigned char *s, size_t len)
 {
 	size_t i = 0;
@@ -17,6 +20,8 @@ static size_t ascii_run(const unsigned char *s, size_t len)
 		if ((a | b) & 0x8080808080808080u)
 			break;
 	}
+	while (i < len && s[i] < 0x80)
+		i++;
 	return i;
 }
 

@@ -10,6 +10,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "err.h"
+#include "participant.h"
 #include "wire.h"
 
 #define P1 "00112233445566778899aabbccddeeff"
@@ -250,10 +251,38 @@ static void changes_refused(void **state)
 	sh_buf_free(&b);
 }
 
+/* Ids (participants, rows, devices): 32 lowercase hex digits, nothing else; the bytes next to the digit ranges too. */
+static void ids(void **state)
+{
+	static const char *const bad[] = {"", "0123456789abcdef0123456789abcde", "0123456789abcdef0123456789abcdef0",
+					  "0123456789ABCDEF0123456789abcdef", "0123456789abcdeg0123456789abcdef",
+					  "0123456789abcdef/123456789abcdef", "0123456789abcdef:123456789abcdef",
+					  "0123456789abcdef`123456789abcdef", "0123456789abcdef 123456789abcdef",
+					  "0123456789abcdef\xc3\xa5" "123456789abcde"};
+	char id[SH_ID_LEN + 1] = ROW;
+
+	(void)state;
+	assert_true(sh_id_valid(ROW));
+	assert_false(sh_id_valid(NULL));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (sh_id_valid(bad[i]))
+			fail_msg("«%s» taken as an id", bad[i]);
+	for (int c = 1; c < 256; c++) { /* every byte at every place */
+		bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+
+		for (int at = 0; at < SH_ID_LEN; at++) {
+			id[at] = (char)c;
+			assert_int_equal(sh_id_valid(id), hex);
+			id[at] = ROW[at];
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(round_trip),
+		cmocka_unit_test(ids),
 		cmocka_unit_test(refused),
 		cmocka_unit_test(results_runs),
 		cmocka_unit_test(results_refused),

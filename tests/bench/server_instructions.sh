@@ -1,0 +1,57 @@
+#!/bin/bash
+# server_instructions.sh BUILD PART [PARTICIPANTS]: the instructions jsr-server
+# executes during one part of bench_sync (push, pull or edits), counted by
+# valgrind's callgrind. Unlike wall or CPU time on a shared VM (±20 % from
+# run to run), the count is the same from run to run within a fraction of a
+# per cent, so two builds can be compared by one run each. PARTICIPANTS
+# (default 1000) is bench_sync's BENCH_P: callgrind runs the server about
+# 50 times slower. Prints the totals and the server's heaviest functions.
+# Needs valgrind (not installed by `make`: apt-get install valgrind).
+set -euo pipefail
+build=$(realpath "${1:?build directory}")
+part=${2:?push, pull or edits}
+n=${3:-1000}
+src=$(cd "$(dirname "$0")/../.." && pwd)
+command -v valgrind >/dev/null || { echo "server_instructions: valgrind is not installed" >&2; exit 2; }
+
+work=$(mktemp -d /tmp/jsr-instr-XXXXXX)
+trap 'kill "${reader:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+mkdir "$work/bin"
+for f in "$build"/bin/*; do ln -s "$f" "$work/bin/"; done
+rm "$work/bin/jsr-server"
+# the server under callgrind, counting nothing until told to
+cat > "$work/bin/jsr-server" <<EOF
+#!/bin/sh
+if [ "\$1" = run ]; then
+	exec valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=$work/cg.%p.out "$build/bin/jsr-server" "\$@"
+fi
+exec "$build/bin/jsr-server" "\$@"
+EOF
+chmod +x "$work/bin/jsr-server"
+
+# bench_sync writes enable/disable around the part (bench_perf in bench_util.h)
+mkfifo "$work/ctl"
+(
+	while true; do
+		if read -r line < "$work/ctl"; then
+			pid=$(pgrep -f "callgrind-out-file=$work" | head -1)
+			case $line in
+			enable) callgrind_control -i on "$pid" >/dev/null 2>&1 ;;
+			disable)
+				callgrind_control -d "$part" "$pid" >/dev/null 2>&1
+				callgrind_control -i off "$pid" >/dev/null 2>&1
+				;;
+			esac
+		fi
+	done
+) &
+reader=$!
+
+BENCH_P=$n BENCH_PERF_CTL="$work/ctl" BENCH_PERF_PART="$part" JSR_CODES_DIR="$src/schema/codes" \
+	JSR_TEST_MODE=1 "$build/tests/bench_sync" "$work/bin" > "$work/bench.txt" 2>&1 ||
+	{ cat "$work/bench.txt" >&2; exit 1; }
+out=$(ls "$work"/cg.*.out.* 2>/dev/null | head -1)
+[ -n "$out" ] || { echo "server_instructions: no counts were dumped" >&2; exit 1; }
+echo "jsr-server, part $part, $n participants ($build):"
+callgrind_annotate --inclusive=yes "$out" 2>/dev/null |
+	grep -E "PROGRAM TOTALS|\[$build/bin/jsr-server\]" | grep -v "???" | head -25
