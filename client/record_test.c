@@ -109,6 +109,43 @@ static void encoded_form(void **state)
 	}
 }
 
+/*
+ * The header's numbers read eight digits at a time: every byte value at
+ * every place of hlc and version is taken exactly when it is a digit, and
+ * then read as that digit (modulo 2^64, as digit by digit).
+ */
+static void header_digits(void **state)
+{
+	struct sh_record a = {0}, b = {0};
+	struct sh_buf x;
+
+	(void)state;
+	sh_buf_init(&x, 1 << 20);
+	put(&a, "f", "", "v", UINT64_C(12345678901234567890), "a", UINT64_C(98765432109876543));
+	assert_int_equal(sh_record_encode(&a, &x), SH_OK);
+	for (int at = 0; at < 40; at++) {
+		char keep = x.data[at];
+
+		for (int c = 0; c < 256; c++) {
+			bool digit = c >= '0' && c <= '9';
+			uint64_t want = 0;
+
+			x.data[at] = (char)c;
+			for (int i = at < 20 ? 0 : 20; digit && i < (at < 20 ? 20 : 40); i++)
+				want = want * 10 + (uint64_t)(x.data[i] - '0');
+			sh_record_clear(&b);
+			if (sh_record_decode(&b, x.data, x.len) != (digit ? SH_OK : SH_ERR_DB))
+				fail_msg("byte %d at %d: %s", c, at, digit ? "refused" : "taken");
+			if (digit)
+				assert_int_equal(at < 20 ? b.e[0].hlc : b.e[0].version, want);
+		}
+		x.data[at] = keep;
+	}
+	sh_buf_free(&x);
+	sh_record_clear(&a);
+	sh_record_clear(&b);
+}
+
 /* A record's own strings handed back to it while its buffer grows (ASan sees a dangling one). */
 /* Versions set in packed bytes in place: as sh_record_set_version would set them in the unpacked record. */
 static void versions_in_place(void **state)
@@ -551,6 +588,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(round_trip),
 		cmocka_unit_test(encoded_form),
+		cmocka_unit_test(header_digits),
 		cmocka_unit_test(own_strings),
 		cmocka_unit_test(versions_in_place),
 		cmocka_unit_test(set_versions_stored),

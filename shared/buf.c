@@ -83,9 +83,18 @@ int sh_buf_printf(struct sh_buf *b, const char *fmt, ...)
 	va_list ap;
 	int n;
 
+	if (b->err != SH_OK)
+		return b->err;
+	/* into the room there is, when it fits; else measured, grown and written again */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(b->data ? b->data + b->len : NULL, b->data ? b->cap - b->len : 0, fmt, ap);
 	va_end(ap);
+	if (n >= 0 && b->data && (size_t)n < b->cap - b->len && (size_t)n <= b->max - b->len) {
+		b->len += (size_t)n;
+		return SH_OK;
+	}
+	if (b->data)
+		b->data[b->len] = '\0'; /* what did not fit is not counted */
 	if (n < 0 || grow(b, (size_t)n) != SH_OK)
 		return b->err != SH_OK ? b->err : (b->err = SH_ERR_INTERNAL);
 	va_start(ap, fmt);
@@ -93,6 +102,16 @@ int sh_buf_printf(struct sh_buf *b, const char *fmt, ...)
 	va_end(ap);
 	b->len += (size_t)n;
 	return SH_OK;
+}
+
+int sh_buf_u64(struct sh_buf *b, unsigned long long v)
+{
+	char d[20], *p = d + sizeof(d);
+
+	do
+		*--p = (char)('0' + v % 10);
+	while (v /= 10);
+	return sh_buf_append(b, p, (size_t)(d + sizeof(d) - p));
 }
 
 int sh_buf_json_str(struct sh_buf *b, const char *s)

@@ -31,6 +31,8 @@ int sh_buf_printf(struct sh_buf *b, const char *fmt, ...) __attribute__((format(
  * after a failure.
  */
 char *sh_buf_extend(struct sh_buf *b, size_t n);
+/* Appends v in decimal (as printf's %llu, without its cost: bodies carry a number per value). */
+int sh_buf_u64(struct sh_buf *b, unsigned long long v);
 /* Appends s as a JSON string literal (quotes and escapes). */
 int sh_buf_json_str(struct sh_buf *b, const char *s);
 /* Hands the data to the caller (free with sh_free) and empties b. */

@@ -13,11 +13,50 @@
 /* Field widths of an entry's header. */
 enum { W_NUM = 20, W_LEN = 5 };
 
+/*
+ * Eight decimal digits at once (SWAR): false unless every byte is one. The
+ * first digit is the lowest byte once loaded little-endian, so pairs, then
+ * fours, then the eight are joined by multiplies.
+ */
+static bool read8(const unsigned char *p, uint64_t *out)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	if (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__) {
+		uint64_t r = 0;
+
+		for (int i = 0; i < 8; i++) {
+			if (p[i] < '0' || p[i] > '9')
+				return false;
+			r = r * 10 + (uint64_t)(p[i] - '0');
+		}
+		*out = r;
+		return true;
+	}
+	/* each byte 0x30..0x39: high nibble 3, low nibble + 6 not carrying */
+	if ((v & UINT64_C(0xf0f0f0f0f0f0f0f0)) != UINT64_C(0x3030303030303030) ||
+	    (((v & UINT64_C(0x0f0f0f0f0f0f0f0f)) + UINT64_C(0x0606060606060606)) & UINT64_C(0xf0f0f0f0f0f0f0f0)))
+		return false;
+	v &= UINT64_C(0x0f0f0f0f0f0f0f0f);
+	v = (v * 10 + (v >> 8)) & UINT64_C(0x00ff00ff00ff00ff);
+	v = (v * 100 + (v >> 16)) & UINT64_C(0x0000ffff0000ffff);
+	*out = (v * 10000 + (v >> 32)) & UINT64_C(0xffffffff);
+	return true;
+}
+
+/* width decimal digits (modulo 2^64 past 20 of them); false unless all are digits */
 static bool read_num(const unsigned char *p, int width, uint64_t *out)
 {
-	uint64_t v = 0;
+	uint64_t v = 0, eight;
+	int i = 0;
 
-	for (int i = 0; i < width; i++) {
+	for (; i + 8 <= width; i += 8) {
+		if (!read8(p + i, &eight))
+			return false;
+		v = v * 100000000u + eight;
+	}
+	for (; i < width; i++) {
 		if (p[i] < '0' || p[i] > '9')
 			return false;
 		v = v * 10 + (uint64_t)(p[i] - '0');

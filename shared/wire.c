@@ -42,19 +42,25 @@ void sh_wire_change_put(struct sh_buf *b, bool first, const struct sh_change *c)
 	sh_buf_json_str(b, c->value);
 	sh_buf_append(b, ",", 1);
 	put_hlc(b, c->hlc);
-	sh_buf_printf(b, ",%llu]", (unsigned long long)c->base);
+	sh_buf_append(b, ",", 1);
+	sh_buf_u64(b, c->base);
+	sh_buf_append(b, "]", 1);
 }
 
 static void result_put(struct sh_buf *b, bool first, const struct sh_result *r, size_t run)
 {
 	sh_buf_puts(b, first ? "[" : ",[");
 	sh_buf_json_str(b, r->code);
-	sh_buf_printf(b, ",%llu,", (unsigned long long)r->version);
+	sh_buf_append(b, ",", 1);
+	sh_buf_u64(b, r->version);
+	sh_buf_append(b, ",", 1);
 	put_opt(b, r->value);
 	sh_buf_append(b, ",", 1);
 	put_opt(b, r->reason);
-	if (run > 1)
-		sh_buf_printf(b, ",%zu", run);
+	if (run > 1) {
+		sh_buf_append(b, ",", 1);
+		sh_buf_u64(b, run);
+	}
 	sh_buf_append(b, "]", 1);
 }
 
@@ -117,7 +123,9 @@ void sh_wire_op_put(struct sh_buf *b, bool first, const struct sh_op *o)
 	sh_buf_json_str(b, o->row);
 	sh_buf_append(b, ",", 1);
 	sh_buf_json_str(b, o->value);
-	sh_buf_printf(b, ",%llu,", (unsigned long long)o->version);
+	sh_buf_append(b, ",", 1);
+	sh_buf_u64(b, o->version);
+	sh_buf_append(b, ",", 1);
 	put_hlc(b, o->hlc);
 	sh_buf_append(b, ",", 1);
 	sh_buf_json_str(b, o->author);

@@ -251,6 +251,39 @@ static void changes_refused(void **state)
 	sh_buf_free(&b);
 }
 
+/* The buffer's number and printf appends: empty, with room, past the room (grows), past the cap (refused, nothing counted). */
+static void buf_numbers_and_printf(void **state)
+{
+	struct sh_buf b;
+	char big[600];
+
+	(void)state;
+	sh_buf_init(&b, 300);
+	assert_int_equal(sh_buf_u64(&b, 0), SH_OK);
+	assert_int_equal(sh_buf_u64(&b, 9), SH_OK);
+	assert_int_equal(sh_buf_u64(&b, 10), SH_OK);
+	assert_int_equal(sh_buf_u64(&b, UINT64_MAX), SH_OK);
+	assert_string_equal(b.data, "091018446744073709551615");
+	sh_buf_reset(&b);
+	assert_int_equal(sh_buf_printf(&b, "%s-%d", "a", 7), SH_OK); /* into the room grown before */
+	assert_string_equal(b.data, "a-7");
+	memset(big, 'x', sizeof(big));
+	big[250] = '\0';
+	assert_int_equal(sh_buf_printf(&b, "%s", big), SH_OK); /* past the room: grown */
+	assert_int_equal(b.len, 253);
+	assert_int_equal(strlen(b.data), 253);
+	big[250] = 'x';
+	big[60] = '\0';
+	assert_int_equal(sh_buf_printf(&b, "%s", big), SH_ERR_TOO_BIG); /* past the cap */
+	assert_int_equal(b.len, 253);
+	assert_int_equal(strlen(b.data), 253);
+	sh_buf_free(&b);
+	sh_buf_init(&b, 300);
+	assert_int_equal(sh_buf_printf(&b, "%d", 42), SH_OK); /* no memory yet */
+	assert_string_equal(b.data, "42");
+	sh_buf_free(&b);
+}
+
 /* Ids (participants, rows, devices): 32 lowercase hex digits, nothing else; the bytes next to the digit ranges too. */
 static void ids(void **state)
 {
@@ -283,6 +316,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(round_trip),
 		cmocka_unit_test(ids),
+		cmocka_unit_test(buf_numbers_and_printf),
 		cmocka_unit_test(refused),
 		cmocka_unit_test(results_runs),
 		cmocka_unit_test(results_refused),

@@ -5,7 +5,11 @@
 # run to run), the count is the same from run to run within a fraction of a
 # per cent, so two builds can be compared by one run each. PARTICIPANTS
 # (default 1000) is bench_sync's BENCH_P: callgrind runs the server about
-# 50 times slower. Prints the totals and the heaviest functions.
+# 50 times slower. Prints the totals and the heaviest functions. The
+# Folkeregister lookups the server works through in the background fall
+# into the push's window by timing: compare the part's own functions (for
+# the push: ss_merge_changes, sh_wire_changes_decode, sh_box_open,
+# sh_msg_parse), not its totals. KEEP=1 keeps the counts' files.
 # Needs valgrind (not installed by `make`: apt-get install valgrind).
 set -euo pipefail
 build=$(realpath "${1:?build directory}")
