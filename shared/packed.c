@@ -165,7 +165,7 @@ static int nstr(const struct sh_record *rec) { return rec->with_device ? 5 : 4; 
 /*
  * Reads the header of the entry at *p (ns strings) and moves *p to its
  * strings; false unless the header and the strings it announces lie
- * within end. hlc NULL: not read (nor checked).
+ * within end.
  */
 static bool entry_header(const unsigned char **p, const unsigned char *end, int ns, uint64_t *hlc,
 			 uint64_t *version, uint64_t n[5])
@@ -173,7 +173,7 @@ static bool entry_header(const unsigned char **p, const unsigned char *end, int 
 	const unsigned char *h = *p;
 	uint64_t total = 0;
 
-	if ((size_t)(end - h) < 2 * W_NUM + (size_t)ns * W_LEN || (hlc && !read_num(h, W_NUM, hlc)) ||
+	if ((size_t)(end - h) < 2 * W_NUM + (size_t)ns * W_LEN || !read_num(h, W_NUM, hlc) ||
 	    !read_num(h + W_NUM, W_NUM, version))
 		return false;
 	for (int i = 0; i < ns; i++) {
@@ -431,9 +431,9 @@ bool sh_record_has_news(const void *blob, size_t len, uint64_t after, const char
 	size_t elen = strlen(except);
 
 	while (p < end) {
-		uint64_t version, n[5];
+		uint64_t hlc, version, n[5];
 
-		if (!entry_header(&p, end, 5, NULL, &version, n))
+		if (!entry_header(&p, end, 5, &hlc, &version, n))
 			return true;
 		p += n[0] + n[1] + n[2] + n[3] + n[4];
 		if (version > after && (n[4] != elen || memcmp(p - n[4], except, elen) != 0))

@@ -59,7 +59,7 @@ reader=$!
 client=()
 [ "${CLIENT:-0}" = 1 ] && client=(valgrind --tool=callgrind --instr-atstart=no "--callgrind-out-file=$work/client.cg.%p.out")
 BENCH_P=$n BENCH_PERF_CTL="$work/ctl" BENCH_PERF_PART="$part" JSR_CODES_DIR="$src/schema/codes" \
-	JSR_TEST_MODE=1 "${client[@]}" "$build/tests/bench_sync" "$work/bin" > "$work/bench.txt" 2>&1 ||
+	JSR_TEST_MODE=1 ${client[@]+"${client[@]}"} "$build/tests/bench_sync" "$work/bin" > "$work/bench.txt" 2>&1 ||
 	{ cat "$work/bench.txt" >&2; exit 1; }
 show() { # OUT-FILE BINARY
 	echo "$2, part $part, $n participants ($build), with what they call:"
@@ -73,5 +73,6 @@ out=$(ls "$work"/cg.*.out.* 2>/dev/null | head -1)
 show "$out" "$build/bin/jsr-server"
 if [ "${CLIENT:-0}" = 1 ]; then
 	out=$(ls "$work"/client.cg.*.out 2>/dev/null | head -1)
-	[ -n "$out" ] && show "$out" "$build/tests/bench_sync"
+	[ -n "$out" ] || { echo "server_instructions: the client's counts were not written" >&2; exit 1; }
+	show "$out" "$build/tests/bench_sync"
 fi
