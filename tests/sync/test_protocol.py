@@ -202,6 +202,30 @@ class Boxes(ProtocolCase):
     def change(self, value="2"):
         return [[self.pid, "malgruppe", "", value, hlc_now(5), 0]]
 
+    def test_later_edit_on_the_older_base(self):
+        """jsr numbers its outbox as the window allows, so an edit made while
+        the change-set before it travels can go out on the base the device
+        had then: the device's own earlier write is no conflict, and the
+        later edit stands. Another device's write in between is one."""
+        def now():
+            return self.server.sql("SELECT value, version FROM field_value WHERE participant = '%s' "
+                                   "AND field = 'malgruppe'" % self.pid)[0]
+
+        def conflicts():
+            return self.server.sql("SELECT count(*) FROM conflict WHERE participant = '%s'" % self.pid)[0][0]
+
+        _, ack = self.p.push([[self.pid, "malgruppe", "", "2", hlc_now(1), 0]])
+        self.assertEqual(ack["results"][0][0], "applied", ack)
+        _, ack = self.p.push([[self.pid, "malgruppe", "", "3", hlc_now(2), 0]])  # base 0, as edited
+        self.assertEqual(ack["results"][0][0], "applied", ack)
+        self.assertEqual((now()[0], conflicts()), ("3", 0))
+        q = self.peer()  # another device of the same caseworker, up to date
+        _, ack = q.push([[self.pid, "malgruppe", "", "4", hlc_now(3), now()[1]]])
+        self.assertEqual(ack["results"][0][0], "applied", ack)
+        _, ack = self.p.push([[self.pid, "malgruppe", "", "1", hlc_now(4), 0]])  # made without seeing 4
+        self.assertEqual(ack["results"][0][0], "conflict", ack)
+        self.assertEqual(conflicts(), 1)
+
     def test_tampered_ciphertext(self):
         before = self.stored()
         box = self.p.box("changeset", {"changes": self.change()}, seq=2, n=1)
