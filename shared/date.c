@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "text.h"
 
 bool sh_is_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
@@ -74,24 +75,15 @@ int sh_date_parse(const char *s, int *days)
 	return SH_OK;
 }
 
-/* v's lowest n digits, zero-padded, at p (no NUL). */
-static void put_digits(char *p, int n, unsigned v)
-{
-	while (n-- > 0) {
-		p[n] = (char)('0' + v % 10);
-		v /= 10;
-	}
-}
-
 /* y-m-d or d.m.y, each part zero-padded as %04u / %02u would (the merge formats every date it checks) */
 static void date_parts(int days, char out[11], bool norwegian)
 {
 	int y, m, d;
 
 	sh_date_ymd(days, &y, &m, &d);
-	put_digits(out + (norwegian ? 6 : 0), 4, (unsigned)y % 10000u);
-	put_digits(out + (norwegian ? 3 : 5), 2, (unsigned)m % 100u);
-	put_digits(out + (norwegian ? 0 : 8), 2, (unsigned)d % 100u);
+	sh_put_digits(out + (norwegian ? 6 : 0), 4, (unsigned)y % 10000u);
+	sh_put_digits(out + (norwegian ? 3 : 5), 2, (unsigned)m % 100u);
+	sh_put_digits(out + (norwegian ? 0 : 8), 2, (unsigned)d % 100u);
 	out[norwegian ? 2 : 4] = out[norwegian ? 5 : 7] = norwegian ? '.' : '-';
 	out[10] = '\0';
 }

@@ -9,6 +9,7 @@
 #include "alloc.h"
 #include "catalog.h"
 #include "err.h"
+#include "text.h"
 
 /* Field widths of an entry's header. */
 enum { W_NUM = 20, W_LEN = 5 };
@@ -63,25 +64,6 @@ static bool read_num(const unsigned char *p, int width, uint64_t *out)
 	}
 	*out = v;
 	return true;
-}
-
-/* v's lowest `width` digits, zero-padded: two digits a step, and zeros at once when v runs out. */
-static char *write_num(char *p, int width, uint64_t v)
-{
-	static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-				    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-				    "8081828384858687888990919293949596979899";
-	int i = width;
-
-	while (i >= 2 && v) {
-		i -= 2;
-		memcpy(p + i, pairs + 2 * (v % 100), 2);
-		v /= 100;
-	}
-	if (i == 1 && v)
-		p[--i] = (char)('0' + v % 10);
-	memset(p, '0', (size_t)i);
-	return p + width;
 }
 
 /* Appends n bytes and a NUL to the record's strings; the offset, or -1. */
@@ -248,12 +230,12 @@ int sh_record_encode_part(const struct sh_record *rec, size_t from, size_t to, s
 		char head[2 * W_NUM + 5 * W_LEN], *p = head;
 		size_t n[5];
 
-		p = write_num(p, W_NUM, e->hlc);
-		p = write_num(p, W_NUM, e->version);
+		p = sh_put_digits(p, W_NUM, e->hlc);
+		p = sh_put_digits(p, W_NUM, e->version);
 		for (int k = 0; k < ns; k++) {
 			if ((n[k] = strlen(str[k])) > SH_RECORD_LEN_MAX)
 				return SH_ERR_TOO_BIG;
-			p = write_num(p, W_LEN, n[k]);
+			p = sh_put_digits(p, W_LEN, n[k]);
 		}
 		sh_buf_append(out, head, (size_t)(p - head));
 		for (int k = 0; k < ns; k++)
@@ -413,7 +395,7 @@ int sh_packed_set_versions(void *blob, size_t len, bool with_device, struct sh_v
 		for (want = old; j < n && c == 0; c = ++j < n ? key_cmp_set(q, ln, &vs[j]) : 1)
 			want = vs[j].version; /* the last given for one entry wins */
 		if (want != old) {
-			write_num((char *)p + W_NUM, W_NUM, want);
+			sh_put_digits((char *)p + W_NUM, W_NUM, want);
 			*changed = true;
 		}
 		prev = q;

@@ -105,3 +105,22 @@ uint32_t sh_str_hash(const char *s)
 		h = (h ^ (unsigned char)*s) * 16777619u;
 	return h;
 }
+
+char *sh_put_digits(char *p, int width, uint64_t v)
+{
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+				    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+				    "8081828384858687888990919293949596979899";
+	int i = width;
+
+	/* two digits a step, and zeros at once when v runs out */
+	while (i >= 2 && v) {
+		i -= 2;
+		memcpy(p + i, pairs + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (i == 1 && v)
+		p[--i] = (char)('0' + v % 10);
+	memset(p, '0', (size_t)i);
+	return p + width;
+}

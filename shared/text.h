@@ -13,6 +13,12 @@ size_t sh_utf8_chars(const char *s, size_t len);
 /* True if s holds a C0/C1 control character or DEL (tabs and newlines too). */
 bool sh_has_control(const char *s, size_t len);
 
+/*
+ * v's lowest `width` digits in decimal at p, zero-padded, without a NUL
+ * (packed records' numbers, dates); the end of them.
+ */
+char *sh_put_digits(char *p, int width, uint64_t v);
+
 /* FNV-1a of a NUL-terminated string: for the small hash tables keyed by name or id. */
 uint32_t sh_str_hash(const char *s);
 
