@@ -18,6 +18,7 @@ struct sc_opener {
 	/* the page posted (box set) until opened (ready), then until taken */
 	cJSON *box;
 	unsigned char key[32], signer[SH_SIGN_PK];
+	uint64_t tag;
 	bool ready;
 	struct sc_opened out;
 };
@@ -57,8 +58,8 @@ static void *run(void *arg)
 			pthread_cond_wait(&o->cond, &o->lock);
 		if (o->stop)
 			break;
-		out.tag = o->out.tag;
-		/* box, key and signer stay as they are until the page is ready: post refuses meanwhile */
+		out.tag = o->tag;
+		/* box, key, signer and tag stay as they are until the page is ready: post refuses meanwhile */
 		pthread_mutex_unlock(&o->lock);
 		open_page(o->box, o->key, o->signer, &out);
 		pthread_mutex_lock(&o->lock);
@@ -131,7 +132,7 @@ int sc_opener_post(struct sc_opener *o, cJSON *box, const unsigned char key[32],
 	o->box = box;
 	memcpy(o->key, key, sizeof(o->key));
 	memcpy(o->signer, signer_pk, sizeof(o->signer));
-	o->out.tag = tag;
+	o->tag = tag;
 	pthread_cond_signal(&o->cond);
 	pthread_mutex_unlock(&o->lock);
 	return SH_OK;

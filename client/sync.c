@@ -285,34 +285,33 @@ static void push_done(struct eng *e);
  */
 static void send_changeset(struct eng *e)
 {
-	if (!e->head && can_send(e) && e->next_send == e->npending && !number_next(e)) {
+	uint64_t seq, t0;
+	struct sh_buf body;
+	char header[200];
+	size_t count = 0;
+
+	if (e->head || !can_send(e))
+		return;
+	if (e->next_send == e->npending && !number_next(e)) {
 		if (!e->finished && !e->inflight && !e->nheld)
 			push_done(e);
 		return;
 	}
-	if (!e->head && can_send(e)) {
-		uint64_t seq = e->pending[e->next_send++];
-		struct sh_buf body;
-		char header[200];
-		size_t count = 0;
-		uint64_t t0 = sh_mono_us();
-
-		sh_buf_init(&body, SH_BOX_MAX_BODY);
-		if (sc_changeset_body(e->r, seq, &body, &count) != SH_OK) {
-			sh_buf_free(&body);
-			finish(e, SC_SYNC_FAILED, "Kunne ikke lese endringssett nr. %llu fra replikaen.",
-			       (unsigned long long)seq);
-			return;
-		}
-		snprintf(header, sizeof(header),
-			 "{\"k\":\"changeset\",\"dev\":\"%s\",\"seq\":%llu,\"n\":%zu,\"schema\":%d}", e->device,
-			 (unsigned long long)seq, count, SH_PROTO_VERSION);
-		send_text(e, boxed(e, "push", header, body.data, body.len));
+	seq = e->pending[e->next_send++];
+	t0 = sh_mono_us();
+	sh_buf_init(&body, SH_BOX_MAX_BODY);
+	if (sc_changeset_body(e->r, seq, &body, &count) != SH_OK) {
 		sh_buf_free(&body);
-		e->res->t_build += (double)(sh_mono_us() - t0) / 1000.0;
-		e->inflight++;
-		e->res->changesets++;
+		finish(e, SC_SYNC_FAILED, "Kunne ikke lese endringssett nr. %llu fra replikaen.", (unsigned long long)seq);
+		return;
 	}
+	snprintf(header, sizeof(header), "{\"k\":\"changeset\",\"dev\":\"%s\",\"seq\":%llu,\"n\":%zu,\"schema\":%d}",
+		 e->device, (unsigned long long)seq, count, SH_PROTO_VERSION);
+	send_text(e, boxed(e, "push", header, body.data, body.len));
+	sh_buf_free(&body);
+	e->res->t_build += (double)(sh_mono_us() - t0) / 1000.0;
+	e->inflight++;
+	e->res->changesets++;
 }
 
 /*
@@ -654,6 +653,8 @@ static void store_held(struct eng *e)
 }
 
 static bool acks_held(const struct eng *e) { return e->nheld && e->held[0].kind == HELD_ACK; }
+/* The newest message held is a page (it waits for the next to arrive, or for store_cb). */
+static bool page_held(const struct eng *e) { return e->nheld && e->held[e->nheld - 1].kind == HELD_PAGE; }
 
 /*
  * Opens an acknowledgement's box into a held slot, the newest (messages
@@ -665,7 +666,7 @@ static struct held *hold_ack(struct eng *e, const cJSON *msg, size_t *len)
 {
 	struct held *h;
 
-	if (e->nheld && e->held[e->nheld - 1].kind == HELD_PAGE)
+	if (page_held(e))
 		store_held(e);
 	else if (e->nheld == WINDOW)
 		store_oldest(e);
@@ -708,7 +709,7 @@ static void store_cb(lws_sorted_usec_list_t *sul)
 {
 	struct eng *e = lws_container_of(sul, struct eng, sul_store);
 
-	if (!e->finished && e->nheld && e->held[e->nheld - 1].kind == HELD_PAGE)
+	if (!e->finished && page_held(e))
 		store_held(e);
 }
 
@@ -753,7 +754,7 @@ static void page_opened(struct eng *e, struct sc_opened *p)
 		sc_opened_free(p);
 		return;
 	}
-	if (e->nheld == WINDOW || (e->nheld && e->held[e->nheld - 1].kind != HELD_PAGE))
+	if (e->nheld == WINDOW || (e->nheld && !page_held(e)))
 		store_held(e); /* not expected while pulling; kept in order all the same */
 	if (e->finished) {
 		sc_opened_free(p);
