@@ -80,6 +80,7 @@ int sh_buf_puts(struct sh_buf *b, const char *s) { return sh_buf_append(b, s, st
 
 int sh_buf_printf(struct sh_buf *b, const char *fmt, ...)
 {
+	size_t room = b->data ? b->cap - b->len : 0; /* with the NUL's */
 	va_list ap;
 	int n;
 
@@ -87,13 +88,13 @@ int sh_buf_printf(struct sh_buf *b, const char *fmt, ...)
 		return b->err;
 	/* into the room there is, when it fits; else measured, grown and written again */
 	va_start(ap, fmt);
-	n = vsnprintf(b->data ? b->data + b->len : NULL, b->data ? b->cap - b->len : 0, fmt, ap);
+	n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, ap);
 	va_end(ap);
-	if (n >= 0 && b->data && (size_t)n < b->cap - b->len && (size_t)n <= b->max - b->len) {
+	if (n >= 0 && (size_t)n < room && (size_t)n <= b->max - b->len) {
 		b->len += (size_t)n;
 		return SH_OK;
 	}
-	if (b->data)
+	if (room)
 		b->data[b->len] = '\0'; /* what did not fit is not counted */
 	if (n < 0 || grow(b, (size_t)n) != SH_OK)
 		return b->err != SH_OK ? b->err : (b->err = SH_ERR_INTERNAL);
