@@ -112,7 +112,8 @@ static void encoded_form(void **state)
 /*
  * The header's numbers read eight digits at a time: every byte value at
  * every place of hlc and version is taken exactly when it is a digit, and
- * then read as that digit (modulo 2^64, as digit by digit).
+ * then read as that digit (modulo 2^64, as digit by digit); a length
+ * taken only as it was written.
  */
 static void header_digits(void **state)
 {
@@ -141,6 +142,21 @@ static void header_digits(void **state)
 		}
 		x.data[at] = keep;
 	}
+	/* the four strings' lengths (00001, 00000, 00001, 00001): any other byte in them is refused */
+	for (int at = 40; at < 60; at++) {
+		char keep = x.data[at];
+
+		for (int c = 0; c < 256; c++) {
+			x.data[at] = (char)c;
+			sh_record_clear(&b);
+			if (c != keep && sh_record_decode(&b, x.data, x.len) == SH_OK)
+				fail_msg("byte %d at %d taken", c, at);
+		}
+		x.data[at] = keep;
+	}
+	sh_record_clear(&b);
+	assert_int_equal(sh_record_decode(&b, x.data, x.len), SH_OK);
+	assert_string_equal(sh_entry_value(&b, &b.e[0]), "v");
 	sh_buf_free(&x);
 	sh_record_clear(&a);
 	sh_record_clear(&b);

@@ -12,7 +12,7 @@
 #include "text.h"
 
 /* Field widths of an entry's header. */
-enum { W_NUM = 20, W_LEN = 5 };
+enum { W_NUM = 20, W_LEN = 5 }; /* read20 and read5 read them */
 
 /*
  * Eight decimal digits at once (SWAR): false unless every byte is one. The
@@ -46,23 +46,32 @@ static bool read8(const unsigned char *p, uint64_t *out)
 	return true;
 }
 
-/* width decimal digits (modulo 2^64 past 20 of them); false unless all are digits */
-static bool read_num(const unsigned char *p, int width, uint64_t *out)
+/*
+ * A header's 20-digit number (modulo 2^64): eight, eight, and the last
+ * four read as the low four of the eight that end there.
+ */
+static bool read20(const unsigned char *p, uint64_t *out)
 {
-	uint64_t v = 0, eight;
-	int i = 0;
+	uint64_t a, b, c;
 
-	for (; i + 8 <= width; i += 8) {
-		if (!read8(p + i, &eight))
-			return false;
-		v = v * 100000000u + eight;
-	}
-	for (; i < width; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return false;
-		v = v * 10 + (uint64_t)(p[i] - '0');
-	}
-	*out = v;
+	if (!read8(p, &a) || !read8(p + 8, &b) || !read8(p + 12, &c))
+		return false;
+	*out = (a * 100000000u + b) * 10000u + c % 10000u;
+	return true;
+}
+
+/*
+ * A header's 5-digit length: the low five of the eight digits that end
+ * there. The three before it are the header's too (it follows the two
+ * 20-digit numbers), and read8 checks them again, which does no harm.
+ */
+static bool read5(const unsigned char *p, uint64_t *out)
+{
+	uint64_t v;
+
+	if (!read8(p - 3, &v))
+		return false;
+	*out = v % 100000u;
 	return true;
 }
 
@@ -155,11 +164,10 @@ static bool entry_header(const unsigned char **p, const unsigned char *end, int 
 	const unsigned char *h = *p;
 	uint64_t total = 0;
 
-	if ((size_t)(end - h) < 2 * W_NUM + (size_t)ns * W_LEN || !read_num(h, W_NUM, hlc) ||
-	    !read_num(h + W_NUM, W_NUM, version))
+	if ((size_t)(end - h) < 2 * W_NUM + (size_t)ns * W_LEN || !read20(h, hlc) || !read20(h + W_NUM, version))
 		return false;
 	for (int i = 0; i < ns; i++) {
-		if (!read_num(h + 2 * W_NUM + i * W_LEN, W_LEN, &n[i]))
+		if (!read5(h + 2 * W_NUM + i * W_LEN, &n[i]))
 			return false;
 		total += n[i];
 	}
