@@ -378,18 +378,22 @@ int sc_changeset_body(struct sc_replica *r, uint64_t seq, struct sh_buf *body, s
 			       -1, &st, NULL) != SQLITE_OK)
 		return SH_ERR_DB;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
-	sh_buf_puts(body, "{\"changes\":[");
+	sh_buf_puts(body, "{\"participants\":[");
 	while (rc == SH_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		rc = sh_record_decode(&entry, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
-		for (size_t i = 0; rc == SH_OK && i < entry.n; i++) {
+		if (rc != SH_OK || entry.n == 0)
+			continue;
+		sh_wire_participant_begin(body, first, TXT(st, 0));
+		first = false;
+		for (size_t i = 0; i < entry.n; i++) {
 			const struct sh_entry *e = &entry.e[i];
 			struct sh_change c = {TXT(st, 0), sh_entry_field(&entry, e), sh_entry_row(&entry, e),
 					      sh_entry_value(&entry, e), e->hlc, e->version};
 
-			sh_wire_change_put(body, first, &c);
-			first = false;
-			(*count)++;
+			sh_wire_change_put(body, i == 0, &c);
 		}
+		sh_wire_participant_end(body);
+		*count += entry.n;
 	}
 	sqlite3_finalize(st);
 	sh_record_clear(&entry);

@@ -105,7 +105,7 @@ int ss_session_check(struct ss_store *s, const char *token, const char *device, 
 		     int64_t idle_ms, int64_t *user_id) SH_MUST_USE;
 int ss_session_revoke_user(struct ss_store *s, int64_t user_id) SH_MUST_USE;
 
-/* Change-sets already applied: NOT_FOUND, or their hash and ack (caller frees). */
+/* Change-sets already applied: NOT_FOUND, or their hash (sh_wire_changes_hash) and ack (caller frees). */
 int ss_changeset_get(struct ss_store *s, const char *device, uint64_t seq,
 		     unsigned char hash[32], char **ack) SH_MUST_USE;
 int ss_changeset_put(struct ss_store *s, const char *device, uint64_t seq,

@@ -585,7 +585,7 @@ static int on_push(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 	cJSON *hdr = NULL;
 	struct sh_wire_doc doc = {0};
 	char *body = NULL, *stored = NULL, reason[400];
-	unsigned char hash[32], old[32];
+	unsigned char hash[32], old[32], v2[32];
 	struct sh_change *changes = NULL;
 	struct sh_reason why = {{0}};
 	size_t len = 0, n = 0;
@@ -620,10 +620,17 @@ static int on_push(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 			   "changeset failed to open or verify");
 		goto out;
 	}
-	crypto_generichash(hash, sizeof(hash), (unsigned char *)body, len, NULL, 0);
+	if (sh_wire_changes_decode(body, len, &doc, &changes, &n, &why) != SH_OK) {
+		emit_error(w, c->id, id, SH_ERR_PROTO, why.text, "changeset body malformed");
+		goto out;
+	}
+	if ((rc = sh_wire_changes_hash(changes, n, hash)) != SH_OK)
+		goto out;
 	if (seq <= c->dev.acked_seq) {
 		rc = ss_changeset_get(w->cfg.store, c->dev.id, seq, old, &stored);
-		if (rc == SH_OK && sodium_memcmp(old, hash, 32) == 0) {
+		/* kept as this server keeps it, or as a server of protocol version 2 kept it */
+		if (rc == SH_OK && (sodium_memcmp(old, hash, 32) == 0 ||
+				    (sh_wire_changes_hash_v2(changes, n, v2) == SH_OK && sodium_memcmp(old, v2, 32) == 0))) {
 			ack(w, c, id, seq, stored, t0); /* a re-send: acknowledged again */
 		} else if (rc == SH_OK || rc == SH_ERR_NOT_FOUND) {
 			rc = SH_OK;
@@ -638,10 +645,6 @@ static int on_push(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 		snprintf(reason, sizeof(reason), "Endringssett nr. %llu kom i feil rekkefølge; forventet nr. %llu.",
 			 (unsigned long long)seq, (unsigned long long)c->dev.acked_seq + 1);
 		emit_error(w, c->id, id, SH_ERR_PROTO, reason, "changeset out of order");
-		goto out;
-	}
-	if (sh_wire_changes_decode(body, len, &doc, &changes, &n, &why) != SH_OK) {
-		emit_error(w, c->id, id, SH_ERR_PROTO, why.text, "changeset body malformed");
 		goto out;
 	}
 	{

@@ -39,16 +39,18 @@ static void arena_blocks(void **state)
 	sh_arena_free(NULL);
 }
 
-/* A change-set of n changes, as the client builds it. */
+/* A change-set of n changes, one a participant, as the client builds it. */
 static void changeset(struct sh_buf *b, size_t n)
 {
-	sh_buf_puts(b, "{\"changes\":[");
+	sh_buf_puts(b, "{\"participants\":[");
 	for (size_t i = 0; i < n; i++) {
 		char p[33];
 		struct sh_change c = {p, "malgruppe", "", "2", 0x0001234567890abcULL + i, i};
 
 		snprintf(p, sizeof(p), "%032zx", i);
-		sh_wire_change_put(b, i == 0, &c);
+		sh_wire_participant_begin(b, i == 0, p);
+		sh_wire_change_put(b, true, &c);
+		sh_wire_participant_end(b);
 	}
 	sh_buf_puts(b, "]}");
 }

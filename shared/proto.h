@@ -21,10 +21,11 @@
 /*
  * The version of the bodies, in hello ("v") and in a change-set's header
  * ("schema"). 2 (2026-11-27): pull pages by participant with the cursor's
- * base, acknowledgements with runs; a client or server of another version
+ * base, acknowledgements with runs. 3 (2026-11-27): change-sets by
+ * participant too (shared/wire.h). A client or server of another version
  * is told so and syncs nothing.
  */
-#define SH_PROTO_VERSION 2
+#define SH_PROTO_VERSION 3
 #define SH_MSG_MAX (64u << 20) /* a whole reassembled message */
 #define SH_JSON_INT_MAX 9007199254740991ULL /* 2^53 - 1: the largest integer a JSON number holds exactly */
 

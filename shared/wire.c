@@ -1,6 +1,7 @@
 /* wire.c: encoders and strict decoders of the sealed bodies. */
 #include "wire.h"
 
+#include <sodium.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -30,11 +31,9 @@ static void put_opt(struct sh_buf *b, const char *s)
 		sh_buf_puts(b, "null");
 }
 
-void sh_wire_change_put(struct sh_buf *b, bool first, const struct sh_change *c)
+/* field, row, value, hlc, base] */
+static void change_rest(struct sh_buf *b, const struct sh_change *c)
 {
-	sh_buf_puts(b, first ? "[" : ",[");
-	sh_buf_json_str(b, c->participant);
-	sh_buf_append(b, ",", 1);
 	sh_buf_json_str(b, c->field);
 	sh_buf_append(b, ",", 1);
 	sh_buf_json_str(b, c->row);
@@ -45,6 +44,78 @@ void sh_wire_change_put(struct sh_buf *b, bool first, const struct sh_change *c)
 	sh_buf_append(b, ",", 1);
 	sh_buf_u64(b, c->base);
 	sh_buf_append(b, "]", 1);
+}
+
+void sh_wire_change_put(struct sh_buf *b, bool first, const struct sh_change *c)
+{
+	sh_buf_puts(b, first ? "[" : ",[");
+	change_rest(b, c);
+}
+
+/* A hash as it goes: hashed and emptied whenever it holds 64 KiB. */
+static void hash_flush(crypto_generichash_state *h, struct sh_buf *b, bool all)
+{
+	if ((all || b->len >= 1 << 16) && b->err == SH_OK) {
+		crypto_generichash_update(h, (const unsigned char *)b->data, b->len);
+		sh_buf_reset(b);
+	}
+}
+
+static int hash_final(crypto_generichash_state *h, struct sh_buf *b, unsigned char out[32])
+{
+	int rc = b->err;
+
+	hash_flush(h, b, true);
+	if (rc == SH_OK)
+		crypto_generichash_final(h, out, 32);
+	sh_buf_free(b);
+	return rc;
+}
+
+int sh_wire_changes_hash(const struct sh_change *c, size_t n, unsigned char out[32])
+{
+	static const char tag[] = "jsr change-set 1"; /* with its NUL: no body in JSON starts so */
+	crypto_generichash_state h;
+	struct sh_buf b;
+
+	sh_buf_init(&b, SIZE_MAX);
+	crypto_generichash_init(&h, NULL, 0, 32);
+	sh_buf_append(&b, tag, sizeof(tag));
+	for (size_t i = 0; i < n; i++) {
+		unsigned char nums[16];
+
+		/* strings with their NULs (none holds one), the numbers little-endian */
+		sh_buf_append(&b, c[i].participant, strlen(c[i].participant) + 1);
+		sh_buf_append(&b, c[i].field, strlen(c[i].field) + 1);
+		sh_buf_append(&b, c[i].row, strlen(c[i].row) + 1);
+		sh_buf_append(&b, c[i].value, strlen(c[i].value) + 1);
+		for (int k = 0; k < 8; k++) {
+			nums[k] = (unsigned char)(c[i].hlc >> (8 * k));
+			nums[8 + k] = (unsigned char)(c[i].base >> (8 * k));
+		}
+		sh_buf_append(&b, nums, sizeof(nums));
+		hash_flush(&h, &b, false);
+	}
+	return hash_final(&h, &b, out);
+}
+
+int sh_wire_changes_hash_v2(const struct sh_change *c, size_t n, unsigned char out[32])
+{
+	crypto_generichash_state h;
+	struct sh_buf b;
+
+	sh_buf_init(&b, SIZE_MAX);
+	crypto_generichash_init(&h, NULL, 0, 32);
+	sh_buf_puts(&b, "{\"changes\":[");
+	for (size_t i = 0; i < n; i++) {
+		sh_buf_puts(&b, i ? ",[" : "[");
+		sh_buf_json_str(&b, c[i].participant);
+		sh_buf_append(&b, ",", 1);
+		change_rest(&b, &c[i]);
+		hash_flush(&h, &b, false);
+	}
+	sh_buf_puts(&b, "]}");
+	return hash_final(&h, &b, out);
 }
 
 static void result_put(struct sh_buf *b, bool first, const struct sh_result *r, size_t run)
@@ -264,41 +335,73 @@ static const cJSON *array_of(const cJSON *root, const char *key, size_t max, siz
 	return *n <= max ? a : NULL;
 }
 
+/* One participant of a change-set or a page: [participant, [...]]; its changes or values, or NULL. */
+static const cJSON *participant_of(const cJSON *p, const char **id)
+{
+	const cJSON *it[2];
+
+	if (!tuple(p, it, 2, 2, NULL) || !(*id = item_str(it[0], SH_ID_LEN)) || !sh_id_valid(*id) ||
+	    !cJSON_IsArray(it[1]))
+		return NULL;
+	return it[1];
+}
+
 int sh_wire_changes_decode(const char *body, size_t len, struct sh_wire_doc *doc, struct sh_change **out,
 			   size_t *n, struct sh_reason *why)
 {
-	const cJSON *a, *e;
+	const cJSON *ps, *p, *e;
 	struct sh_change *c;
-	size_t i = 0;
+	size_t i = 0, np;
 
 	*out = NULL;
 	*n = 0;
 	if (parse_body(body, len, doc, why) != SH_OK)
 		return SH_ERR_PROTO;
-	a = array_of(doc->root, "changes", SH_CHANGESET_MAX, n);
-	if (!a || *n == 0) {
+	ps = array_of(doc->root, "participants", SH_CHANGESET_MAX, &np);
+	if (!ps) {
 		sh_reason_set(why, "Endringssettet må ha 1–%d endringer.", SH_CHANGESET_MAX);
 		goto bad;
 	}
-	c = sh_calloc(*n, sizeof(*c));
-	if (!c) {
+	/* the shape first, and the number of changes in all */
+	cJSON_ArrayForEach(p, ps) {
+		const char *id;
+		const cJSON *changes = participant_of(p, &id);
+
+		if (!changes || !changes->child) {
+			sh_reason_set(why, "Deltaker nr. %zu i endringssettet er ugyldig.", i + 1);
+			goto bad;
+		}
+		if ((*n += (size_t)cJSON_GetArraySize(changes)) > SH_CHANGESET_MAX)
+			break;
+		i++;
+	}
+	if (*n == 0 || *n > SH_CHANGESET_MAX) {
+		sh_reason_set(why, "Endringssettet må ha 1–%d endringer.", SH_CHANGESET_MAX);
+		goto bad;
+	}
+	if (!(c = *out = sh_calloc(*n, sizeof(*c)))) {
+		*n = 0;
 		sh_wire_doc_free(doc);
 		return SH_ERR_NOMEM;
 	}
-	*out = c;
-	cJSON_ArrayForEach(e, a) {
-		struct sh_change *x = &c[i];
-		const cJSON *it[6];
+	i = 0;
+	cJSON_ArrayForEach(p, ps) {
+		const char *id;
 
-		if (!tuple(e, it, 6, 6, NULL) || !(x->participant = item_str(it[0], SH_ID_LEN)) ||
-		    !sh_id_valid(x->participant) || !(x->field = item_str(it[1], 64)) ||
-		    !(x->row = item_str(it[2], SH_ID_LEN)) || !field_row_ok(x->field, x->row) ||
-		    !(x->value = item_str(it[3], SH_VALUE_MAX)) || !item_hlc(it[4], &x->hlc) ||
-		    !item_u64(it[5], &x->base)) {
-			sh_reason_set(why, "Endring nr. %zu i endringssettet er ugyldig.", i + 1);
-			goto bad;
+		cJSON_ArrayForEach(e, participant_of(p, &id)) {
+			struct sh_change *x = &c[i];
+			const cJSON *it[5];
+
+			x->participant = id;
+			if (!tuple(e, it, 5, 5, NULL) || !(x->field = item_str(it[0], 64)) ||
+			    !(x->row = item_str(it[1], SH_ID_LEN)) || !field_row_ok(x->field, x->row) ||
+			    !(x->value = item_str(it[2], SH_VALUE_MAX)) || !item_hlc(it[3], &x->hlc) ||
+			    !item_u64(it[4], &x->base)) {
+				sh_reason_set(why, "Endring nr. %zu i endringssettet er ugyldig.", i + 1);
+				goto bad;
+			}
+			i++;
 		}
-		i++;
 	}
 	return SH_OK;
 bad:
@@ -430,17 +533,6 @@ void sh_wire_page_free(struct sh_pull_page *page)
 	memset(page, 0, sizeof(*page));
 }
 
-/* One participant of a page: [participant, [[field, row, value, version, hlc, author], ...]]; its values, or NULL. */
-static const cJSON *page_participant(const cJSON *p, const char **id)
-{
-	const cJSON *it[2];
-
-	if (!tuple(p, it, 2, 2, NULL) || !(*id = item_str(it[0], SH_ID_LEN)) || !sh_id_valid(*id) ||
-	    !cJSON_IsArray(it[1]))
-		return NULL;
-	return it[1];
-}
-
 int sh_wire_page_decode(const char *body, size_t len, struct sh_wire_doc *doc, struct sh_pull_page *page,
 			struct sh_reason *why)
 {
@@ -465,7 +557,7 @@ int sh_wire_page_decode(const char *body, size_t len, struct sh_wire_doc *doc, s
 	/* the shape first, and the number of values in all */
 	cJSON_ArrayForEach(p, ps) {
 		const char *id;
-		const cJSON *values = page_participant(p, &id);
+		const cJSON *values = participant_of(p, &id);
 
 		if (!values) {
 			sh_reason_set(why, "Deltaker nr. %zu fra serveren er ugyldig.", i + 1);
@@ -489,7 +581,7 @@ int sh_wire_page_decode(const char *body, size_t len, struct sh_wire_doc *doc, s
 	cJSON_ArrayForEach(p, ps) {
 		const char *id;
 
-		cJSON_ArrayForEach(e, page_participant(p, &id)) {
+		cJSON_ArrayForEach(e, participant_of(p, &id)) {
 			struct sh_op *o = &page->ops[i];
 			const cJSON *it[6];
 

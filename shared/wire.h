@@ -2,7 +2,10 @@
  * wire.h: the bodies inside sealed boxes, encoded and decoded in one place
  * so client and server cannot disagree.
  *
- *  change-set  {"changes":[[participant, field, row, value, hlc, base], ...]}
+ *  change-set  {"participants":[[participant, [[field, row, value, hlc, base], ...]], ...]}
+ *              (each participant's changes in the order they were made;
+ *              protocol version 2 sent {"changes":[[participant, field, row,
+ *              value, hlc, base], ...]})
  *  ack         {"seq":N,"results":[[code, version, value|null, reason|null], ...]}
  *              (one result a change, in order; k ≥ 2 consecutive results of
  *              one code without value or reason, at versions v, v+1, …,
@@ -59,7 +62,12 @@ struct sh_conflict {
 	bool resolved;
 };
 
-/* Encoders append one element (with a leading comma unless first). */
+/*
+ * Encoders append one element (with a leading comma unless first). A
+ * change-set's or a page's participant: sh_wire_participant_begin, its
+ * changes (sh_wire_change_put) or values (sh_wire_op_put), which do not
+ * write the participant, then sh_wire_participant_end.
+ */
 void sh_wire_change_put(struct sh_buf *b, bool first, const struct sh_change *c);
 /* An ack's results array, written result by result; runs are joined as they come. */
 struct sh_results {
@@ -71,7 +79,6 @@ struct sh_results {
 void sh_wire_results_begin(struct sh_results *w, struct sh_buf *b);
 void sh_wire_results_add(struct sh_results *w, const struct sh_result *r);
 void sh_wire_results_end(struct sh_results *w);
-/* A page's participant: begin, its values (sh_wire_op_put: o->participant is not written), end. */
 void sh_wire_participant_begin(struct sh_buf *b, bool first, const char *participant);
 void sh_wire_op_put(struct sh_buf *b, bool first, const struct sh_op *o);
 void sh_wire_participant_end(struct sh_buf *b);
@@ -86,6 +93,21 @@ void sh_wire_doc_free(struct sh_wire_doc *d);
 
 int sh_wire_changes_decode(const char *body, size_t len, struct sh_wire_doc *doc, struct sh_change **out,
 			   size_t *n, struct sh_reason *why) SH_MUST_USE;
+/*
+ * What identifies a change-set's content, whatever form it travelled in:
+ * BLAKE2b-256 of its changes (each string with its NUL, hlc and base as
+ * eight bytes little-endian). The server keeps it with the
+ * acknowledgement, so a change-set sent again after an update of jsr that
+ * writes bodies otherwise is still recognised as the same.
+ */
+int sh_wire_changes_hash(const struct sh_change *c, size_t n, unsigned char out[32]) SH_MUST_USE;
+/*
+ * What the server kept before that (protocol version 2): BLAKE2b-256 of
+ * the body as version 2 wrote it, {"changes":[[participant, field, row,
+ * value, hlc, base], ...]}. A change-set acknowledged by such a server is
+ * recognised by this when sent again.
+ */
+int sh_wire_changes_hash_v2(const struct sh_change *c, size_t n, unsigned char out[32]) SH_MUST_USE;
 int sh_wire_ack_decode(const char *body, size_t len, struct sh_wire_doc *doc, uint64_t *seq,
 		       struct sh_result **out, size_t *n, struct sh_reason *why) SH_MUST_USE;
 

@@ -1,4 +1,4 @@
-/* wire_test.c: pull pages, encoded as the server writes them and decoded as the client reads them. */
+/* wire_test.c: change-sets, acknowledgements and pull pages, encoded as they are written and decoded as they are read. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "alloc.h"
 #include "buf.h"
@@ -207,17 +208,20 @@ static void results_refused(void **state)
 	sh_buf_free(&b);
 }
 
-/* A change-set's changes: each exactly [participant, field, row, value, hlc, base]. */
+/* A change-set: [participant, [[field, row, value, hlc, base], ...]] for each participant, nothing else. */
 static void changes_refused(void **state)
 {
 	static const char *const bad[] = {
 		"[]",
-		"[[\"" P1 "\",\"fodeland\",\"\",\"SYR\",\"0000000000001234\"]]",      /* five */
-		"[[\"" P1 "\",\"fodeland\",\"\",\"SYR\",\"0000000000001234\",0,0]]",  /* seven */
-		"[[\"" P1 "\",\"fodeland\",\"\",\"SYR\",\"0000000000001234\",\"0\"]]", /* base a string */
-		"[[\"" P1 "\",\"fodeland\",\"\",\"SYR\",1234,0]]",                    /* hlc a number */
-		"[[\"not-an-id\",\"fodeland\",\"\",\"SYR\",\"0000000000001234\",0]]",
-		"[[\"" P1 "\",\"tiltak.type\",\"\",\"1\",\"0000000000001234\",0]]",   /* no row */
+		"[[\"" P1 "\",[]]]",                                                  /* a participant without changes */
+		"[[\"" P1 "\",[[\"fodeland\",\"\",\"SYR\",\"0000000000001234\"]]]]",      /* four */
+		"[[\"" P1 "\",[[\"fodeland\",\"\",\"SYR\",\"0000000000001234\",0,0]]]]",  /* six */
+		"[[\"" P1 "\",[[\"fodeland\",\"\",\"SYR\",\"0000000000001234\",\"0\"]]]]", /* base a string */
+		"[[\"" P1 "\",[[\"fodeland\",\"\",\"SYR\",1234,0]]]]",                    /* hlc a number */
+		"[[\"not-an-id\",[[\"fodeland\",\"\",\"SYR\",\"0000000000001234\",0]]]]",
+		"[[\"" P1 "\",[[\"tiltak.type\",\"\",\"1\",\"0000000000001234\",0]]]]",   /* no row */
+		"[[\"" P1 "\",\"fodeland\",\"\",\"SYR\",\"0000000000001234\",0]]",         /* protocol version 2's change */
+		"[[\"" P1 "\",[[\"fodeland\",\"\",\"SYR\",\"0000000000001234\",0]],1]]",   /* one too many */
 		"[{\"participant\":\"" P1 "\"}]",
 		"[\"" P1 "\"]",
 	};
@@ -229,26 +233,177 @@ static void changes_refused(void **state)
 
 	(void)state;
 	sh_buf_init(&b, 1 << 20);
-	sh_buf_printf(&b, "{\"changes\":[[\"" P1 "\",\"fodeland\",\"\",\"SYR\",\"0000000000001234\",7],"
-			  "[\"" P1 "\",\"tiltak.type\",\"" ROW "\",\"1\",\"0000000000001235\",0]]}");
+	sh_buf_printf(&b, "{\"participants\":[[\"" P1 "\",[[\"fodeland\",\"\",\"SYR\",\"0000000000001234\",7],"
+			  "[\"tiltak.type\",\"" ROW "\",\"1\",\"0000000000001235\",0]]],"
+			  "[\"" P2 "\",[[\"malgruppe\",\"\",\"2\",\"0000000000001236\",3]]]]}");
 	assert_int_equal(sh_wire_changes_decode(b.data, b.len, &doc, &out, &n, &why), SH_OK);
-	assert_int_equal(n, 2);
+	assert_int_equal(n, 3);
+	assert_string_equal(out[0].participant, P1);
 	assert_string_equal(out[0].value, "SYR");
 	assert_int_equal(out[0].hlc, 0x1234);
 	assert_int_equal(out[0].base, 7);
+	assert_string_equal(out[1].participant, P1);
 	assert_string_equal(out[1].row, ROW);
+	assert_string_equal(out[2].participant, P2);
+	assert_string_equal(out[2].field, "malgruppe");
+	assert_int_equal(out[2].base, 3);
 	sh_free(out);
 	sh_wire_doc_free(&doc);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		sh_buf_reset(&b);
-		sh_buf_printf(&b, "{\"changes\":%s}", bad[i]);
+		sh_buf_printf(&b, "{\"participants\":%s}", bad[i]);
 		why.text[0] = '\0';
-		assert_int_equal(sh_wire_changes_decode(b.data, b.len, &doc, &out, &n, &why), SH_ERR_PROTO);
+		if (sh_wire_changes_decode(b.data, b.len, &doc, &out, &n, &why) != SH_ERR_PROTO)
+			fail_msg("taken: %s", bad[i]);
 		assert_null(out);
 		assert_int_equal(n, 0);
 		assert_true(why.text[0]);
 	}
 	sh_buf_free(&b);
+}
+
+/*
+ * More than SH_CHANGESET_MAX changes in all is refused, however they are
+ * grouped; exactly that many are taken.
+ */
+static void changes_at_most(void **state)
+{
+	struct sh_change c = {P1, "malgruppe", "", "2", 0x1234, 0}, *out;
+	struct sh_wire_doc doc;
+	struct sh_reason why;
+	struct sh_buf b;
+	size_t n;
+
+	(void)state;
+	sh_buf_init(&b, 1 << 24);
+	for (size_t total = SH_CHANGESET_MAX; total <= SH_CHANGESET_MAX + 1; total++) {
+		sh_buf_reset(&b);
+		sh_buf_puts(&b, "{\"participants\":[");
+		for (size_t i = 0; i < total; i++) {
+			if (i % 3000 == 0)
+				sh_wire_participant_begin(&b, i == 0, i % 6000 ? P2 : P1);
+			sh_wire_change_put(&b, i % 3000 == 0, &c);
+			if (i % 3000 == 2999 || i == total - 1)
+				sh_wire_participant_end(&b);
+		}
+		sh_buf_puts(&b, "]}");
+		assert_int_equal(sh_wire_changes_decode(b.data, b.len, &doc, &out, &n, &why),
+				 total <= SH_CHANGESET_MAX ? SH_OK : SH_ERR_PROTO);
+		if (total <= SH_CHANGESET_MAX) {
+			assert_int_equal(n, total);
+			assert_string_equal(out[3000].participant, P2);
+			assert_string_equal(out[6000].participant, P1);
+			sh_free(out);
+			sh_wire_doc_free(&doc);
+		}
+	}
+	sh_buf_free(&b);
+}
+
+/* The documented form sh_wire_changes_hash hashes, written here again: strings with NULs, numbers little-endian. */
+static void canonical_put(struct sh_buf *b, size_t i, const struct sh_change *c)
+{
+	const char *s[] = {c->participant, c->field, c->row, c->value};
+
+	(void)i;
+	for (int k = 0; k < 4; k++)
+		sh_buf_append(b, s[k], strlen(s[k]) + 1);
+	for (int k = 0; k < 8; k++)
+		sh_buf_append(b, (const char[]){(char)(c->hlc >> (8 * k))}, 1);
+	for (int k = 0; k < 8; k++)
+		sh_buf_append(b, (const char[]){(char)(c->base >> (8 * k))}, 1);
+}
+
+/* The body protocol version 2 wrote, written here again. */
+static void v2_put(struct sh_buf *b, size_t i, const struct sh_change *c)
+{
+	sh_buf_printf(b, "%s[\"%s\",\"%s\",\"%s\",\"%s\",\"%016llx\",%llu]", i ? "," : "", c->participant, c->field,
+		      c->row, c->value, (unsigned long long)c->hlc, (unsigned long long)c->base);
+}
+
+/*
+ * 20,000 changes, more than the 64 KiB hashed at a time: hash() gives the
+ * hash of them written by put() between head and tail, all at once.
+ */
+static void hash_over_chunks(int (*hash)(const struct sh_change *, size_t, unsigned char *),
+			     void (*put)(struct sh_buf *, size_t, const struct sh_change *), const char *head,
+			     size_t head_len, const char *tail)
+{
+	unsigned char want[32], got[32];
+	struct sh_change *many;
+	struct sh_buf b;
+	size_t n = 20000;
+
+	many = sh_calloc(n, sizeof(*many));
+	assert_non_null(many);
+	sh_buf_init(&b, 1 << 24);
+	sh_buf_append(&b, head, head_len);
+	for (size_t i = 0; i < n; i++) {
+		many[i] = (struct sh_change){P2, "malgruppe", "", i % 2 ? "1" : "2", 0x1000 + i, i};
+		put(&b, i, &many[i]);
+	}
+	sh_buf_puts(&b, tail);
+	assert_true(b.len > 3 << 16);
+	crypto_generichash(want, 32, (const unsigned char *)b.data, b.len, NULL, 0);
+	assert_int_equal(hash(many, n, got), SH_OK);
+	assert_memory_equal(got, want, 32);
+	sh_free(many);
+	sh_buf_free(&b);
+}
+
+/*
+ * A change-set's hash is that of its changes: the same for the same
+ * changes, another when any part of any change differs, also where one
+ * string ends and the next begins; of the documented form.
+ */
+static void changes_hash(void **state)
+{
+	const struct sh_change c[] = {{P1, "fodeland", "", "SYR", 0x1234, 7}, {P1, "tiltak.type", ROW, "«æøå»", 0x1235, 0}};
+	const struct sh_change differ[][2] = {
+		{{P2, "fodeland", "", "SYR", 0x1234, 7}, c[1]},
+		{{P1, "fodelan", "", "SYR", 0x1234, 7}, c[1]},
+		{{P1, "fodeland", "d", "SYR", 0x1234, 7}, c[1]},
+		{{P1, "fodelan", "d", "SYR", 0x1234, 7}, c[1]}, /* one byte from field to row */
+		{{P1, "fodeland", "", "SYr", 0x1234, 7}, c[1]},
+		{{P1, "fodeland", "", "SYR", 0x1334, 7}, c[1]},
+		{{P1, "fodeland", "", "SYR", 0x1234, 7 + (1ULL << 40)}, c[1]},
+		{c[1], c[0]},
+	};
+	unsigned char want[32], got[32], other[32];
+
+	(void)state;
+	assert_int_equal(sh_wire_changes_hash(c, 2, want), SH_OK);
+	assert_int_equal(sh_wire_changes_hash(c, 2, got), SH_OK);
+	assert_memory_equal(got, want, 32);
+	for (size_t i = 0; i < sizeof(differ) / sizeof(*differ); i++) {
+		assert_int_equal(sh_wire_changes_hash(differ[i], 2, other), SH_OK);
+		if (memcmp(other, want, 32) == 0)
+			fail_msg("change-set %zu hashed as the first", i);
+	}
+	assert_int_equal(sh_wire_changes_hash(c, 1, other), SH_OK);
+	assert_memory_not_equal(other, want, 32);
+	hash_over_chunks(sh_wire_changes_hash, canonical_put, "jsr change-set 1", 17, "");
+}
+
+/*
+ * What a server of protocol version 2 kept of a change-set: the hash of
+ * its body as jsr of that version wrote it, byte for byte.
+ */
+static void changes_hash_v2(void **state)
+{
+	static const char v2[] = "{\"changes\":[[\"" P1 "\",\"fodeland\",\"\",\"S\\\"Y\\\\R\",\"0000000000001234\",7],"
+				 "[\"" P1 "\",\"tiltak.type\",\"" ROW "\",\"«æøå»\",\"0000000000001235\",0]]}";
+	struct sh_change c[] = {{P1, "fodeland", "", "S\"Y\\R", 0x1234, 7}, {P1, "tiltak.type", ROW, "«æøå»", 0x1235, 0}};
+	unsigned char want[32], got[32];
+
+	(void)state;
+	crypto_generichash(want, 32, (const unsigned char *)v2, strlen(v2), NULL, 0);
+	assert_int_equal(sh_wire_changes_hash_v2(c, 2, got), SH_OK);
+	assert_memory_equal(got, want, 32);
+	c[1].base = 1;
+	assert_int_equal(sh_wire_changes_hash_v2(c, 2, got), SH_OK);
+	assert_memory_not_equal(got, want, 32);
+	hash_over_chunks(sh_wire_changes_hash_v2, v2_put, "{\"changes\":[", 12, "]}");
 }
 
 /* The buffer's number and printf appends: empty, with room, past the room (grows), past the cap (refused, nothing counted). */
@@ -321,6 +476,9 @@ int main(void)
 		cmocka_unit_test(results_runs),
 		cmocka_unit_test(results_refused),
 		cmocka_unit_test(changes_refused),
+		cmocka_unit_test(changes_at_most),
+		cmocka_unit_test(changes_hash),
+		cmocka_unit_test(changes_hash_v2),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

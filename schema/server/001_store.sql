@@ -52,7 +52,7 @@ CREATE INDEX session_user ON session(user_id);
 CREATE TABLE changeset (
 	device      TEXT NOT NULL,
 	seq         INTEGER NOT NULL,
-	hash        BLOB NOT NULL,               -- BLAKE2b of the plaintext body
+	hash        BLOB NOT NULL,               -- BLAKE2b of its changes (sh_wire_changes_hash; of the body before protocol 3)
 	received    INTEGER NOT NULL,
 	changes     INTEGER NOT NULL,
 	ack         TEXT NOT NULL,               -- the acknowledgement body sent

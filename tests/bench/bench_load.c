@@ -85,8 +85,9 @@ static void push(lws_sorted_usec_list_t *sul)
 	static const char *v[] = {NULL, "2026-01-15", "0301", "1", "1"};
 
 	sh_buf_init(&b, 1 << 16);
-	sh_buf_puts(&b, "{\"changes\":[");
-	for (int i = 0; i < 5; i++) {
+	sh_buf_puts(&b, "{\"participants\":[");
+	sh_wire_participant_begin(&b, true, c->pid);
+	for (int i = 0, first = 1; i < 5; i++) {
 		char val[16];
 		struct sh_change ch = {c->pid, f[i], "", i == 0 ? g.fnr[c->idx] : v[i], h, 0};
 
@@ -97,8 +98,10 @@ static void push(lws_sorted_usec_list_t *sul)
 		/* the first push creates the participant; later ones edit it */
 		if (c->pushes > 0 && i < 4)
 			continue;
-		sh_wire_change_put(&b, b.len == 12, &ch);
+		sh_wire_change_put(&b, first, &ch);
+		first = 0;
 	}
+	sh_wire_participant_end(&b);
 	sh_buf_puts(&b, "]}");
 	snprintf(header, sizeof(header), "{\"k\":\"changeset\",\"dev\":\"%s\",\"seq\":%llu,\"schema\":%d}",
 		 c->dev, (unsigned long long)++c->seq, SH_PROTO_VERSION);

@@ -14,7 +14,7 @@ import struct
 import time
 from urllib.parse import urlparse
 
-PROTO_VERSION = 2  # shared/proto.h SH_PROTO_VERSION
+PROTO_VERSION = 3  # shared/proto.h SH_PROTO_VERSION
 
 _na = ctypes.CDLL("libsodium.so.23")
 assert _na.sodium_init() >= 0
@@ -259,12 +259,23 @@ class Peer:
             challenge=self.hello["challenge"])})
         return self.recv()
 
+    @staticmethod
+    def changeset(changes):
+        """A change-set's body (shared/wire.h): changes [[participant, field, row,
+        value, hlc_hex, base], ...] grouped by participant, in their order."""
+        groups = []
+        for pid, *rest in changes:
+            if not groups or groups[-1][0] != pid:
+                groups.append([pid, []])
+            groups[-1][1].append(rest)
+        return {"participants": groups}
+
     def push(self, changes, seq=None, box=None):
         """changes: [[participant, field, row, value, hlc_hex, base], ...]"""
         if seq is None:
             self.device.seq += 1
             seq = self.device.seq
-        self.send({"t": "push", "box": box or self.box("changeset", {"changes": changes},
+        self.send({"t": "push", "box": box or self.box("changeset", self.changeset(changes),
                                                         seq=seq, n=len(changes))})
         m = self.recv()
         ack = self.open(m) if m["t"] == "push_ack" else None

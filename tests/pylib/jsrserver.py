@@ -117,7 +117,9 @@ class Server:
         import sqlite3
         db = sqlite3.connect(os.path.join(self.dir, "store.db"), timeout=30)
         try:
-            return db.execute(query).fetchall()
+            rows = db.execute(query).fetchall()
+            db.commit()  # a test's own write (a store as an older server left it)
+            return rows
         finally:
             db.close()
 

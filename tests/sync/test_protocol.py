@@ -4,6 +4,7 @@ of bad input — malformed JSON, wrong types, oversized and binary frames,
 unknown types, tampered and forged boxes, replays, wrong keys. Each is
 refused with a clear error, the server keeps serving, nothing stored changes.
 (issue 4, must-show 5, 6 and 7)"""
+import hashlib
 import json
 import os
 import sys
@@ -228,7 +229,7 @@ class Boxes(ProtocolCase):
 
     def test_tampered_ciphertext(self):
         before = self.stored()
-        box = self.p.box("changeset", {"changes": self.change()}, seq=2, n=1)
+        box = self.p.box("changeset", self.p.changeset(self.change()), seq=2, n=1)
         c = bytearray(__import__("base64").b64decode(box["c"]))
         c[5] ^= 0x01
         box["c"] = __import__("base64").b64encode(bytes(c)).decode()
@@ -238,7 +239,7 @@ class Boxes(ProtocolCase):
 
     def test_altered_header(self):
         before = self.stored()
-        box = self.p.box("changeset", {"changes": self.change()}, seq=2, n=1)
+        box = self.p.box("changeset", self.p.changeset(self.change()), seq=2, n=1)
         box["h"] = box["h"].replace('"seq":2', '"seq":3')
         m, _ = self.p.push(None, seq=3, box=box)
         self.assert_error(m, "crypto")
@@ -248,8 +249,8 @@ class Boxes(ProtocolCase):
         before = self.stored()
         stranger = Device()
         box = seal(self.p.tx, stranger.keys, json.dumps(
-            {"k": "changeset", "dev": self.p.device.id, "seq": 2, "n": 1, "schema": 2}),
-            json.dumps({"changes": self.change()}))
+            {"k": "changeset", "dev": self.p.device.id, "seq": 2, "n": 1, "schema": 3}),
+            json.dumps(self.p.changeset(self.change())))
         m, _ = self.p.push(None, seq=2, box=box)
         self.assert_error(m, "crypto")
         self.assertEqual(before, self.stored())
@@ -257,9 +258,9 @@ class Boxes(ProtocolCase):
     def test_other_protocol_version(self):
         """A client of another protocol version is told so; nothing is stored."""
         before = self.stored()
-        for schema in (1, 3, None):
-            box = self.p.box("changeset", {"changes": self.change()}, seq=2, n=1,
-                             **({"schema": schema} if schema else {"schema": "2"}))
+        for schema in (1, 2, 4, None):
+            box = self.p.box("changeset", self.p.changeset(self.change()), seq=2, n=1,
+                             **({"schema": schema} if schema else {"schema": "3"}))
             m, _ = self.p.push(None, seq=2, box=box)
             self.assert_error(m, "proto", "protokollversjon")
         self.assertEqual(before, self.stored())
@@ -269,18 +270,18 @@ class Boxes(ProtocolCase):
     def test_other_device_in_header(self):
         other = self.peer()
         before = self.stored()
-        box = self.p.box("changeset", {"changes": self.change()}, seq=1, n=1)
+        box = self.p.box("changeset", self.p.changeset(self.change()), seq=1, n=1)
         box_json = json.loads(box["h"])
         box_json["dev"] = other.device.id
         forged = seal(self.p.tx, self.p.device.keys, json.dumps(box_json),
-                      json.dumps({"changes": self.change()}))
+                      json.dumps(self.p.changeset(self.change())))
         m, _ = self.p.push(None, seq=1, box=forged)
         self.assert_error(m, "denied", "annen maskin")
         self.assertEqual(before, self.stored())
 
     def test_replayed_changeset(self):
         c3 = self.change("3")
-        box = self.p.box("changeset", {"changes": c3}, seq=2, n=1)
+        box = self.p.box("changeset", self.p.changeset(c3), seq=2, n=1)
         m, ack = self.p.push(None, seq=2, box=box)
         self.assertEqual(ack["results"][0][0], "applied")
         before = self.stored()
@@ -288,6 +289,28 @@ class Boxes(ProtocolCase):
         m, ack2 = self.p.push(None, seq=2, box=box)
         self.assertEqual(ack2, ack)
         # a re-send (new nonce) with the same content: the same
+        self.assertEqual(before, self.stored())
+        # the same changes in another form (as a jsr of another version may write
+        # them): the same change-set, acknowledged again, applied once
+        other_form = json.dumps(self.p.changeset(c3), indent=2)
+        m, ack3 = self.p.push(None, seq=2, box=self.p.box("changeset", other_form, seq=2, n=1))
+        self.assertEqual(ack3, ack)
+        self.assertEqual(before, self.stored())
+        # acknowledged by a server of protocol version 2, which kept the hash of
+        # the body as jsr of that version wrote it: known when sent again after the
+        # update; with the hash of other content, refused
+        def v2_kept(changes):
+            body = json.dumps({"changes": changes}, separators=(",", ":")).encode()
+            self.server.sql(f"UPDATE changeset SET hash = x'{hashlib.blake2b(body, digest_size=32).hexdigest()}' "
+                            f"WHERE device = '{self.p.device.id}' AND seq = 2")
+            return self.stored()
+        before = v2_kept(c3)
+        m, ack4 = self.p.push(None, seq=2, box=self.p.box("changeset", self.p.changeset(c3), seq=2, n=1))
+        self.assertEqual(ack4, ack)
+        self.assertEqual(before, self.stored())
+        before = v2_kept(self.change("4"))
+        m, _ = self.p.push(None, seq=2, box=self.p.box("changeset", self.p.changeset(c3), seq=2, n=1))
+        self.assert_error(m, "conflict", "annet innhold")
         self.assertEqual(before, self.stored())
         # the same number with other content: refused
         m, _ = self.p.push(self.change("5"), seq=2)
@@ -309,20 +332,25 @@ class Boxes(ProtocolCase):
     def test_malformed_bodies(self):
         before = self.stored()
         h = hlc_now(9)
+        one = lambda *change: {"participants": [[self.pid, [list(change)]]]}
         bodies = [
-            {"changes": []},
-            {"changes": "x"},
+            {"participants": []},
+            {"participants": "x"},
             {"nothing": 1},
-            {"changes": [[self.pid, "malgruppe", "", "1", h]]},               # 5 elements
-            {"changes": [["not-an-id", "malgruppe", "", "1", h, 0]]},
-            {"changes": [[self.pid, "no_such_field", "", "1", h, 0]]},
-            {"changes": [[self.pid, "malgruppe", "ab" * 16, "1", h, 0]]},     # row on a single field
-            {"changes": [[self.pid, "tiltak.type", "", "1", h, 0]]},          # no row on a Tiltak field
-            {"changes": [[self.pid, "malgruppe", "", "1", "nothex", 0]]},
-            {"changes": [[self.pid, "malgruppe", "", "1", h, -1]]},
-            {"changes": [[self.pid, "malgruppe", "", "x" * 2000, h, 0]]},
-            {"changes": [[self.pid, "malgruppe", "", 1, h, 0]]},
-            {"changes": [[self.pid, "malgruppe", "", "1", h, 0]] * 10001},
+            {"changes": [[self.pid, "malgruppe", "", "1", h, 0]]},            # protocol version 2's body
+            {"participants": [[self.pid, []]]},                               # a participant without changes
+            {"participants": [[self.pid, [["malgruppe", "", "1", h, 0]], 1]]},
+            {"participants": [["not-an-id", [["malgruppe", "", "1", h, 0]]]]},
+            one("malgruppe", "", "1", h),                                     # 4 elements
+            one(self.pid, "malgruppe", "", "1", h, 0),                        # 6: the participant again
+            one("no_such_field", "", "1", h, 0),
+            one("malgruppe", "ab" * 16, "1", h, 0),                           # row on a single field
+            one("tiltak.type", "", "1", h, 0),                                # no row on a Tiltak field
+            one("malgruppe", "", "1", "nothex", 0),
+            one("malgruppe", "", "1", h, -1),
+            one("malgruppe", "", "x" * 2000, h, 0),
+            one("malgruppe", "", 1, h, 0),
+            {"participants": [[self.pid, [["malgruppe", "", "1", h, 0]] * 5001]] * 2},  # 10,002 in all
         ]
         for body in bodies:
             box = self.p.box("changeset", body, seq=2, n=1)

@@ -9,6 +9,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "pylib"))
 from chaosproxy import ChaosProxy  # noqa: E402
+from jsrpeer import PROTO_VERSION  # noqa: E402
 from jsrserver import Client, Server  # noqa: E402
 from jsrtest import TempDirCase, generate  # noqa: E402
 
@@ -469,7 +470,7 @@ class Offline(SyncCase):
         t.start()
         c = Client(self.tmp, "x", self.server, url=f"ws://127.0.0.1:{port}/sync")
         p = c.login(check=1)
-        self.assertIn("Serveren bruker protokollversjon 1, denne jsr versjon 2", p.stderr)
+        self.assertIn(f"Serveren bruker protokollversjon 1, denne jsr versjon {PROTO_VERSION}", p.stderr)
         self.assertIn("oppdatere den", p.stderr)
         t.join(10)
         listener.close()
