@@ -105,45 +105,95 @@ int sh_buf_printf(struct sh_buf *b, const char *fmt, ...)
 	return SH_OK;
 }
 
-int sh_buf_u64(struct sh_buf *b, unsigned long long v)
+size_t sh_u64_len(unsigned long long v)
 {
-	char d[20], *p = d + sizeof(d);
+	size_t n = 1;
+
+	while (v >= 10) {
+		v /= 10;
+		n++;
+	}
+	return n;
+}
+
+char *sh_u64_at(char *o, unsigned long long v, size_t len)
+{
+	char *p = o + len;
 
 	do
 		*--p = (char)('0' + v % 10);
 	while (v /= 10);
-	return sh_buf_append(b, p, (size_t)(d + sizeof(d) - p));
+	return o + len;
+}
+
+int sh_buf_u64(struct sh_buf *b, unsigned long long v)
+{
+	size_t len = sh_u64_len(v);
+	char *o = sh_buf_extend(b, len);
+
+	if (o)
+		sh_u64_at(o, v, len);
+	return b->err;
+}
+
+/* What a byte adds to a JSON string literal beyond itself: \" and \\ one, \u00XX five. */
+static const unsigned char json_extra[256] = {
+	[0x00] = 5, [0x01] = 5, [0x02] = 5, [0x03] = 5, [0x04] = 5, [0x05] = 5, [0x06] = 5, [0x07] = 5,
+	[0x08] = 5, [0x09] = 5, [0x0a] = 5, [0x0b] = 5, [0x0c] = 5, [0x0d] = 5, [0x0e] = 5, [0x0f] = 5,
+	[0x10] = 5, [0x11] = 5, [0x12] = 5, [0x13] = 5, [0x14] = 5, [0x15] = 5, [0x16] = 5, [0x17] = 5,
+	[0x18] = 5, [0x19] = 5, [0x1a] = 5, [0x1b] = 5, [0x1c] = 5, [0x1d] = 5, [0x1e] = 5, [0x1f] = 5,
+	['"'] = 1, ['\\'] = 1,
+};
+
+size_t sh_json_str_len(const char *s, size_t *n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t extra = 0;
+
+	for (; *p; p++)
+		extra += json_extra[*p];
+	*n = (size_t)(p - (const unsigned char *)s);
+	return *n + 2 + extra;
+}
+
+char *sh_json_str_at(char *o, const char *s, size_t n, size_t enc)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+
+	*o++ = '"';
+	if (enc == n + 2) { /* nothing to escape */
+		memcpy(o, s, n);
+		o += n;
+	} else {
+		for (; *p; p++) {
+			if (!json_extra[*p]) {
+				*o++ = (char)*p;
+				continue;
+			}
+			*o++ = '\\';
+			if (json_extra[*p] == 1) {
+				*o++ = (char)*p;
+			} else {
+				memcpy(o, "u00", 3);
+				o[3] = hex[*p >> 4];
+				o[4] = hex[*p & 0xf];
+				o += 5;
+			}
+		}
+	}
+	*o++ = '"';
+	return o;
 }
 
 int sh_buf_json_str(struct sh_buf *b, const char *s)
 {
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)s;
-	const unsigned char *run = p;
+	size_t n, enc = sh_json_str_len(s, &n);
+	char *o = sh_buf_extend(b, enc);
 
-	sh_buf_append(b, "\"", 1);
-	for (; *p; p++) {
-		const char *esc = NULL;
-		char u[6];
-
-		if (*p == '"')
-			esc = "\\\"";
-		else if (*p == '\\')
-			esc = "\\\\";
-		else if (*p < 0x20) {
-			u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0';
-			u[4] = hex[*p >> 4], u[5] = hex[*p & 0xf];
-		} else
-			continue;
-		sh_buf_append(b, run, (size_t)(p - run));
-		if (esc)
-			sh_buf_append(b, esc, 2);
-		else
-			sh_buf_append(b, u, 6);
-		run = p + 1;
-	}
-	sh_buf_append(b, run, (size_t)(p - run));
-	return sh_buf_append(b, "\"", 1);
+	if (o)
+		sh_json_str_at(o, s, n, enc);
+	return b->err;
 }
 
 char *sh_buf_take(struct sh_buf *b, size_t *len)

@@ -13,16 +13,6 @@
 
 bool sh_wire_id_ok(const char *s) { return sh_id_valid(s); }
 
-static void put_hlc(struct sh_buf *b, uint64_t h)
-{
-	char t[SH_HLC_TEXT_LEN + 1];
-
-	sh_hlc_encode(h, t);
-	sh_buf_append(b, "\"", 1);
-	sh_buf_append(b, t, SH_HLC_TEXT_LEN);
-	sh_buf_append(b, "\"", 1);
-}
-
 static void put_opt(struct sh_buf *b, const char *s)
 {
 	if (s)
@@ -31,19 +21,62 @@ static void put_opt(struct sh_buf *b, const char *s)
 		sh_buf_puts(b, "null");
 }
 
-/* field, row, value, hlc, base] */
+/* The JSON literals of an element's strings: their lengths measured once, then written. */
+struct lits {
+	const char *s[3];
+	size_t n[3], enc[3];
+};
+
+/* The length of "a","b","c", (lits_at) */
+static size_t lits_measure(struct lits *l, const char *a, const char *b, const char *c)
+{
+	l->s[0] = a, l->s[1] = b, l->s[2] = c;
+	return (l->enc[0] = sh_json_str_len(a, &l->n[0])) + (l->enc[1] = sh_json_str_len(b, &l->n[1])) +
+	       (l->enc[2] = sh_json_str_len(c, &l->n[2])) + 3;
+}
+
+/* "a","b","c", */
+static char *lits_at(char *o, const struct lits *l)
+{
+	for (int i = 0; i < 3; i++) {
+		o = sh_json_str_at(o, l->s[i], l->n[i], l->enc[i]);
+		*o++ = ',';
+	}
+	return o;
+}
+
+/* "16 hex digits" */
+static char *hlc_at(char *o, uint64_t h)
+{
+	*o = '"';
+	sh_hlc_encode(h, o + 1); /* its NUL where the closing quote goes */
+	o[SH_HLC_TEXT_LEN + 1] = '"';
+	return o + SH_HLC_TEXT_LEN + 2;
+}
+
+enum { HLC_LIT = SH_HLC_TEXT_LEN + 2 };
+
+static void put_hlc(struct sh_buf *b, uint64_t h)
+{
+	char *o = sh_buf_extend(b, HLC_LIT);
+
+	if (o)
+		hlc_at(o, h);
+}
+
+/* field, row, value, hlc, base]: the whole of it made room for at once */
 static void change_rest(struct sh_buf *b, const struct sh_change *c)
 {
-	sh_buf_json_str(b, c->field);
-	sh_buf_append(b, ",", 1);
-	sh_buf_json_str(b, c->row);
-	sh_buf_append(b, ",", 1);
-	sh_buf_json_str(b, c->value);
-	sh_buf_append(b, ",", 1);
-	put_hlc(b, c->hlc);
-	sh_buf_append(b, ",", 1);
-	sh_buf_u64(b, c->base);
-	sh_buf_append(b, "]", 1);
+	struct lits l;
+	size_t nb = sh_u64_len(c->base), len = lits_measure(&l, c->field, c->row, c->value) + HLC_LIT + 1 + nb + 1;
+	char *o = sh_buf_extend(b, len);
+
+	if (!o)
+		return;
+	o = hlc_at(lits_at(o, &l), c->hlc);
+	*o++ = ',';
+	o = sh_u64_at(o, c->base, nb);
+	*o = ']';
 }
 
 void sh_wire_change_put(struct sh_buf *b, bool first, const struct sh_change *c)
@@ -188,19 +221,22 @@ void sh_wire_participant_end(struct sh_buf *b) { sh_buf_append(b, "]]", 2); }
 
 void sh_wire_op_put(struct sh_buf *b, bool first, const struct sh_op *o)
 {
-	sh_buf_puts(b, first ? "[" : ",[");
-	sh_buf_json_str(b, o->field);
-	sh_buf_append(b, ",", 1);
-	sh_buf_json_str(b, o->row);
-	sh_buf_append(b, ",", 1);
-	sh_buf_json_str(b, o->value);
-	sh_buf_append(b, ",", 1);
-	sh_buf_u64(b, o->version);
-	sh_buf_append(b, ",", 1);
-	put_hlc(b, o->hlc);
-	sh_buf_append(b, ",", 1);
-	sh_buf_json_str(b, o->author);
-	sh_buf_append(b, "]", 1);
+	struct lits l;
+	size_t na, nv = sh_u64_len(o->version), ea = sh_json_str_len(o->author, &na);
+	size_t len = !first + 1 + lits_measure(&l, o->field, o->row, o->value) + nv + 1 + HLC_LIT + 1 + ea + 1;
+	char *w = sh_buf_extend(b, len);
+
+	if (!w)
+		return;
+	if (!first)
+		*w++ = ',';
+	*w++ = '[';
+	w = sh_u64_at(lits_at(w, &l), o->version, nv);
+	*w++ = ',';
+	w = hlc_at(w, o->hlc);
+	*w++ = ',';
+	w = sh_json_str_at(w, o->author, na, ea);
+	*w = ']';
 }
 
 void sh_wire_conflict_put(struct sh_buf *b, bool first, const struct sh_conflict *c)

@@ -439,6 +439,59 @@ static void buf_numbers_and_printf(void **state)
 	sh_buf_free(&b);
 }
 
+/*
+ * JSON string literals: every byte but NUL, alone and amid others, read
+ * back by cJSON as written; quotes, backslashes and control bytes
+ * escaped as JSON has them; the length measured is the length written;
+ * a literal that fits the cap exactly is taken, one byte more is not.
+ */
+static void json_strings(void **state)
+{
+	struct sh_buf b;
+	char s[8], *big;
+	size_t n;
+
+	(void)state;
+	sh_buf_init(&b, 1 << 20);
+	for (int c = 1; c < 256; c++) {
+		cJSON *j;
+
+		snprintf(s, sizeof(s), "a%cb", c);
+		sh_buf_reset(&b);
+		assert_int_equal(sh_buf_json_str(&b, s), SH_OK);
+		assert_int_equal(b.len, sh_json_str_len(s, &n));
+		assert_int_equal(n, 3);
+		assert_int_equal(strlen(b.data), b.len);
+		j = cJSON_ParseWithLength(b.data, b.len);
+		if (c < 0x80) { /* alone, bytes from 0x80 are not UTF-8, which cJSON takes as they are too */
+			assert_true(cJSON_IsString(j));
+			assert_string_equal(j->valuestring, s);
+		}
+		cJSON_Delete(j);
+		if (c < 0x20)
+			assert_int_equal(b.len, 2 + 6 + 2);
+		else if (c == '"' || c == '\\')
+			assert_int_equal(b.len, 4 + 2);
+		else
+			assert_int_equal(b.len, 3 + 2);
+	}
+	sh_buf_reset(&b);
+	sh_buf_json_str(&b, "\"\\\n\x1f\x7fæ");
+	assert_string_equal(b.data, "\"\\\"\\\\\\u000a\\u001f\x7fæ\"");
+	sh_buf_free(&b);
+	big = sh_malloc(101);
+	assert_non_null(big);
+	memset(big, 'x', 100);
+	big[100] = '\0';
+	for (size_t cap = 101; cap <= 102; cap++) {
+		sh_buf_init(&b, cap);
+		assert_int_equal(sh_buf_json_str(&b, big), cap == 102 ? SH_OK : SH_ERR_TOO_BIG);
+		assert_int_equal(b.len, cap == 102 ? 102 : 0);
+		sh_buf_free(&b);
+	}
+	sh_free(big);
+}
+
 /* Ids (participants, rows, devices): 32 lowercase hex digits, nothing else; the bytes next to the digit ranges too. */
 static void ids(void **state)
 {
@@ -471,6 +524,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(round_trip),
 		cmocka_unit_test(ids),
+		cmocka_unit_test(json_strings),
 		cmocka_unit_test(buf_numbers_and_printf),
 		cmocka_unit_test(refused),
 		cmocka_unit_test(results_runs),
