@@ -12,67 +12,62 @@
 #include "text.h"
 
 /* Field widths of an entry's header. */
-enum { W_NUM = 20, W_LEN = 5 }; /* read20 and read5 read them */
+enum { W_NUM = 20, W_LEN = 5 }; /* num20 and num5 read them */
 
-/*
- * Eight decimal digits at once (SWAR): false unless every byte is one. The
- * first digit is the lowest byte once loaded little-endian, so pairs, then
- * fours, then the eight are joined by multiplies.
- */
-static bool read8(const unsigned char *p, uint64_t *out)
+/* Eight bytes as loaded little-endian (the first byte lowest), on any host. */
+static uint64_t load8(const unsigned char *p)
 {
 	uint64_t v;
 
 	memcpy(&v, p, 8);
-	if (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__) {
-		uint64_t r = 0;
+	return __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? v : __builtin_bswap64(v);
+}
 
-		for (int i = 0; i < 8; i++) {
-			if (p[i] < '0' || p[i] > '9')
-				return false;
-			r = r * 10 + (uint64_t)(p[i] - '0');
-		}
-		*out = r;
-		return true;
-	}
-	/* each byte 0x30..0x39: high nibble 3, low nibble + 6 not carrying */
-	if ((v & UINT64_C(0xf0f0f0f0f0f0f0f0)) != UINT64_C(0x3030303030303030) ||
-	    (((v & UINT64_C(0x0f0f0f0f0f0f0f0f)) + UINT64_C(0x0606060606060606)) & UINT64_C(0xf0f0f0f0f0f0f0f0)))
-		return false;
+/* Zero when each of the eight bytes is a digit: high nibble 3, and low nibble + 6 not carrying. */
+static uint64_t not_digits(uint64_t v)
+{
+	return ((v & UINT64_C(0xf0f0f0f0f0f0f0f0)) ^ UINT64_C(0x3030303030303030)) |
+	       (((v & UINT64_C(0x0f0f0f0f0f0f0f0f)) + UINT64_C(0x0606060606060606)) & UINT64_C(0xf0f0f0f0f0f0f0f0));
+}
+
+/* The number of eight digits (SWAR): pairs, then fours, then the eight joined by multiplies. */
+static uint64_t num8(uint64_t v)
+{
 	v &= UINT64_C(0x0f0f0f0f0f0f0f0f);
 	v = (v * 10 + (v >> 8)) & UINT64_C(0x00ff00ff00ff00ff);
 	v = (v * 100 + (v >> 16)) & UINT64_C(0x0000ffff0000ffff);
-	*out = (v * 10000 + (v >> 32)) & UINT64_C(0xffffffff);
-	return true;
+	return (v * 10000 + (v >> 32)) & UINT64_C(0xffffffff);
+}
+
+/* Are the n bytes (n ≥ 8) all digits? Eight at a time, and the eight that end them. */
+static bool all_digits(const unsigned char *p, size_t n)
+{
+	uint64_t bad = not_digits(load8(p + n - 8));
+
+	for (size_t i = 0; i + 8 <= n; i += 8)
+		bad |= not_digits(load8(p + i));
+	return !bad;
 }
 
 /*
- * A header's 20-digit number (modulo 2^64): eight, eight, and the last
- * four read as the low four of the eight that end there.
+ * A header's numbers, once all_digits has checked the header: 20 digits
+ * (modulo 2^64) as eight, eight, and the low four of the eight that end
+ * them; a 5-digit length as the low five of the eight that end it (the
+ * three before it are the header's too: it follows the two 20-digit ones).
  */
-static bool read20(const unsigned char *p, uint64_t *out)
+static uint64_t num20(const unsigned char *p)
 {
-	uint64_t a, b, c;
-
-	if (!read8(p, &a) || !read8(p + 8, &b) || !read8(p + 12, &c))
-		return false;
-	*out = (a * 100000000u + b) * 10000u + c % 10000u;
-	return true;
+	return (num8(load8(p)) * 100000000u + num8(load8(p + 8))) * 10000u + num8(load8(p + 12)) % 10000u;
 }
 
-/*
- * A header's 5-digit length: the low five of the eight digits that end
- * there. The three before it are the header's too (it follows the two
- * 20-digit numbers), and read8 checks them again, which does no harm.
- */
-static bool read5(const unsigned char *p, uint64_t *out)
-{
-	uint64_t v;
+static uint64_t num5(const unsigned char *p) { return num8(load8(p - 3)) % 100000u; }
 
-	if (!read8(p - 3, &v))
-		return false;
-	*out = v % 100000u;
-	return true;
+/* Room for n more bytes in the record's strings (sh_buf_extend); NULL when there is none. */
+static char *strs_extend(struct sh_record *rec, size_t n)
+{
+	if (!rec->strs.max) /* a zeroed record: offsets must fit 32 bits */
+		sh_buf_init(&rec->strs, UINT32_MAX - 1);
+	return sh_buf_extend(&rec->strs, n);
 }
 
 /* Appends n bytes and a NUL to the record's strings; the offset, or -1. */
@@ -81,10 +76,8 @@ static int64_t keep(struct sh_record *rec, const char *s, size_t n)
 	size_t at;
 	char *to;
 
-	if (!rec->strs.max) /* a zeroed record: offsets must fit 32 bits */
-		sh_buf_init(&rec->strs, UINT32_MAX - 1);
 	at = rec->strs.len;
-	if (!(to = sh_buf_extend(&rec->strs, n + 1)))
+	if (!(to = strs_extend(rec, n + 1)))
 		return -1;
 	memcpy(to, s, n);
 	to[n] = '\0';
@@ -164,22 +157,25 @@ static bool entry_header(const unsigned char **p, const unsigned char *end, int 
 	const unsigned char *h = *p;
 	uint64_t total = 0;
 
-	if ((size_t)(end - h) < 2 * W_NUM + (size_t)ns * W_LEN || !read20(h, hlc) || !read20(h + W_NUM, version))
+	size_t len = 2 * W_NUM + (size_t)ns * W_LEN;
+
+	if ((size_t)(end - h) < len || !all_digits(h, len))
 		return false;
-	for (int i = 0; i < ns; i++) {
-		if (!read5(h + 2 * W_NUM + i * W_LEN, &n[i]))
-			return false;
-		total += n[i];
-	}
-	*p = h + 2 * W_NUM + ns * W_LEN;
+	*hlc = num20(h);
+	*version = num20(h + W_NUM);
+	for (int i = 0; i < ns; i++)
+		total += n[i] = num5(h + 2 * W_NUM + i * W_LEN);
+	*p = h + len;
 	return (uint64_t)(end - *p) >= total;
 }
 
 int sh_record_decode(struct sh_record *rec, const void *blob, size_t len)
 {
 	const unsigned char *p = blob, *end = len ? p + len : p;
-	int ns = nstr(rec);
+	int ns = nstr(rec), rc = SH_OK;
 	int64_t none = -1;
+	size_t base, used = 0;
+	char *to;
 
 	rec->n = 0;
 	rec->strs.len = 0;
@@ -188,6 +184,10 @@ int sh_record_decode(struct sh_record *rec, const void *blob, size_t len)
 		return SH_ERR_NOMEM;
 	if (!len) /* SQLite gives NULL for an empty BLOB */
 		return SH_OK;
+	/* room for all strings at once: each with its NUL takes less than its share of the blob (a header is longer) */
+	base = rec->strs.len;
+	if (!(to = strs_extend(rec, len)))
+		return SH_ERR_NOMEM;
 	while (p < end) {
 		uint64_t n[5], hlc, version;
 		int64_t off[5];
@@ -195,23 +195,31 @@ int sh_record_decode(struct sh_record *rec, const void *blob, size_t len)
 		bool found;
 		size_t at;
 
-		if (!entry_header(&p, end, ns, &hlc, &version, n))
-			return SH_ERR_DB;
+		if (!entry_header(&p, end, ns, &hlc, &version, n)) {
+			rc = SH_ERR_DB;
+			break;
+		}
 		for (int i = 0; i < ns; i++) {
-			if ((off[i] = keep(rec, (const char *)p, (size_t)n[i])) < 0)
-				return SH_ERR_NOMEM;
+			memcpy(to + used, p, (size_t)n[i]);
+			to[used + n[i]] = '\0';
+			off[i] = (int64_t)(base + used);
+			used += (size_t)n[i] + 1;
 			p += n[i];
 		}
 		if (!rec->with_device)
 			off[4] = none;
-		if (grow(rec) != SH_OK)
-			return SH_ERR_NOMEM;
+		if (grow(rec) != SH_OK) {
+			rc = SH_ERR_NOMEM;
+			break;
+		}
 		/* stored in order, so this is the end but for a record written by hand */
 		at = rec->n;
 		if (at && !rec->made_order && cmp_key(rec, &rec->e[at - 1], rec->strs.data + off[0], rec->strs.data + off[1]) >= 0) {
 			at = locate(rec, rec->strs.data + off[0], rec->strs.data + off[1], &found);
-			if (found)
-				return SH_ERR_DB;
+			if (found) {
+				rc = SH_ERR_DB;
+				break;
+			}
 			memmove(&rec->e[at + 1], &rec->e[at], (rec->n - at) * sizeof(*rec->e));
 		}
 		e = &rec->e[at];
@@ -219,7 +227,9 @@ int sh_record_decode(struct sh_record *rec, const void *blob, size_t len)
 				       (uint32_t)off[4], hlc, version};
 		rec->n++;
 	}
-	return SH_OK;
+	rec->strs.len = base + used; /* what the strings took of the room */
+	rec->strs.data[rec->strs.len] = '\0';
+	return rc;
 }
 
 int sh_record_encode(const struct sh_record *rec, struct sh_buf *out)
