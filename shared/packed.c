@@ -245,19 +245,24 @@ int sh_record_encode_part(const struct sh_record *rec, size_t from, size_t to, s
 		const struct sh_entry *e = &rec->e[i];
 		const char *str[5] = {sh_entry_field(rec, e), sh_entry_row(rec, e), sh_entry_value(rec, e),
 				      sh_entry_author(rec, e), sh_entry_device(rec, e)};
-		char head[2 * W_NUM + 5 * W_LEN], *p = head;
-		size_t n[5];
+		size_t n[5], len = 2 * W_NUM + (size_t)ns * W_LEN;
+		char *p;
 
-		p = sh_put_digits(p, W_NUM, e->hlc);
-		p = sh_put_digits(p, W_NUM, e->version);
 		for (int k = 0; k < ns; k++) {
 			if ((n[k] = strlen(str[k])) > SH_RECORD_LEN_MAX)
 				return SH_ERR_TOO_BIG;
-			p = sh_put_digits(p, W_LEN, n[k]);
+			len += n[k];
 		}
-		sh_buf_append(out, head, (size_t)(p - head));
+		if (!(p = sh_buf_extend(out, len))) /* the entry at once */
+			break;
+		p = sh_put_digits(p, W_NUM, e->hlc);
+		p = sh_put_digits(p, W_NUM, e->version);
 		for (int k = 0; k < ns; k++)
-			sh_buf_append(out, str[k], n[k]);
+			p = sh_put_digits(p, W_LEN, n[k]);
+		for (int k = 0; k < ns; k++) {
+			memcpy(p, str[k], n[k]);
+			p += n[k];
+		}
 	}
 	return out->err;
 }
