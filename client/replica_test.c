@@ -728,8 +728,8 @@ static void refused_twice_retried_once(void **state)
 static void cursor_and_base(void **state)
 {
 	static const char page_text[] =
-		"{\"participants\":[[\"00112233445566778899aabbccddeeff\",[[\"fodeland\",\"\",\"SYR\",7,"
-		"\"0000000000001234\",\"kari\"]]]],\"conflicts\":[],\"next\":9,\"base\":4,\"more\":true,"
+		"{\"participants\":[[\"00112233445566778899aabbccddeeff\",\"kari\",[[\"fodeland\",\"\",\"SYR\",7,"
+		"\"0000000000001234\"]]]],\"conflicts\":[],\"next\":9,\"base\":4,\"more\":true,"
 		"\"server_seq\":12}";
 	struct sh_reason why = {{0}};
 	struct sh_wire_doc doc;

@@ -383,7 +383,7 @@ int sc_changeset_body(struct sc_replica *r, uint64_t seq, struct sh_buf *body, s
 		rc = sh_record_decode(&entry, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
 		if (rc != SH_OK || entry.n == 0)
 			continue;
-		sh_wire_participant_begin(body, first, TXT(st, 0));
+		sh_wire_participant_begin(body, first, TXT(st, 0), NULL);
 		first = false;
 		for (size_t i = 0; i < entry.n; i++) {
 			const struct sh_entry *e = &entry.e[i];

@@ -984,7 +984,7 @@ static int pull_participants(struct ss_store *s, const char *kommune, const char
 	bi(st, 2, (int64_t)since);
 	while (rc == SH_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		struct sh_record *rec = &s->other;
-		const char *pid = TXT(st, 0);
+		const char *pid = TXT(st, 0), *author = NULL;
 		size_t at = scratch->len, n = 0;
 
 		if (ops > limit || items > PULL_ITEMS(limit)) {
@@ -1006,9 +1006,11 @@ static int pull_participants(struct ss_store *s, const char *kommune, const char
 			struct sh_op o = {pid, sh_entry_field(rec, e), sh_entry_row(rec, e), sh_entry_value(rec, e),
 					  sh_entry_author(rec, e), e->version, e->hlc};
 
-			if (n == 0)
-				sh_wire_participant_begin(scratch, true, pid);
-			sh_wire_op_put(scratch, n++ == 0, &o);
+			if (n == 0) {
+				sh_wire_participant_begin(scratch, true, pid, o.author);
+				author = o.author;
+			}
+			sh_wire_op_put(scratch, n++ == 0, &o, author);
 		}
 		if (n)
 			sh_wire_participant_end(scratch);

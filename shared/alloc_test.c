@@ -48,7 +48,7 @@ static void changeset(struct sh_buf *b, size_t n)
 		struct sh_change c = {p, "malgruppe", "", "2", 0x0001234567890abcULL + i, i};
 
 		snprintf(p, sizeof(p), "%032zx", i);
-		sh_wire_participant_begin(b, i == 0, p);
+		sh_wire_participant_begin(b, i == 0, p, NULL);
 		sh_wire_change_put(b, true, &c);
 		sh_wire_participant_end(b);
 	}

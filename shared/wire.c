@@ -13,6 +13,8 @@
 
 bool sh_wire_id_ok(const char *s) { return sh_id_valid(s); }
 
+enum { SH_AUTHOR_MAX = 256 }; /* bytes of an author's name in a page */
+
 static void put_opt(struct sh_buf *b, const char *s)
 {
 	if (s)
@@ -210,20 +212,25 @@ void sh_wire_results_end(struct sh_results *w)
 	sh_buf_append(w->b, "]", 1);
 }
 
-void sh_wire_participant_begin(struct sh_buf *b, bool first, const char *participant)
+void sh_wire_participant_begin(struct sh_buf *b, bool first, const char *participant, const char *author)
 {
 	sh_buf_puts(b, first ? "[" : ",[");
 	sh_buf_json_str(b, participant);
+	if (author) {
+		sh_buf_append(b, ",", 1);
+		sh_buf_json_str(b, author);
+	}
 	sh_buf_append(b, ",[", 2);
 }
 
 void sh_wire_participant_end(struct sh_buf *b) { sh_buf_append(b, "]]", 2); }
 
-void sh_wire_op_put(struct sh_buf *b, bool first, const struct sh_op *o)
+void sh_wire_op_put(struct sh_buf *b, bool first, const struct sh_op *o, const char *author)
 {
 	struct lits l;
-	size_t na, nv = sh_u64_len(o->version), ea = sh_json_str_len(o->author, &na);
-	size_t len = !first + 1 + lits_measure(&l, o->field, o->row, o->value) + nv + 1 + HLC_LIT + 1 + ea + 1;
+	bool own = strcmp(o->author, author) != 0;
+	size_t na = 0, nv = sh_u64_len(o->version), ea = own ? sh_json_str_len(o->author, &na) + 1 : 0;
+	size_t len = !first + 1 + lits_measure(&l, o->field, o->row, o->value) + nv + 1 + HLC_LIT + ea + 1;
 	char *w = sh_buf_extend(b, len);
 
 	if (!w)
@@ -234,8 +241,10 @@ void sh_wire_op_put(struct sh_buf *b, bool first, const struct sh_op *o)
 	w = sh_u64_at(lits_at(w, &l), o->version, nv);
 	*w++ = ',';
 	w = hlc_at(w, o->hlc);
-	*w++ = ',';
-	w = sh_json_str_at(w, o->author, na, ea);
+	if (own) {
+		*w++ = ',';
+		w = sh_json_str_at(w, o->author, na, ea - 1);
+	}
 	*w = ']';
 }
 
@@ -371,15 +380,20 @@ static const cJSON *array_of(const cJSON *root, const char *key, size_t max, siz
 	return *n <= max ? a : NULL;
 }
 
-/* One participant of a change-set or a page: [participant, [...]]; its changes or values, or NULL. */
-static const cJSON *participant_of(const cJSON *p, const char **id)
+/*
+ * One participant of a change-set, [participant, [...]], or (author not
+ * NULL) of a page, [participant, author, [...]]; its changes or values,
+ * or NULL.
+ */
+static const cJSON *participant_of(const cJSON *p, const char **id, const char **author)
 {
-	const cJSON *it[2];
+	const cJSON *it[3];
+	int k = author ? 2 : 1;
 
-	if (!tuple(p, it, 2, 2, NULL) || !(*id = item_str(it[0], SH_ID_LEN)) || !sh_id_valid(*id) ||
-	    !cJSON_IsArray(it[1]))
+	if (!tuple(p, it, k + 1, k + 1, NULL) || !(*id = item_str(it[0], SH_ID_LEN)) || !sh_id_valid(*id) ||
+	    (author && !(*author = item_str(it[1], SH_AUTHOR_MAX))) || !cJSON_IsArray(it[k]))
 		return NULL;
-	return it[1];
+	return it[k];
 }
 
 int sh_wire_changes_decode(const char *body, size_t len, struct sh_wire_doc *doc, struct sh_change **out,
@@ -401,7 +415,7 @@ int sh_wire_changes_decode(const char *body, size_t len, struct sh_wire_doc *doc
 	/* the shape first, and the number of changes in all */
 	cJSON_ArrayForEach(p, ps) {
 		const char *id;
-		const cJSON *changes = participant_of(p, &id);
+		const cJSON *changes = participant_of(p, &id, NULL);
 
 		if (!changes || !changes->child) {
 			sh_reason_set(why, "Deltaker nr. %zu i endringssettet er ugyldig.", i + 1);
@@ -424,7 +438,7 @@ int sh_wire_changes_decode(const char *body, size_t len, struct sh_wire_doc *doc
 	cJSON_ArrayForEach(p, ps) {
 		const char *id;
 
-		cJSON_ArrayForEach(e, participant_of(p, &id)) {
+		cJSON_ArrayForEach(e, participant_of(p, &id, NULL)) {
 			struct sh_change *x = &c[i];
 			const cJSON *it[5];
 
@@ -592,8 +606,8 @@ int sh_wire_page_decode(const char *body, size_t len, struct sh_wire_doc *doc, s
 	page->more = cJSON_IsTrue(more);
 	/* the shape first, and the number of values in all */
 	cJSON_ArrayForEach(p, ps) {
-		const char *id;
-		const cJSON *values = participant_of(p, &id);
+		const char *id, *author;
+		const cJSON *values = participant_of(p, &id, &author);
 
 		if (!values) {
 			sh_reason_set(why, "Deltaker nr. %zu fra serveren er ugyldig.", i + 1);
@@ -615,17 +629,19 @@ int sh_wire_page_decode(const char *body, size_t len, struct sh_wire_doc *doc, s
 	}
 	i = 0;
 	cJSON_ArrayForEach(p, ps) {
-		const char *id;
+		const char *id, *author;
 
-		cJSON_ArrayForEach(e, participant_of(p, &id)) {
+		cJSON_ArrayForEach(e, participant_of(p, &id, &author)) {
 			struct sh_op *o = &page->ops[i];
 			const cJSON *it[6];
+			int size;
 
 			o->participant = id;
-			if (!tuple(e, it, 6, 6, NULL) || !(o->field = item_str(it[0], 64)) ||
+			o->author = author;
+			if (!tuple(e, it, 5, 6, &size) || !(o->field = item_str(it[0], 64)) ||
 			    !(o->row = item_str(it[1], SH_ID_LEN)) || !field_row_ok(o->field, o->row) ||
 			    !(o->value = item_str(it[2], SH_VALUE_MAX)) || !item_u64(it[3], &o->version) ||
-			    !item_hlc(it[4], &o->hlc) || !(o->author = item_str(it[5], 256))) {
+			    !item_hlc(it[4], &o->hlc) || (size == 6 && !(o->author = item_str(it[5], SH_AUTHOR_MAX)))) {
 				sh_reason_set(why, "Endring nr. %zu fra serveren er ugyldig.", i + 1);
 				goto bad;
 			}

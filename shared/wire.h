@@ -10,11 +10,12 @@
  *              (one result a change, in order; k ≥ 2 consecutive results of
  *              one code without value or reason, at versions v, v+1, …,
  *              as one element [code, v, null, null, k])
- *  page        {"participants":[[participant, [[field, row, value, version, hlc, author], ...]], ...],
+ *  page        {"participants":[[participant, author, [[field, row, value, version, hlc(, author)], ...]], ...],
  *               "conflicts":[{...}], "next":N, "base":B, "more":bool, "server_seq":S}
  *              (whole participants, each with its values newer than the
  *              request's base, at most SH_PAGE_MAX values in all; B ≤ N,
- *              what is due from N on)
+ *              what is due from N on; a value's author only when it is
+ *              not the participant's, the author of its first value)
  *
  * hlc travels as 16 hex digits (64 bits do not fit a JSON number); field
  * "#resolve" with row = a conflict id resolves that conflict. Decoders
@@ -79,8 +80,10 @@ struct sh_results {
 void sh_wire_results_begin(struct sh_results *w, struct sh_buf *b);
 void sh_wire_results_add(struct sh_results *w, const struct sh_result *r);
 void sh_wire_results_end(struct sh_results *w);
-void sh_wire_participant_begin(struct sh_buf *b, bool first, const char *participant);
-void sh_wire_op_put(struct sh_buf *b, bool first, const struct sh_op *o);
+/* A change-set's participant: author NULL; a page's: the author most of its values have (the server takes its first value's). */
+void sh_wire_participant_begin(struct sh_buf *b, bool first, const char *participant, const char *author);
+/* A page's value; its author is written only when it is not author (the participant's). */
+void sh_wire_op_put(struct sh_buf *b, bool first, const struct sh_op *o, const char *author);
 void sh_wire_participant_end(struct sh_buf *b);
 void sh_wire_conflict_put(struct sh_buf *b, bool first, const struct sh_conflict *c);
 

@@ -44,17 +44,23 @@ static void round_trip(void **state)
 	(void)state;
 	sh_buf_init(&b, 1 << 20);
 	sh_buf_init(&ps, 1 << 20);
-	sh_wire_participant_begin(&ps, true, P1);
-	sh_wire_op_put(&ps, true, &v1);
-	sh_wire_op_put(&ps, false, &v2);
+	sh_wire_participant_begin(&ps, true, P1, "kari");
+	sh_wire_op_put(&ps, true, &v1, "kari");
+	sh_wire_op_put(&ps, false, &v2, "kari");
 	sh_wire_participant_end(&ps);
-	sh_wire_participant_begin(&ps, false, P2);
-	sh_wire_op_put(&ps, true, &v3);
+	sh_wire_participant_begin(&ps, false, P2, "per");
+	sh_wire_op_put(&ps, true, &v3, "per");
 	sh_wire_participant_end(&ps);
 	page_of(&b, ps.data, "\"next\":9,\"base\":4,\"more\":true,\"server_seq\":12");
+	/* the participant's author once, a value's own only where it differs */
+	assert_non_null(strstr(ps.data, "[\"" P1 "\",\"kari\",[[\"fodeland\",\"\",\"SYR\",7,\"0000000000001234\"],"));
+	assert_non_null(strstr(ps.data, "\"0000000000001235\",\"ola\"]"));
+	assert_null(strstr(ps.data + strlen("[\"" P1 "\",\"kari\""), "\"kari\""));
 	assert_int_equal(decode(&b, &page, &doc, &why), SH_OK);
 	assert_int_equal(page.nops, 3);
 	assert_string_equal(page.ops[0].participant, P1);
+	assert_string_equal(page.ops[0].author, "kari");
+	assert_string_equal(page.ops[1].author, "ola");
 	assert_string_equal(page.ops[1].participant, P1);
 	assert_string_equal(page.ops[1].row, ROW);
 	assert_string_equal(page.ops[1].value, "«æøå»");
@@ -76,18 +82,23 @@ static void refused(void **state)
 {
 	static const char *const bad[] = {
 		"[\"" P1 "\"]",                                        /* no values */
-		"[\"" P1 "\",[],1]",                                   /* one too many */
-		"[\"not-an-id\",[]]",
-		"[1,[]]",
-		"[\"" P1 "\",{}]",
-		"[\"" P1 "\",[[\"fodeland\",\"\",\"SYR\",7,\"0000000000001234\"]]]", /* five, not six */
-		"[\"" P1 "\",[[\"fodeland\",\"\",\"SYR\",7,\"0000000000001234\",\"kari\",1]]]", /* seven */
-		"[\"" P1 "\",[{\"fodeland\":\"SYR\"}]]",
-		"[\"" P1 "\",[[\"nosuchfield\",\"\",\"SYR\",7,\"0000000000001234\",\"kari\"]]]",
-		"[\"" P1 "\",[[\"tiltak.type\",\"\",\"1\",7,\"0000000000001234\",\"kari\"]]]", /* no row */
-		"[\"" P1 "\",[[\"fodeland\",\"\",\"SYR\",-7,\"0000000000001234\",\"kari\"]]]",
-		"[\"" P1 "\",[[\"fodeland\",\"\",\"SYR\",7,\"xyz\",\"kari\"]]]",
-		"[\"" P1 "\",[[\"fodeland\",\"\",\"\\udc00\",7,\"0000000000001234\",\"kari\"]]]",
+		"[\"" P1 "\",\"kari\"]",                               /* no values */
+		"[\"" P1 "\",[]]",                                     /* no author (protocol version 2) */
+		"[\"" P1 "\",\"kari\",[],1]",                          /* one too many */
+		"[\"not-an-id\",\"kari\",[]]",
+		"[1,\"kari\",[]]",
+		"[\"" P1 "\",null,[]]",
+		"[\"" P1 "\",7,[]]",
+		"[\"" P1 "\",\"kari\",{}]",
+		"[\"" P1 "\",\"kari\",[[\"fodeland\",\"\",\"SYR\",7]]]", /* four */
+		"[\"" P1 "\",\"kari\",[[\"fodeland\",\"\",\"SYR\",7,\"0000000000001234\",\"kari\",1]]]", /* seven */
+		"[\"" P1 "\",\"kari\",[[\"fodeland\",\"\",\"SYR\",7,\"0000000000001234\",null]]]", /* an author, not null */
+		"[\"" P1 "\",\"kari\",[{\"fodeland\":\"SYR\"}]]",
+		"[\"" P1 "\",\"kari\",[[\"nosuchfield\",\"\",\"SYR\",7,\"0000000000001234\"]]]",
+		"[\"" P1 "\",\"kari\",[[\"tiltak.type\",\"\",\"1\",7,\"0000000000001234\"]]]", /* no row */
+		"[\"" P1 "\",\"kari\",[[\"fodeland\",\"\",\"SYR\",-7,\"0000000000001234\"]]]",
+		"[\"" P1 "\",\"kari\",[[\"fodeland\",\"\",\"SYR\",7,\"xyz\"]]]",
+		"[\"" P1 "\",\"kari\",[[\"fodeland\",\"\",\"\\udc00\",7,\"0000000000001234\"]]]",
 	};
 	struct sh_buf b, many;
 	struct sh_pull_page page;
@@ -113,11 +124,11 @@ static void refused(void **state)
 	/* more values than a page may hold, spread over participants each under the cap */
 	sh_buf_init(&many, 1 << 24);
 	for (int p = 0; p < 3; p++) {
-		sh_wire_participant_begin(&many, p == 0, p == 0 ? P1 : P2);
+		sh_wire_participant_begin(&many, p == 0, p == 0 ? P1 : P2, "kari");
 		for (int i = 0; i < SH_PAGE_MAX / 2; i++) {
 			struct sh_op o = {.participant = NULL, .field = "fodeland", .row = "", .value = "SYR", .version = 7, .hlc = 1, .author = "kari"};
 
-			sh_wire_op_put(&many, i == 0, &o);
+			sh_wire_op_put(&many, i == 0, &o, "kari");
 		}
 		sh_wire_participant_end(&many);
 	}
@@ -281,7 +292,7 @@ static void changes_at_most(void **state)
 		sh_buf_puts(&b, "{\"participants\":[");
 		for (size_t i = 0; i < total; i++) {
 			if (i % 3000 == 0)
-				sh_wire_participant_begin(&b, i == 0, i % 6000 ? P2 : P1);
+				sh_wire_participant_begin(&b, i == 0, i % 6000 ? P2 : P1, NULL);
 			sh_wire_change_put(&b, i % 3000 == 0, &c);
 			if (i % 3000 == 2999 || i == total - 1)
 				sh_wire_participant_end(&b);

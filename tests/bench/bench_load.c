@@ -86,7 +86,7 @@ static void push(lws_sorted_usec_list_t *sul)
 
 	sh_buf_init(&b, 1 << 16);
 	sh_buf_puts(&b, "{\"participants\":[");
-	sh_wire_participant_begin(&b, true, c->pid);
+	sh_wire_participant_begin(&b, true, c->pid, NULL);
 	for (int i = 0, first = 1; i < 5; i++) {
 		char val[16];
 		struct sh_change ch = {c->pid, f[i], "", i == 0 ? g.fnr[c->idx] : v[i], h, 0};

@@ -293,8 +293,10 @@ class Peer:
 
     @staticmethod
     def ops(page):
-        """A page's values as rows [participant, field, row, value, version, hlc, author]."""
-        return [[pid, *v] for pid, values in page["participants"] for v in values]
+        """A page's values as rows [participant, field, row, value, version, hlc, author]
+        (a value's author only where it is not its participant's)."""
+        return [[pid, *v] if len(v) == 6 else [pid, *v, author]
+                for pid, author, values in page["participants"] for v in values]
 
     def pull_all(self, since=0):
         ops, conflicts, base = [], [], since

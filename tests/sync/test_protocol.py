@@ -400,6 +400,28 @@ class Boxes(ProtocolCase):
         self.assert_error(q.auth("0" * 64), "auth")
 
 
+class Authors(ProtocolCase):
+    def test_each_value_with_its_author(self):
+        """A page names a participant's author once and a value's own only where
+        it differs: every value still arrives with the one who wrote it."""
+        self.server.add_user("ola", "kommune_user", ["0301"])
+        kari, ola = self.peer("kari"), self.peer("ola")
+        pid, changes = new_participant(next(self.numbers), "0301")
+        m, ack = kari.push(changes)
+        self.assertEqual([r[0] for r in ack["results"]], ["applied"] * 4, ack)
+        m, ack = ola.push([[pid, "malgruppe", "", "2", hlc_now(1), 0]])
+        self.assertEqual(ack["results"][0][0], "applied", ack)
+        m, page = self.peer("kari").pull(0)
+        [(got_pid, author, values)] = page["participants"]
+        self.assertEqual((got_pid, author), (pid, "kari"))
+        self.assertEqual({v[0]: v[5:] for v in values},
+                         {"fnr": [], "startdato": [], "kommune": [], "finansiering": [], "malgruppe": ["ola"]})
+        ops, _, _ = self.peer("kari").pull_all()
+        self.assertEqual(sorted((op[1], op[6]) for op in ops),
+                         [("finansiering", "kari"), ("fnr", "kari"), ("kommune", "kari"),
+                          ("malgruppe", "ola"), ("startdato", "kari")])
+
+
 class ReadAhead(ProtocolCase):
     """While a device stores a page, the server reads the next one ahead; it
     is sent only if it is what a read at the request gives: the same cursor
@@ -431,7 +453,7 @@ class ReadAhead(ProtocolCase):
         fresh = self.peer("kari").pull(first["next"], base=first["base"])[1]
         for k in ("participants", "conflicts", "next", "base", "more"):
             self.assertEqual(second[k], fresh[k], k)
-        self.assertEqual(len({pid for pid, _ in first["participants"] + second["participants"]}), 2)
+        self.assertEqual(len({pid for pid, *_ in first["participants"] + second["participants"]}), 2)
 
     def test_write_between_pages(self):
         p = self.peer("kari")
