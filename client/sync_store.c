@@ -1020,6 +1020,7 @@ int sc_apply_lookup_states(struct sc_replica *r, const char *body, size_t len, s
 	struct q q = {.db = sc_replica_db(r)};
 	cJSON *root = cJSON_ParseWithLength(body, len), *it;
 	const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "states");
+	sqlite3_stmt *st;
 	int rc;
 
 	*applied = 0;
@@ -1027,10 +1028,7 @@ int sc_apply_lookup_states(struct sc_replica *r, const char *body, size_t len, s
 		cJSON_Delete(root);
 		return SH_ERR_PROTO;
 	}
-	if (begin_resumable(q.db) != SH_OK) {
-		cJSON_Delete(root);
-		return SH_ERR_DB;
-	}
+	/* every state checked before any is applied: a message is taken whole or not at all */
 	cJSON_ArrayForEach(it, list) {
 		const char *pid = cJSON_GetStringValue(cJSON_GetArrayItem(it, 0));
 		const char *fnr = cJSON_GetStringValue(cJSON_GetArrayItem(it, 1));
@@ -1038,34 +1036,40 @@ int sc_apply_lookup_states(struct sc_replica *r, const char *body, size_t len, s
 		const cJSON *att = cJSON_GetArrayItem(it, 3), *next = cJSON_GetArrayItem(it, 4);
 		const char *reason = cJSON_GetStringValue(cJSON_GetArrayItem(it, 5));
 		bool ok = false;
-		sqlite3_stmt *st;
 
 		for (size_t i = 0; state && i < sizeof(known) / sizeof(*known); i++)
 			ok = ok || strcmp(state, known[i]) == 0;
 		if (!ok || !sh_id_valid(pid) || !fnr || strlen(fnr) != 11 || !cJSON_IsNumber(att) ||
 		    !cJSON_IsNumber(next) || !reason || strlen(reason) > 500) {
-			q.err = SH_ERR_PROTO;
-			break;
+			cJSON_Delete(root);
+			return SH_ERR_PROTO;
 		}
-		/* a participant of ours with that number (registered here or pulled) learns the
-		 * state; a lookup for another number (it changed meanwhile) is left alone */
-		st = Q(&q, 11, "INSERT INTO lookup(participant, fnr, state, created, attempts, next_try, reason) "
-			       "SELECT ?1, ?2, ?3, 0, ?4, ?5, nullif(?6, '') FROM participant WHERE id = ?1 AND fnr = ?2 "
-			       "ON CONFLICT(participant) DO UPDATE SET state = excluded.state, attempts = "
-			       "excluded.attempts, next_try = excluded.next_try, reason = excluded.reason "
-			       "WHERE lookup.fnr = excluded.fnr");
-		if (!st)
-			break;
-		bt(st, 1, pid);
-		bt(st, 2, fnr);
-		bt(st, 3, state);
-		sqlite3_bind_int(st, 4, (int)att->valuedouble);
-		sqlite3_bind_int64(st, 5, (sqlite3_int64)next->valuedouble);
-		bt(st, 6, reason);
-		run(&q, st);
-		*applied += (size_t)sqlite3_changes(q.db);
 	}
 	cJSON_Delete(root);
+	if (begin_resumable(q.db) != SH_OK)
+		return SH_ERR_DB;
+	/*
+	 * All in one statement, not one a state: a statement that fires a
+	 * trigger keeps a journal of its own, and copies every page it changes
+	 * into it the first time; one a state copied the same pages again and
+	 * again. A participant of ours with that number (registered here or
+	 * pulled) learns the state; a lookup for another number (it changed
+	 * meanwhile) is left alone.
+	 */
+	st = Q(&q, 11, "INSERT INTO lookup(participant, fnr, state, created, attempts, next_try, reason) "
+		       "SELECT p.id, p.fnr, s.value ->> 2, 0, CAST(s.value ->> 3 AS INTEGER), "
+		       "CAST(s.value ->> 4 AS INTEGER), nullif(s.value ->> 5, '') "
+		       "FROM json_each(?1, '$.states') s JOIN participant p ON p.id = s.value ->> 0 "
+		       "AND p.fnr = s.value ->> 1 WHERE true ORDER BY s.key "
+		       "ON CONFLICT(participant) DO UPDATE SET state = excluded.state, attempts = "
+		       "excluded.attempts, next_try = excluded.next_try, reason = excluded.reason "
+		       "WHERE lookup.fnr = excluded.fnr");
+	if (st) {
+		sqlite3_bind_text(st, 1, body, (int)len, SQLITE_STATIC);
+		run(&q, st);
+		*applied = (size_t)sqlite3_changes(q.db);
+		sqlite3_clear_bindings(st); /* the body is the caller's */
+	}
 	rc = finish_resumable(&q);
 	q_done(&q);
 	return rc;
