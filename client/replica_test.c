@@ -49,14 +49,9 @@ static void reopen(void)
 	assert_int_equal(sc_replica_open(dir, dom, &r, &why), SH_OK);
 }
 
-/* Everything stored, as one string: "nothing changed" means this is equal. */
-static char *fingerprint(void)
+/* The text of the first column of query q's first row ("" for NULL; sh_free). */
+static char *text_of(const char *q)
 {
-	static const char *q =
-		"SELECT (SELECT group_concat(id||draft||status||coalesce(fnr,'')||coalesce(startdato,''), ';') FROM participant) || '|' ||"
-		"(SELECT group_concat(participant||field||row||value, ';') FROM field_value) || '|' ||"
-		"(SELECT group_concat(seq||participant||field||value||base, ';') FROM outbox) || '|' ||"
-		"(SELECT group_concat(participant||fnr||state, ';') FROM lookup)";
 	sqlite3_stmt *s;
 	char *out;
 
@@ -65,6 +60,15 @@ static char *fingerprint(void)
 	out = sh_strdup(sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0) : "");
 	sqlite3_finalize(s);
 	return out;
+}
+
+/* Everything stored, as one string: "nothing changed" means this is equal. */
+static char *fingerprint(void)
+{
+	return text_of("SELECT (SELECT group_concat(id||draft||status||coalesce(fnr,'')||coalesce(startdato,''), ';') FROM participant) || '|' ||"
+		       "(SELECT group_concat(participant||field||row||value, ';') FROM field_value) || '|' ||"
+		       "(SELECT group_concat(seq||participant||field||value||base, ';') FROM outbox) || '|' ||"
+		       "(SELECT group_concat(participant||fnr||state, ';') FROM lookup)");
 }
 
 static int count(const char *q)
@@ -724,6 +728,66 @@ static void refused_twice_retried_once(void **state)
 			       "AND value = '2' AND base = 0"), 1);
 }
 
+/* The lookup of participant id as "state attempts next_try reason" and the participant's own lookup column. */
+static void lookup_is(const char *id, const char *want)
+{
+	char q[256];
+	char *got;
+
+	snprintf(q, sizeof(q), "SELECT l.state || ' ' || l.attempts || ' ' || ifnull(l.next_try, '-') || ' ' || "
+		 "ifnull(l.reason, '-') || ' ' || p.lookup FROM lookup l JOIN participant p ON p.id = l.participant "
+		 "WHERE l.participant = '%s'", id);
+	got = text_of(q);
+	if (strcmp(got, want) != 0)
+		fail_msg("lookup of %.8s: «%s», not «%s»", id, got, want);
+	sh_free(got);
+}
+
+/*
+ * Lookup states from the server: applied to a participant with that number
+ * (the participant's own lookup state follows), the later of two for one
+ * participant wins, another number is left alone; a message with one bad
+ * state, or a state that is not a list, is refused whole.
+ */
+static void lookup_states_applied(void **state)
+{
+	char a[SH_ID_LEN + 1], b[SH_ID_LEN + 1], fa[12], fb[12], other[12], body[1024];
+	size_t applied = 99;
+
+	(void)state;
+	make_participant(a, 21, "2026-01-15");
+	make_participant(b, 22, "2026-01-15");
+	tu_fnr(21, SH_GENDER_WOMAN, fa);
+	tu_fnr(22, SH_GENDER_WOMAN, fb);
+	tu_fnr(23, SH_GENDER_WOMAN, other);
+	lookup_is(a, "venter 0 - - venter");
+	snprintf(body, sizeof(body), "{\"states\":[[\"%s\",\"%s\",\"sendt\",1,0,\"\"],"
+		 "[\"%s\",\"%s\",\"hentet\",2,1764000000000,\"\"],[\"%s\",\"%s\",\"feil\",3,5,\"nede\"]]}",
+		 a, fa, a, fa, b, other);
+	assert_int_equal(sc_apply_lookup_states(r, body, strlen(body), &applied), SH_OK);
+	assert_int_equal(applied, 2); /* a's two; b's is for another number */
+	lookup_is(a, "hentet 2 1764000000000 - hentet");
+	lookup_is(b, "venter 0 - - venter");
+	/* one bad state (an unknown state; an object with a state's members, not a list): nothing of the message */
+	for (int k = 0; k < 2; k++) {
+		char bad[256];
+
+		if (k)
+			snprintf(bad, sizeof(bad), "{\"p\":\"%s\",\"f\":\"%s\",\"s\":\"feil\",\"a\":1,\"n\":0,\"r\":\"\"}", a, fa);
+		else
+			snprintf(bad, sizeof(bad), "[\"%s\",\"%s\",\"ukjent\",1,0,\"\"]", a, fa);
+		snprintf(body, sizeof(body), "{\"states\":[[\"%s\",\"%s\",\"feil\",1,0,\"nede\"],%s]}", b, fb, bad);
+		assert_int_equal(sc_apply_lookup_states(r, body, strlen(body), &applied), SH_ERR_PROTO);
+		assert_int_equal(applied, 0);
+		lookup_is(b, "venter 0 - - venter");
+	}
+	/* a reason with what JSON escapes */
+	snprintf(body, sizeof(body), "{\"states\":[[\"%s\",\"%s\",\"feil\",1,0,\"«nede» \\\"i dag\\\"\"]]}", b, fb);
+	assert_int_equal(sc_apply_lookup_states(r, body, strlen(body), &applied), SH_OK);
+	assert_int_equal(applied, 1);
+	lookup_is(b, "feil 1 0 «nede» \"i dag\" feil");
+}
+
 /* A page's cursor and base go in with it; a replica of before the base is due everything after its cursor. */
 static void cursor_and_base(void **state)
 {
@@ -780,6 +844,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(refused_twice_retried_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(ack_leaves_others_unsent, setup, teardown),
 		cmocka_unit_test_setup_teardown(cursor_and_base, setup, teardown),
+		cmocka_unit_test_setup_teardown(lookup_states_applied, setup, teardown),
 	};
 	int rc;
 

@@ -15,6 +15,7 @@
 #include "hlc.h"
 #include "log.h"
 #include "outbox.h"
+#include "proto.h"
 #include "record.h"
 #include "seal.h"
 
@@ -1021,6 +1022,7 @@ int sc_apply_lookup_states(struct sc_replica *r, const char *body, size_t len, s
 	cJSON *root = cJSON_ParseWithLength(body, len), *it;
 	const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "states");
 	sqlite3_stmt *st;
+	char *text;
 	int rc;
 
 	*applied = 0;
@@ -1039,15 +1041,21 @@ int sc_apply_lookup_states(struct sc_replica *r, const char *body, size_t len, s
 
 		for (size_t i = 0; state && i < sizeof(known) / sizeof(*known); i++)
 			ok = ok || strcmp(state, known[i]) == 0;
-		if (!ok || !sh_id_valid(pid) || !fnr || strlen(fnr) != 11 || !cJSON_IsNumber(att) ||
-		    !cJSON_IsNumber(next) || !reason || strlen(reason) > 500) {
+		if (!cJSON_IsArray(it) || !ok || !sh_id_valid(pid) || !fnr || strlen(fnr) != 11 ||
+		    !cJSON_IsNumber(att) || !cJSON_IsNumber(next) || !reason || strlen(reason) > 500) {
 			cJSON_Delete(root);
 			return SH_ERR_PROTO;
 		}
 	}
+	/* SQLite reads the list as cJSON wrote it: what was checked is what is applied */
+	text = sh_json_print(list);
 	cJSON_Delete(root);
-	if (begin_resumable(q.db) != SH_OK)
+	if (!text)
+		return SH_ERR_NOMEM;
+	if (begin_resumable(q.db) != SH_OK) {
+		sh_free(text);
 		return SH_ERR_DB;
+	}
 	/*
 	 * All in one statement, not one a state: a statement that fires a
 	 * trigger keeps a journal of its own, and copies every page it changes
@@ -1059,17 +1067,18 @@ int sc_apply_lookup_states(struct sc_replica *r, const char *body, size_t len, s
 	st = Q(&q, 11, "INSERT INTO lookup(participant, fnr, state, created, attempts, next_try, reason) "
 		       "SELECT p.id, p.fnr, s.value ->> 2, 0, CAST(s.value ->> 3 AS INTEGER), "
 		       "CAST(s.value ->> 4 AS INTEGER), nullif(s.value ->> 5, '') "
-		       "FROM json_each(?1, '$.states') s JOIN participant p ON p.id = s.value ->> 0 "
+		       "FROM json_each(?1) s JOIN participant p ON p.id = s.value ->> 0 "
 		       "AND p.fnr = s.value ->> 1 WHERE true ORDER BY s.key "
 		       "ON CONFLICT(participant) DO UPDATE SET state = excluded.state, attempts = "
 		       "excluded.attempts, next_try = excluded.next_try, reason = excluded.reason "
 		       "WHERE lookup.fnr = excluded.fnr");
 	if (st) {
-		sqlite3_bind_text(st, 1, body, (int)len, SQLITE_STATIC);
+		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
 		run(&q, st);
 		*applied = (size_t)sqlite3_changes(q.db);
-		sqlite3_clear_bindings(st); /* the body is the caller's */
+		sqlite3_clear_bindings(st);
 	}
+	sh_free(text);
 	rc = finish_resumable(&q);
 	q_done(&q);
 	return rc;
