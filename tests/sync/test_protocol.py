@@ -300,7 +300,7 @@ class Boxes(ProtocolCase):
         # the body as jsr of that version wrote it: known when sent again after the
         # update; with the hash of other content, refused
         def v2_kept(changes):
-            body = json.dumps({"changes": changes}, separators=(",", ":")).encode()
+            body = json.dumps({"changes": changes}, separators=(",", ":"), ensure_ascii=False).encode()
             self.server.sql(f"UPDATE changeset SET hash = x'{hashlib.blake2b(body, digest_size=32).hexdigest()}' "
                             f"WHERE device = '{self.p.device.id}' AND seq = 2")
             return self.stored()
