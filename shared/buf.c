@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "text.h"
 
 void sh_buf_init(struct sh_buf *b, size_t max)
 {
@@ -116,23 +117,13 @@ size_t sh_u64_len(unsigned long long v)
 	return n;
 }
 
-char *sh_u64_at(char *o, unsigned long long v, size_t len)
-{
-	char *p = o + len;
-
-	do
-		*--p = (char)('0' + v % 10);
-	while (v /= 10);
-	return o + len;
-}
-
 int sh_buf_u64(struct sh_buf *b, unsigned long long v)
 {
 	size_t len = sh_u64_len(v);
 	char *o = sh_buf_extend(b, len);
 
 	if (o)
-		sh_u64_at(o, v, len);
+		sh_put_digits(o, (int)len, v);
 	return b->err;
 }
 

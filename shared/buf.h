@@ -39,12 +39,12 @@ int sh_buf_json_str(struct sh_buf *b, const char *s);
  * The same written at a pointer, for an encoder that makes room for a
  * whole element at once (sh_buf_extend) and then fills it: the length
  * first, then the writer, which returns the end of what it wrote.
- * sh_u64_len/sh_u64_at: v in decimal. sh_json_str_len: the literal's
- * length, quotes and escapes counted, and strlen(s) in *n;
- * sh_json_str_at writes that literal (enc bytes).
+ * sh_u64_len: the digits of v in decimal (sh_put_digits in text.h writes
+ * them). sh_json_str_len: the literal's length, quotes and escapes
+ * counted, and strlen(s) in *n; sh_json_str_at writes that literal (enc
+ * bytes).
  */
 size_t sh_u64_len(unsigned long long v);
-char *sh_u64_at(char *o, unsigned long long v, size_t len);
 size_t sh_json_str_len(const char *s, size_t *n);
 char *sh_json_str_at(char *o, const char *s, size_t n, size_t enc);
 /* Hands the data to the caller (free with sh_free) and empties b. */

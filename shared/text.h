@@ -15,7 +15,7 @@ bool sh_has_control(const char *s, size_t len);
 
 /*
  * v's lowest `width` digits in decimal at p, zero-padded, without a NUL
- * (packed records' numbers, dates); the end of them.
+ * (packed records' numbers, dates, numbers in bodies); the end of them.
  */
 char *sh_put_digits(char *p, int width, uint64_t v);
 

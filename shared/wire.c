@@ -77,7 +77,7 @@ static void change_rest(struct sh_buf *b, const struct sh_change *c)
 		return;
 	o = hlc_at(lits_at(o, &l), c->hlc);
 	*o++ = ',';
-	o = sh_u64_at(o, c->base, nb);
+	o = sh_put_digits(o, (int)nb, c->base);
 	*o = ']';
 }
 
@@ -238,7 +238,7 @@ void sh_wire_op_put(struct sh_buf *b, bool first, const struct sh_op *o, const c
 	if (!first)
 		*w++ = ',';
 	*w++ = '[';
-	w = sh_u64_at(lits_at(w, &l), o->version, nv);
+	w = sh_put_digits(lits_at(w, &l), (int)nv, o->version);
 	*w++ = ',';
 	w = hlc_at(w, o->hlc);
 	if (own) {
