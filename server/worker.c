@@ -620,6 +620,12 @@ static int on_push(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 			   "changeset failed to open or verify");
 		goto out;
 	}
+	if (seq > c->dev.acked_seq + 1) { /* refused unread; a re-send is known by its content (below) */
+		snprintf(reason, sizeof(reason), "Endringssett nr. %llu kom i feil rekkefølge; forventet nr. %llu.",
+			 (unsigned long long)seq, (unsigned long long)c->dev.acked_seq + 1);
+		emit_error(w, c->id, id, SH_ERR_PROTO, reason, "changeset out of order");
+		goto out;
+	}
 	if (sh_wire_changes_decode(body, len, &doc, &changes, &n, &why) != SH_OK) {
 		emit_error(w, c->id, id, SH_ERR_PROTO, why.text, "changeset body malformed");
 		goto out;
@@ -639,12 +645,6 @@ static int on_push(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 				 (unsigned long long)seq);
 			emit_error(w, c->id, id, SH_ERR_CONFLICT, reason, "changeset replayed with other content");
 		}
-		goto out;
-	}
-	if (seq != c->dev.acked_seq + 1) {
-		snprintf(reason, sizeof(reason), "Endringssett nr. %llu kom i feil rekkefølge; forventet nr. %llu.",
-			 (unsigned long long)seq, (unsigned long long)c->dev.acked_seq + 1);
-		emit_error(w, c->id, id, SH_ERR_PROTO, reason, "changeset out of order");
 		goto out;
 	}
 	{
