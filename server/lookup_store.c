@@ -8,6 +8,7 @@
 #include "alloc.h"
 #include "db.h"
 #include "log.h"
+#include "text.h"
 
 #define TXT(st, i) ((const char *)sqlite3_column_text(st, i))
 
@@ -31,13 +32,13 @@ static int job_row(struct ss_store *s, sqlite3_stmt *st, const char *fnr, struct
 
 	memset(j, 0, sizeof(*j));
 	if (step == SQLITE_ROW) {
-		snprintf(j->fnr, sizeof(j->fnr), "%s", fnr);
-		snprintf(j->state, sizeof(j->state), "%s", TXT(st, 0));
+		sh_str_copy(j->fnr, sizeof(j->fnr), fnr);
+		sh_str_copy(j->state, sizeof(j->state), TXT(st, 0));
 		j->attempts = sqlite3_column_int(st, 1);
 		j->next_try = sqlite3_column_int64(st, 2);
-		snprintf(j->reason, sizeof(j->reason), "%s", TXT(st, 3));
-		snprintf(j->navn, sizeof(j->navn), "%s", TXT(st, 4));
-		snprintf(j->kjonn, sizeof(j->kjonn), "%s", TXT(st, 5));
+		sh_str_copy(j->reason, sizeof(j->reason), TXT(st, 3));
+		sh_str_copy(j->navn, sizeof(j->navn), TXT(st, 4));
+		sh_str_copy(j->kjonn, sizeof(j->kjonn), TXT(st, 5));
 	} else if (step != SQLITE_DONE) {
 		sh_log_error("lookup store: %s", sqlite3_errmsg(ss_store_db(s)));
 		rc = SH_ERR_DB;

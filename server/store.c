@@ -14,6 +14,7 @@
 #include "log.h"
 #include "packed.h"
 #include "pcache.h"
+#include "text.h"
 
 enum st {
 	ST_SEQ_GET, ST_SEQ_PUT, ST_USER_ADD, ST_USER_KOMMUNE_ADD, ST_USER_BY_NAME, ST_USER_BY_ID,
@@ -174,10 +175,7 @@ static int done(struct ss_store *s, sqlite3_stmt *st)
 
 #define TXT(st, i) ((const char *)sqlite3_column_text(st, i))
 
-static void copy(char *dst, size_t n, const char *src)
-{
-	snprintf(dst, n, "%s", src ? src : "");
-}
+static void copy(char *dst, size_t n, const char *src) { sh_str_copy(dst, n, src); }
 
 sqlite3 *ss_store_db(struct ss_store *s) { return s->db; }
 

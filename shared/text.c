@@ -106,6 +106,15 @@ uint32_t sh_str_hash(const char *s)
 	return h;
 }
 
+void sh_str_copy(char *dst, size_t n, const char *src)
+{
+	size_t len = src ? strnlen(src, n - 1) : 0;
+
+	if (len)
+		memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
 char *sh_put_digits(char *p, int width, uint64_t v)
 {
 	static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"

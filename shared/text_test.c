@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -78,9 +79,36 @@ static void str_hash(void **state)
 	assert_int_equal(sh_str_hash("foobar"), 0xbf9cf968u);
 }
 
+/* As snprintf(dst, n, "%s", src): every length against every room, and NULL as "". */
+static void str_copy(void **state)
+{
+	const char *src = "Søndre Land";
+	char want[16], got[16];
+
+	(void)state;
+	for (size_t len = 0; len <= strlen(src); len++) {
+		char s[16];
+
+		memcpy(s, src, len);
+		s[len] = '\0';
+		for (size_t n = 1; n <= sizeof(got); n++) {
+			memset(want, 'x', sizeof(want));
+			memset(got, 'x', sizeof(got));
+			snprintf(want, n, "%s", s);
+			sh_str_copy(got, n, s);
+			assert_memory_equal(got, want, sizeof(got));
+		}
+	}
+	memset(got, 'x', sizeof(got));
+	sh_str_copy(got, sizeof(got), NULL);
+	assert_int_equal(got[0], '\0');
+	assert_int_equal(got[1], 'x');
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(utf8), cmocka_unit_test(utf8_in_long_text), cmocka_unit_test(controls), cmocka_unit_test(str_hash)};
+	const struct CMUnitTest tests[] = {cmocka_unit_test(utf8), cmocka_unit_test(utf8_in_long_text), cmocka_unit_test(controls), cmocka_unit_test(str_hash),
+					   cmocka_unit_test(str_copy)};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
