@@ -73,9 +73,7 @@ int sc_outbox_unsent(struct sc_outbox *o, const char *id, struct sh_record *rec)
 	int rc = SH_OK, s;
 
 	rec->made_order = true;
-	rec->n = 0;
-	rec->strs.len = 0;
-	rec->dirty = false;
+	sh_record_empty(rec);
 	snprintf(rec->id, sizeof(rec->id), "%s", id);
 	if (!st)
 		return SH_ERR_DB;

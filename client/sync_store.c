@@ -706,8 +706,7 @@ static void retry_refused(struct q *q, struct sc_replica *r, uint64_t seq)
 				   "WHERE participant = ?1 AND changeset <> ?2 ORDER BY seq")))
 			break;
 		snprintf(entry.id, sizeof(entry.id), "%s", unsent.id);
-		entry.n = 0;
-		entry.strs.len = 0;
+		sh_record_empty(&entry);
 		bt(rs, 1, entry.id);
 		sqlite3_bind_int64(rs, 2, (sqlite3_int64)seq);
 		while (q->err == SH_OK && next_row(q, rs)) {

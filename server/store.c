@@ -95,7 +95,6 @@ struct ss_store {
 	struct sh_record cur;   /* the participant being merged (ss_participant_take) */
 	bool live;              /* cur is that participant's, as changed so far */
 	struct sh_record other; /* ss_participant_load, the pull, the content hash */
-	struct sh_buf packed;   /* a record packed for writing */
 	struct {
 		const char *sql; /* a literal: its address is the key */
 		sqlite3_stmt *st;
@@ -189,7 +188,6 @@ int ss_store_open(const char *path, struct ss_store **out, struct sh_reason *why
 	if (!s)
 		return SH_ERR_NOMEM;
 	s->cur.with_device = s->other.with_device = true;
-	sh_buf_init(&s->packed, INT_MAX); /* sqlite3_bind_blob takes an int */
 	rc = sh_db_open(path, &s->db, why);
 	if (rc == SH_OK && !(s->pc = ss_pcache_new(PCACHE_SETS)))
 		rc = SH_ERR_NOMEM;
@@ -222,7 +220,6 @@ void ss_store_close(struct ss_store *s)
 	ss_pcache_free(s->pc);
 	sh_record_clear(&s->cur);
 	sh_record_clear(&s->other);
-	sh_buf_free(&s->packed);
 	sh_free(s);
 }
 
@@ -703,8 +700,8 @@ int ss_participant_put(struct ss_store *s, const struct sh_participant *p, const
 
 	if (!rec || !st)
 		return SH_ERR_DB;
-	sh_buf_reset(&s->packed);
-	if ((rc = sh_record_encode(rec, &s->packed)) != SH_OK)
+	/* packed in the record itself: what the next change-set leaves as it is is copied from it */
+	if ((rc = sh_record_pack(rec)) != SH_OK)
 		return rc;
 	bt(st, 1, p->id);
 	bt(st, 2, kommune);
@@ -713,7 +710,7 @@ int ss_participant_put(struct ss_store *s, const struct sh_participant *p, const
 	bt(st, 5, p->v[SH_F_SLUTTDATO]);
 	bt(st, 6, status);
 	bi(st, 7, (int64_t)version);
-	sqlite3_bind_blob(st, 8, s->packed.data ? s->packed.data : "", (int)s->packed.len, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 8, rec->packed.data ? rec->packed.data : "", (int)rec->packed.len, SQLITE_STATIC);
 	if ((rc = done(s, st)) == SH_OK)
 		rec->dirty = false;
 	return rc;
@@ -759,7 +756,7 @@ int ss_participant_move(struct ss_store *s, const char *id, uint64_t *version)
 		return SH_ERR_DB;
 	/* each value its own new version, so the new municipality pulls it all */
 	for (size_t i = 0; i < rec->n; i++)
-		*version = rec->e[i].version = ss_next_seq(s);
+		sh_record_set_version_at(rec, i, *version = ss_next_seq(s));
 	rec->dirty = true;
 	return SH_OK;
 }

@@ -11,6 +11,9 @@
 #include "err.h"
 #include "text.h"
 
+/* A record's packed bytes, at most: what sqlite3_bind_blob takes (an int) */
+#define PACKED_MAX ((size_t)INT_MAX)
+
 /* Field widths of an entry's header. */
 enum { W_NUM = 20, W_LEN = 5 }; /* num20 and num5 read them */
 
@@ -180,15 +183,23 @@ int sh_record_decode(struct sh_record *rec, const void *blob, size_t len)
 	rec->n = 0;
 	rec->strs.len = 0;
 	rec->dirty = false;
+	rec->packed.len = 0;
 	if (!rec->with_device && (none = keep(rec, "", 0)) < 0)
 		return SH_ERR_NOMEM;
 	if (!len) /* SQLite gives NULL for an empty BLOB */
 		return SH_OK;
+	/* the bytes as read, for packing the entries that stay as they are (out of memory: all are packed anew) */
+	if (!rec->packed.max)
+		sh_buf_init(&rec->packed, PACKED_MAX);
+	sh_buf_reset(&rec->packed);
+	if (sh_buf_append(&rec->packed, blob, len) != SH_OK)
+		sh_buf_reset(&rec->packed);
 	/* room for all strings at once: each with its NUL takes less than its share of the blob (a header is longer) */
 	base = rec->strs.len;
 	if (!(to = strs_extend(rec, len)))
 		return SH_ERR_NOMEM;
 	while (p < end) {
+		const unsigned char *start = p;
 		uint64_t n[5], hlc, version;
 		int64_t off[5];
 		struct sh_entry *e;
@@ -224,7 +235,11 @@ int sh_record_decode(struct sh_record *rec, const void *blob, size_t len)
 		}
 		e = &rec->e[at];
 		*e = (struct sh_entry){(uint32_t)off[0], (uint32_t)off[1], (uint32_t)off[2], (uint32_t)off[3],
-				       (uint32_t)off[4], hlc, version};
+				       (uint32_t)off[4], SH_ENTRY_UNPACKED, 0, hlc, version};
+		if (rec->packed.len == len) {
+			e->packed = (uint32_t)(start - (const unsigned char *)blob);
+			e->packed_len = (uint32_t)(p - start);
+		}
 		rec->n++;
 	}
 	rec->strs.len = base + used; /* what the strings took of the room */
@@ -232,45 +247,125 @@ int sh_record_decode(struct sh_record *rec, const void *blob, size_t len)
 	return rc;
 }
 
+/*
+ * Whether entry e lies unchanged in the record's packed bytes: marked so,
+ * and with the numbers it has now (a number set by hand, not through
+ * this file, is seen).
+ */
+static bool still_packed(const struct sh_record *rec, const struct sh_entry *e)
+{
+	const unsigned char *h = (const unsigned char *)rec->packed.data + e->packed;
+
+	return e->packed != SH_ENTRY_UNPACKED && (size_t)e->packed + e->packed_len <= rec->packed.len &&
+	       num20(h) == e->hlc && num20(h + W_NUM) == e->version;
+}
+
+/* Packs entry e onto the end of out: its header, then its strings. */
+static int pack_entry(const struct sh_record *rec, const struct sh_entry *e, struct sh_buf *out)
+{
+	int ns = nstr(rec);
+	const char *str[5] = {sh_entry_field(rec, e), sh_entry_row(rec, e), sh_entry_value(rec, e),
+			      sh_entry_author(rec, e), sh_entry_device(rec, e)};
+	size_t n[5], len = 2 * W_NUM + (size_t)ns * W_LEN;
+	char *p;
+
+	for (int k = 0; k < ns; k++) {
+		if ((n[k] = strlen(str[k])) > SH_RECORD_LEN_MAX)
+			return SH_ERR_TOO_BIG;
+		len += n[k];
+	}
+	if (!(p = sh_buf_extend(out, len))) /* the entry at once */
+		return out->err;
+	p = sh_put_digits(p, W_NUM, e->hlc);
+	p = sh_put_digits(p, W_NUM, e->version);
+	for (int k = 0; k < ns; k++)
+		p = sh_put_digits(p, W_LEN, n[k]);
+	for (int k = 0; k < ns; k++) {
+		memcpy(p, str[k], n[k]);
+		p += n[k];
+	}
+	return SH_OK;
+}
+
+/*
+ * Packs entries [from, to) onto the end of out: a run of entries that lie
+ * unchanged one after another in the packed bytes is copied at once. With
+ * `moved`, each entry's place in out (from where out started) goes into
+ * moved[i - from].
+ */
+struct place {
+	uint32_t at, len;
+};
+
+static int pack_range(const struct sh_record *rec, size_t from, size_t to, struct sh_buf *out,
+		      struct place *moved)
+{
+	size_t base = out->len;
+	int rc = SH_OK;
+
+	if (to > rec->n)
+		to = rec->n;
+	for (size_t i = from; i < to && rc == SH_OK;) {
+		const struct sh_entry *e = &rec->e[i];
+		size_t at = out->len, j = i + 1, len;
+		bool copied = still_packed(rec, e);
+
+		if (!copied) {
+			rc = pack_entry(rec, e, out);
+		} else {
+			len = e->packed_len;
+			while (j < to && rec->e[j].packed == e->packed + len && still_packed(rec, &rec->e[j]))
+				len += rec->e[j++].packed_len;
+			rc = sh_buf_append(out, rec->packed.data + e->packed, len);
+		}
+		for (size_t k = i; moved && rc == SH_OK && k < j; k++) {
+			moved[k - from] = (struct place){(uint32_t)(at - base),
+							 copied ? rec->e[k].packed_len : (uint32_t)(out->len - at)};
+			at += moved[k - from].len;
+		}
+		i = j;
+	}
+	return rc == SH_OK ? out->err : rc;
+}
+
 int sh_record_encode(const struct sh_record *rec, struct sh_buf *out)
 {
-	return sh_record_encode_part(rec, 0, rec->n, out);
+	return pack_range(rec, 0, rec->n, out, NULL);
 }
 
 int sh_record_encode_part(const struct sh_record *rec, size_t from, size_t to, struct sh_buf *out)
 {
-	int ns = nstr(rec);
+	return pack_range(rec, from, to, out, NULL);
+}
 
-	for (size_t i = from; i < to && i < rec->n; i++) {
-		const struct sh_entry *e = &rec->e[i];
-		const char *str[5] = {sh_entry_field(rec, e), sh_entry_row(rec, e), sh_entry_value(rec, e),
-				      sh_entry_author(rec, e), sh_entry_device(rec, e)};
-		size_t n[5], len = 2 * W_NUM + (size_t)ns * W_LEN;
-		char *p;
+int sh_record_pack(struct sh_record *rec)
+{
+	struct sh_buf next;
+	struct place *moved = NULL;
+	int rc;
 
-		for (int k = 0; k < ns; k++) {
-			if ((n[k] = strlen(str[k])) > SH_RECORD_LEN_MAX)
-				return SH_ERR_TOO_BIG;
-			len += n[k];
+	sh_buf_init(&next, PACKED_MAX);
+	if (rec->n && !(moved = sh_calloc(rec->n, sizeof(*moved))))
+		return SH_ERR_NOMEM;
+	if ((rc = pack_range(rec, 0, rec->n, &next, moved)) == SH_OK) {
+		for (size_t i = 0; i < rec->n; i++) {
+			rec->e[i].packed = moved[i].at;
+			rec->e[i].packed_len = moved[i].len;
 		}
-		if (!(p = sh_buf_extend(out, len))) /* the entry at once */
-			break;
-		p = sh_put_digits(p, W_NUM, e->hlc);
-		p = sh_put_digits(p, W_NUM, e->version);
-		for (int k = 0; k < ns; k++)
-			p = sh_put_digits(p, W_LEN, n[k]);
-		for (int k = 0; k < ns; k++) {
-			memcpy(p, str[k], n[k]);
-			p += n[k];
-		}
+		sh_buf_free(&rec->packed);
+		rec->packed = next;
+	} else {
+		sh_buf_free(&next);
 	}
-	return out->err;
+	sh_free(moved);
+	return rc;
 }
 
 void sh_record_empty(struct sh_record *rec)
 {
 	rec->n = 0;
 	rec->strs.len = 0;
+	rec->packed.len = 0;
 	rec->dirty = false;
 }
 
@@ -278,6 +373,7 @@ void sh_record_clear(struct sh_record *rec)
 {
 	sh_free(rec->e);
 	sh_buf_free(&rec->strs);
+	sh_buf_free(&rec->packed);
 	memset(rec, 0, sizeof(*rec));
 }
 
@@ -326,20 +422,26 @@ int sh_record_put(struct sh_record *rec, const char *field, const char *row, con
 	e->value = (uint32_t)off[2];
 	e->author = (uint32_t)off[3];
 	e->device = (uint32_t)off[4];
+	e->packed = SH_ENTRY_UNPACKED;
 	e->hlc = hlc;
 	e->version = version;
 	rec->dirty = true;
 	return SH_OK;
 }
 
+void sh_record_set_version_at(struct sh_record *rec, size_t i, uint64_t version)
+{
+	rec->e[i].version = version;
+	rec->e[i].packed = SH_ENTRY_UNPACKED;
+	rec->dirty = true;
+}
+
 void sh_record_set_version(struct sh_record *rec, const char *field, const char *row, uint64_t version)
 {
 	struct sh_entry *e = sh_record_find(rec, field, row);
 
-	if (e && e->version != version) {
-		e->version = version;
-		rec->dirty = true;
-	}
+	if (e && e->version != version)
+		sh_record_set_version_at(rec, (size_t)(e - rec->e), version);
 }
 
 int sh_record_values(const struct sh_record *rec, struct sh_participant *p)

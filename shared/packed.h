@@ -27,8 +27,11 @@
 #define SH_RECORD_HEADER 60        /* 65 with a device */
 #define SH_RECORD_LEN_MAX 99999    /* bytes of one string in an entry */
 
+#define SH_ENTRY_UNPACKED UINT32_MAX /* sh_entry.packed: changed since it was read or packed */
+
 struct sh_entry {
 	uint32_t field, row, value, author, device; /* offsets of NUL-terminated strings in strs */
+	uint32_t packed, packed_len; /* where the entry, unchanged, lies in the record's packed bytes */
 	uint64_t hlc, version;
 };
 
@@ -37,6 +40,13 @@ struct sh_record {
 	struct sh_entry *e;
 	size_t n, cap;
 	struct sh_buf strs; /* the entries' strings, each with its NUL */
+	/*
+	 * The bytes the record was read from or last packed into: packing
+	 * copies the entries not changed since from them instead of writing
+	 * their headers and strings again (most of a record, when a field or
+	 * ten of its forty change).
+	 */
+	struct sh_buf packed;
 	bool dirty;
 	bool made_order;  /* an outbox entry (client/outbox.h): entries in the order made, not sorted */
 	bool with_device; /* the server's form: each entry names the device that wrote it */
@@ -56,6 +66,11 @@ static inline const char *sh_entry_device(const struct sh_record *r, const struc
 int sh_record_decode(struct sh_record *rec, const void *blob, size_t len);
 /* Packs rec onto the end of out. */
 int sh_record_encode(const struct sh_record *rec, struct sh_buf *out);
+/*
+ * Packs rec into its own rec->packed (what it held is replaced), where
+ * the next packing copies the entries that do not change from.
+ */
+int sh_record_pack(struct sh_record *rec);
 /* Packs entries [from, to) of rec onto the end of out. */
 int sh_record_encode_part(const struct sh_record *rec, size_t from, size_t to, struct sh_buf *out);
 /*
@@ -78,6 +93,8 @@ int sh_record_put(struct sh_record *rec, const char *field, const char *row, con
 		  uint64_t hlc, const char *author, const char *device, uint64_t version);
 /* The version of an existing entry (none: nothing happens). */
 void sh_record_set_version(struct sh_record *rec, const char *field, const char *row, uint64_t version);
+/* The version of entry i; marks the record dirty. */
+void sh_record_set_version_at(struct sh_record *rec, size_t i, uint64_t version);
 /* A version to set in packed bytes: of the entry (field, row). */
 struct sh_version_set {
 	const char *field, *row;
