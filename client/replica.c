@@ -22,7 +22,7 @@
 enum st {
 	ST_DRAFT_OF, ST_DERIVED,
 	ST_LOOKUP_DEL, ST_LOOKUP_PUT, ST_META_PUT, ST_META_GET,
-	ST_NEW, ST_OVERLAP, ST_RESOLVE, ST_LIST, ST_OUTBOX_ALL, ST_REFUSED_ALL, ST_LOOKUPS, ST_DRAFT_DEL, ST_ENSURE,
+	ST_NEW, ST_OVERLAP, ST_RESOLVE, ST_LIST, ST_OUTBOX_ALL, ST_REFUSED_ALL, ST_LOOKUPS, ST_DRAFT_DEL, ST_REDERIVED,
 	ST_COUNT
 };
 
@@ -53,8 +53,12 @@ static const char *const sql[ST_COUNT] = {
 	[ST_LOOKUPS] = "SELECT participant, state, reason, attempts, coalesce(next_try, 0) FROM lookup "
 		       "WHERE ?1 IS NULL OR participant = ?1 ORDER BY created",
 	[ST_DRAFT_DEL] = "DELETE FROM participant WHERE id = ?1 AND draft = 1",
-	[ST_ENSURE] = "INSERT OR IGNORE INTO participant(id, draft, status, created, updated) "
-		      "VALUES (?1, 0, 'mangler', ?2, ?2)",
+	/* a participant first seen in a pull is made with them, and is no draft */
+	[ST_REDERIVED] =
+		"INSERT INTO participant(id, draft, status, fnr, navn, kommune, startdato, sluttdato, created, updated) "
+		"VALUES (?1, 0, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) ON CONFLICT(id) DO UPDATE SET status = excluded.status, "
+		"fnr = excluded.fnr, navn = excluded.navn, kommune = excluded.kommune, startdato = excluded.startdato, "
+		"sluttdato = excluded.sluttdato, updated = excluded.updated",
 };
 
 struct sc_replica {
@@ -568,20 +572,25 @@ static int update_derived(struct sc_replica *r, const struct sh_participant *p, 
 int sc_participant_rederive(struct sc_replica *r, struct sc_records *set, const char *id, uint64_t hlc)
 {
 	struct sh_participant p;
-	sqlite3_stmt *s = stmt(r, ST_ENSURE);
-	bool draft;
+	struct sh_record *rec;
+	sqlite3_stmt *s = stmt(r, ST_REDERIVED);
 	int rc;
 
-	if (!s)
+	if (!s || !(rec = sc_records_get(set, id)))
 		return SH_ERR_DB;
-	bind_text(s, 1, id);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)hlc);
-	if ((rc = run(r, s)) != SH_OK)
-		return rc;
 	sh_participant_init(&p);
-	rc = load_values(r, set, id, &p, &draft, NULL);
-	if (rc == SH_OK)
-		rc = update_derived(r, &p, draft, sh_status_of(r->d, &p), hlc);
+	sh_str_copy(p.id, sizeof(p.id), id);
+	if ((rc = sh_record_values(rec, &p)) == SH_OK) {
+		bind_text(s, 1, id);
+		bind_text(s, 2, sh_status_code(sh_status_of(r->d, &p)));
+		bind_text(s, 3, p.v[SH_F_FNR]);
+		bind_text(s, 4, p.v[SH_F_NAVN]);
+		bind_text(s, 5, p.v[SH_F_KOMMUNE]);
+		bind_text(s, 6, p.v[SH_F_STARTDATO]);
+		bind_text(s, 7, p.v[SH_F_SLUTTDATO]);
+		sqlite3_bind_int64(s, 8, (sqlite3_int64)hlc);
+		rc = run(r, s);
+	}
 	sh_participant_clear(&p);
 	return rc;
 }

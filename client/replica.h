@@ -127,9 +127,10 @@ int sc_tiltak_remove(struct sc_replica *r, const char *id, const char *row,
 
 /*
  * Recomputes a participant's derived columns (status, fnr ...) from its
- * values; creates the row for a participant first seen in a pull. Inside
- * the caller's transaction (sync_store.c), with the caller's set of
- * records (record.h), saved, so the values are not read again.
+ * values; creates the row (not a draft) for a participant first seen in a
+ * pull. Inside the caller's transaction (sync_store.c), with the caller's
+ * set of records (record.h), so the values are not read again; the row
+ * must be there before the set saves a new participant's record.
  */
 int sc_participant_rederive(struct sc_replica *r, struct sc_records *set, const char *id,
 			    uint64_t hlc) SH_MUST_USE;

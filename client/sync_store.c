@@ -34,7 +34,6 @@ struct q {
 	sqlite3 *db;
 	sqlite3_stmt *st[16];
 	int err;
-	char last_participant[SH_ID_LEN + 1]; /* put_value: its row exists */
 	struct sc_records *recs;              /* the values this call changes */
 };
 
@@ -454,17 +453,7 @@ static void put_value(struct q *q, const char *p, const char *f, const char *row
 		      uint64_t version, uint64_t hlc, const char *author)
 {
 	struct sh_record *rec;
-	sqlite3_stmt *st;
 
-	if (strcmp(q->last_participant, p) != 0) {
-		if (!(st = Q(q, 0, "INSERT OR IGNORE INTO participant(id, draft, status, created, updated) "
-				   "VALUES (?1, 0, 'mangler', ?2, ?2)")))
-			return;
-		bt(st, 1, p);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)hlc);
-		run(q, st);
-		snprintf(q->last_participant, sizeof(q->last_participant), "%s", p);
-	}
 	if ((rec = rec_of(q, p)) && sh_record_put(rec, f, row, v, hlc, author, NULL, version) != SH_OK)
 		q->err = SH_ERR_NOMEM;
 }
@@ -803,11 +792,12 @@ int sc_apply_ack(struct sc_replica *r, uint64_t seq, const struct sh_result *res
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
 		run(&q, st);
 	}
-	q_save(&q);
+	/* the participants' rows first: a new one's record refers to its row */
 	if (q.err == SH_OK)
 		rederive_all(&q, r, &t);
 	else
 		sh_free(t.id);
+	q_save(&q);
 	rc = finish_resumable(&q);
 	q_done(&q);
 	return rc;
@@ -868,14 +858,16 @@ int sc_apply_page(struct sc_replica *r, const struct sh_pull_page *page, size_t 
 	}
 	for (size_t i = 0; i < page->nconflicts && q.err == SH_OK; i++)
 		put_conflict(&q, &page->conflicts[i]);
+	/* the participants' rows first: a new one's record refers to its row */
+	if (q.err == SH_OK)
+		rederive_all(&q, r, &t);
+	else
+		sh_free(t.id);
 	q_save(&q);
 	if (q.err == SH_OK) {
-		rederive_all(&q, r, &t);
 		meta_put_int(&q, "cursor", (int64_t)page->next);
 		meta_put_int(&q, "cursor_base", (int64_t)page->base);
 		meta_put_int(&q, "last_sync", (int64_t)sh_wall_ms());
-	} else {
-		sh_free(t.id);
 	}
 	rc = finish_resumable(&q);
 	q_done(&q);
