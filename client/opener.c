@@ -1,4 +1,4 @@
-/* opener.c: pull pages opened and decoded on a thread of their own. */
+/* opener.c: pull pages parsed, opened and decoded on a thread of their own. */
 #include "opener.h"
 
 #include <pthread.h>
@@ -7,6 +7,7 @@
 
 #include "alloc.h"
 #include "hlc.h"
+#include "proto.h"
 
 struct sc_opener {
 	pthread_t thread;
@@ -15,8 +16,10 @@ struct sc_opener {
 	void (*wake)(void *arg);
 	void *arg;
 	bool stop;
-	/* the page posted (box set) until opened (ready), then until taken */
+	/* the page posted (box, or the message's text, set) until opened (ready), then until taken */
 	cJSON *box;
+	char *text;
+	size_t len;
 	unsigned char key[32], signer[SH_SIGN_PK];
 	uint64_t tag;
 	bool ready;
@@ -34,7 +37,6 @@ void sc_opened_free(struct sc_opened *p)
 /* Opens and decodes one page (outside the lock). */
 static void open_page(cJSON *box, const unsigned char *key, const unsigned char *signer, struct sc_opened *out)
 {
-	uint64_t t0 = sh_mono_us();
 	size_t len = 0;
 
 	out->rc = sh_box_open(key, signer, box, &out->body, &len);
@@ -43,7 +45,28 @@ static void open_page(cJSON *box, const unsigned char *key, const unsigned char 
 	else if ((out->rc = sh_wire_page_decode(out->body, len, &out->doc, &out->page, &out->why)) != SH_OK &&
 		 !out->why.text[0])
 		sh_reason_set(&out->why, "Kunne ikke lese siden fra serveren.");
-	out->ms = (double)(sh_mono_us() - t0) / 1000.0;
+}
+
+/* The box of a `changes` message's text, or NULL with out's reason (outside the lock). */
+static cJSON *box_of(const char *text, size_t len, struct sc_opened *out)
+{
+	struct sh_reason why = {{0}};
+	enum sh_msg type;
+	uint64_t id;
+	cJSON *msg, *box = NULL;
+
+	if ((out->rc = sh_msg_parse(text, len, &msg, &type, &id, &why)) != SH_OK) {
+		sh_reason_set(&out->why, "Ugyldig melding fra serveren: %s", why.text);
+		return NULL;
+	}
+	if (type != SH_MSG_CHANGES || !cJSON_IsObject(box = cJSON_DetachItemFromObjectCaseSensitive(msg, "box"))) {
+		out->rc = SH_ERR_PROTO;
+		sh_reason_set(&out->why, "En side fra serveren kunne ikke åpnes eller bekreftes.");
+		cJSON_Delete(box);
+		box = NULL;
+	}
+	cJSON_Delete(msg);
+	return box;
 }
 
 static void *run(void *arg)
@@ -53,18 +76,24 @@ static void *run(void *arg)
 	pthread_mutex_lock(&o->lock);
 	for (;;) {
 		struct sc_opened out = {0};
+		uint64_t t0;
 
-		while (!o->stop && (!o->box || o->ready))
+		while (!o->stop && ((!o->box && !o->text) || o->ready))
 			pthread_cond_wait(&o->cond, &o->lock);
 		if (o->stop)
 			break;
 		out.tag = o->tag;
-		/* box, key, signer and tag stay as they are until the page is ready: post refuses meanwhile */
+		/* what was posted, key, signer and tag stay as they are until the page is ready: post refuses meanwhile */
 		pthread_mutex_unlock(&o->lock);
-		open_page(o->box, o->key, o->signer, &out);
+		t0 = sh_mono_us();
+		if (!o->text || (o->box = box_of(o->text, o->len, &out)))
+			open_page(o->box, o->key, o->signer, &out);
+		out.ms = (double)(sh_mono_us() - t0) / 1000.0;
 		pthread_mutex_lock(&o->lock);
 		cJSON_Delete(o->box);
 		o->box = NULL;
+		sh_free(o->text);
+		o->text = NULL;
 		o->out = out;
 		o->ready = true;
 		pthread_cond_broadcast(&o->done);
@@ -106,6 +135,7 @@ void sc_opener_stop(struct sc_opener *o)
 	pthread_mutex_unlock(&o->lock);
 	pthread_join(o->thread, NULL);
 	cJSON_Delete(o->box);
+	sh_free(o->text);
 	sc_opened_free(&o->out);
 	sodium_memzero(o->key, sizeof(o->key));
 	pthread_mutex_destroy(&o->lock);
@@ -114,28 +144,44 @@ void sc_opener_stop(struct sc_opener *o)
 	sh_free(o);
 }
 
-int sc_opener_post(struct sc_opener *o, cJSON *box, const unsigned char key[32],
-		   const unsigned char signer_pk[SH_SIGN_PK], uint64_t tag)
+/* Posts a box or a message's text (one of them), which the opener then owns; refused: both freed. */
+static int post(struct sc_opener *o, cJSON *box, char *text, size_t len, const unsigned char key[32],
+		const unsigned char signer_pk[SH_SIGN_PK], uint64_t tag)
 {
 	int rc = SH_OK;
 
 	pthread_mutex_lock(&o->lock);
-	if (o->box || o->ready)
+	if (o->box || o->text || o->ready)
 		rc = SH_ERR_BUSY;
-	else if (!cJSON_IsObject(box)) /* a box is an object: anything else cannot be opened */
+	else if (!text && !cJSON_IsObject(box)) /* a box is an object: anything else cannot be opened */
 		rc = SH_ERR_PROTO;
 	if (rc != SH_OK) {
 		pthread_mutex_unlock(&o->lock);
 		cJSON_Delete(box);
+		sh_free(text);
 		return rc;
 	}
 	o->box = box;
+	o->text = text;
+	o->len = len;
 	memcpy(o->key, key, sizeof(o->key));
 	memcpy(o->signer, signer_pk, sizeof(o->signer));
 	o->tag = tag;
 	pthread_cond_signal(&o->cond);
 	pthread_mutex_unlock(&o->lock);
 	return SH_OK;
+}
+
+int sc_opener_post(struct sc_opener *o, cJSON *box, const unsigned char key[32],
+		   const unsigned char signer_pk[SH_SIGN_PK], uint64_t tag)
+{
+	return post(o, box, NULL, 0, key, signer_pk, tag);
+}
+
+int sc_opener_post_message(struct sc_opener *o, char *text, size_t len, const unsigned char key[32],
+			   const unsigned char signer_pk[SH_SIGN_PK], uint64_t tag)
+{
+	return post(o, NULL, text, len, key, signer_pk, tag);
 }
 
 bool sc_opener_take(struct sc_opener *o, struct sc_opened *out)
@@ -156,7 +202,7 @@ bool sc_opener_take(struct sc_opener *o, struct sc_opened *out)
 void sc_opener_drop(struct sc_opener *o)
 {
 	pthread_mutex_lock(&o->lock);
-	while (o->box && !o->ready)
+	while ((o->box || o->text) && !o->ready)
 		pthread_cond_wait(&o->done, &o->lock);
 	if (o->ready) {
 		sc_opened_free(&o->out);

@@ -1,7 +1,7 @@
 /*
- * opener.h: pull pages opened and decoded on a thread of their own, so that
- * the network thread stores one page while the next is opened. One page at
- * a time; nothing here touches the replica.
+ * opener.h: pull pages parsed, opened and decoded on a thread of their own,
+ * so that the network thread stores one page while the next is opened. One
+ * page at a time; nothing here touches the replica.
  */
 #ifndef SC_OPENER_H
 #define SC_OPENER_H
@@ -39,6 +39,13 @@ void sc_opener_stop(struct sc_opener *o);
  */
 int sc_opener_post(struct sc_opener *o, cJSON *box, const unsigned char key[32],
 		   const unsigned char signer_pk[SH_SIGN_PK], uint64_t tag) SH_MUST_USE;
+/*
+ * The same for a whole `changes` message as received (the opener frees
+ * text): parsed as a message there too, so the network thread only
+ * receives. Refused (text freed): SH_ERR_BUSY as above.
+ */
+int sc_opener_post_message(struct sc_opener *o, char *text, size_t len, const unsigned char key[32],
+			   const unsigned char signer_pk[SH_SIGN_PK], uint64_t tag) SH_MUST_USE;
 /* The page opened, if ready: moved into *out (freed with sc_opened_free). */
 bool sc_opener_take(struct sc_opener *o, struct sc_opened *out);
 /* Lets go of the page posted (waiting until it is opened, if it is being opened) or ready. */

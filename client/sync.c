@@ -717,6 +717,15 @@ static void store_cb(lws_sorted_usec_list_t *sul)
  * A page: its box goes to the opener's thread, and the page before (held)
  * is stored meanwhile. Opened, it comes back through page_opened.
  */
+static void page_posted(struct eng *e, int rc)
+{
+	lws_sul_cancel(&e->sul_store);
+	store_held(e); /* the page before: while this one is opened, or before the round ends */
+	if (rc != SH_OK && !e->finished)
+		finish(e, SC_SYNC_FAILED, "%s", rc == SH_ERR_BUSY ? "Serveren sendte en side som ikke var bedt om."
+								 : "En side fra serveren kunne ikke åpnes eller bekreftes.");
+}
+
 static void on_changes(struct eng *e, cJSON *msg)
 {
 	cJSON *box = cJSON_DetachItemFromObjectCaseSensitive(msg, "box");
@@ -726,11 +735,26 @@ static void on_changes(struct eng *e, cJSON *msg)
 		rc = sc_opener_post(e->opener, box, e->ch.rx, e->srv_sign, e->conn);
 	else
 		cJSON_Delete(box);
-	lws_sul_cancel(&e->sul_store);
-	store_held(e); /* the page before: while this one is opened, or before the round ends */
-	if (rc != SH_OK && !e->finished)
-		finish(e, SC_SYNC_FAILED, "%s", rc == SH_ERR_BUSY ? "Serveren sendte en side som ikke var bedt om."
-								 : "En side fra serveren kunne ikke åpnes eller bekreftes.");
+	page_posted(e, rc);
+}
+
+/*
+ * A page asked for, as the server writes it (type first): the whole
+ * message goes to the opener's thread, which parses it too. Anything else
+ * (another writer's key order too) is parsed here, by on_message.
+ */
+static bool page_posted_whole(struct eng *e)
+{
+	static const char prefix[] = "{\"t\":\"changes\",";
+	char *text;
+	size_t len = e->rx.len;
+
+	if (e->phase != P_PULL || !e->opener || len < sizeof(prefix) || memcmp(e->rx.data, prefix, sizeof(prefix) - 1))
+		return false;
+	text = sh_buf_take(&e->rx, &len);
+	page_posted(e, text ? sc_opener_post_message(e->opener, text, len, e->ch.rx, e->srv_sign, e->conn)
+			    : SH_ERR_NOMEM);
+	return true;
 }
 
 /* Called on the opener's thread: the network thread takes the page in EVENT_WAIT_CANCELLED. */
@@ -1021,7 +1045,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			finish(e, SC_SYNC_FAILED, "For stor melding fra serveren.");
 			return -1;
 		}
-		if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi))
+		if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi) && !page_posted_whole(e))
 			on_message(e, e->rx.data, e->rx.len);
 		if (e->finished && !e->head)
 			return -1;

@@ -3,7 +3,7 @@ delays traffic and cuts connections at random byte offsets. `offline`
 refuses everything (a laptop without network); `tamper_pages` alters one
 character of the ciphertext of that many pull pages on their way to the
 client, after letting `skip_pages` through (`unbox` renames the page's
-"box" instead); `break_pulls` makes that many of the client's pull requests
+"box" instead, `garble` makes the message invalid JSON); `break_pulls` makes that many of the client's pull requests
 invalid (a negative "since"), after letting `skip_pulls` through, so that
 the server answers with an error."""
 import random
@@ -23,7 +23,7 @@ class ChaosProxy:
         self.chaos = True
         self.offline = False
         self.tamper_pages = self.skip_pages = 0
-        self.unbox = False
+        self.unbox = self.garble = False
         self.break_pulls = self.skip_pulls = 0
         self.cuts = 0
         self.connections = 0
@@ -109,6 +109,8 @@ class ChaosProxy:
             self.tamper_pages -= 1
             if self.unbox:
                 return data.replace(b'"box":', b'"bux":', 1)
+            if self.garble:
+                return data.replace(b'"box":', b'"box";', 1)
         return data[:at] + (b"B" if data[at:at + 1] == b"A" else b"A") + data[at + 1:]
 
     def _break_pull(self, data):

@@ -166,13 +166,13 @@ class AlteredPage(SyncCase):
         self.fresh = Client(self.tmp, "fresh", self.server, url=self.proxy.url())
         self.fresh.login()
 
-    def refused(self, stored):
+    def refused(self, stored, why="En side fra serveren kunne ikke åpnes eller bekreftes"):
         """The sync fails at once on the page, with what came before it stored;
         the next one pulls the rest."""
         t0 = time.monotonic()
         p = self.fresh.sync(check=3, timeout_s=20)
         self.assertLess(time.monotonic() - t0, 10)  # refused, not left waiting
-        self.assertIn("En side fra serveren kunne ikke åpnes eller bekreftes", p.stderr)
+        self.assertIn(why, p.stderr)
         self.assertEqual(len(self.fresh.json("list")), stored)
         j = self.fresh.json("sync")
         self.assertEqual((j["status"], j["pages"]), ("ok", 3 - stored), j)
@@ -191,6 +191,11 @@ class AlteredPage(SyncCase):
     def test_page_without_box(self):
         self.proxy.skip_pages, self.proxy.tamper_pages, self.proxy.unbox = 1, 1, True
         self.refused(1)
+
+    def test_page_not_json(self):
+        # a page is parsed as a message on the opener's thread: refused as any message would be
+        self.proxy.skip_pages, self.proxy.tamper_pages, self.proxy.garble = 1, 1, True
+        self.refused(1, "Ugyldig melding fra serveren: Meldingen er ikke gyldig JSON.")
 
     def test_error_after_a_page(self):
         """The server answers the request for the second page with an error:
