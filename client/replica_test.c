@@ -419,6 +419,56 @@ static void resolve_and_delete(void **state)
 	assert_int_equal(sc_resolve(r, d, got, &why), SH_ERR_NOT_FOUND);
 }
 
+/* Whether the n bytes of s are anywhere in the replica's file. */
+static bool in_file(const char *s, size_t n)
+{
+	char path[128];
+	FILE *f;
+	char *data;
+	long len;
+	bool found = false;
+
+	snprintf(path, sizeof(path), "%s/replica.db", dir);
+	assert_non_null(f = fopen(path, "rb"));
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	assert_true((len = ftell(f)) > 0);
+	rewind(f);
+	assert_non_null(data = malloc((size_t)len));
+	assert_int_equal(fread(data, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	for (long i = 0; !found && i + (long)n <= len; i++)
+		found = memcmp(data + i, s, n) == 0;
+	free(data);
+	return found;
+}
+
+/*
+ * A draft deleted leaves nothing in the file, not its id nor its number
+ * (secure_delete, db.h), also after a sync transaction (which deletes
+ * with FAST) has come and gone.
+ */
+static void deleted_draft_leaves_nothing(void **state)
+{
+	char d[SH_ID_LEN + 1], fnr[12];
+	struct sh_reason why;
+	struct sc_ack_stats st;
+
+	(void)state;
+	assert_int_equal(sc_participant_new(r, d), SH_OK);
+	tu_fnr(77, SH_GENDER_WOMAN, fnr);
+	ok_set(d, "fnr", fnr);
+	ok_set(d, "startdato", "2026-02-01");
+	assert_int_equal(sqlite3_exec(sc_replica_db(r), "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL), SQLITE_OK);
+	assert_true(in_file(d, SH_ID_LEN));
+	assert_true(in_file(fnr, 11));
+	/* a sync transaction (with FAST) committed: an acknowledgement of a change-set with nothing in it */
+	assert_int_equal(sc_apply_ack(r, 5, NULL, 0, &st, &why), SH_OK);
+	assert_int_equal(sc_draft_delete(r, d, &why), SH_OK);
+	assert_int_equal(sqlite3_exec(sc_replica_db(r), "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL), SQLITE_OK);
+	assert_false(in_file(d, SH_ID_LEN));
+	assert_false(in_file(fnr, 11));
+}
+
 /*
  * Unsent changes made straight through the outbox module: n changes of
  * each of the k participants, round-robin (hlc i for the i-th round), one
@@ -582,7 +632,7 @@ static uint64_t freeze_one(void)
 	return seq;
 }
 
-/* The replica's connection is back at synchronous=FULL (2) after a sync transaction, stored or not. */
+/* The replica's connection is back at its settings (db.h) after a sync transaction, stored or not. */
 static void full_again(void)
 {
 	sqlite3_stmt *st;
@@ -590,6 +640,11 @@ static void full_again(void)
 	assert_int_equal(sqlite3_prepare_v2(sc_replica_db(r), "PRAGMA synchronous", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(st, 0), 2);
+	sqlite3_finalize(st);
+	/* and secure_delete ON (1), not a resumable transaction's FAST (2) */
+	assert_int_equal(sqlite3_prepare_v2(sc_replica_db(r), "PRAGMA secure_delete", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 1);
 	sqlite3_finalize(st);
 }
 
@@ -838,6 +893,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(lookups_follow_the_number, setup, teardown),
 		cmocka_unit_test_setup_teardown(dependents_are_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(resolve_and_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(deleted_draft_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(outbox_freezes_whole_participants, setup, teardown),
 		cmocka_unit_test_setup_teardown(outbox_freezes_a_change_set_at_a_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(ack_refusals_wait_and_retry, setup, teardown),

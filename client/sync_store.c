@@ -146,8 +146,10 @@ uint64_t sc_cursor(struct sc_replica *r) { return (uint64_t)meta_int(sc_replica_
  */
 uint64_t sc_cursor_base(struct sc_replica *r) { return (uint64_t)meta_int(sc_replica_db(r), "cursor_base"); }
 
-/* FULL asserted again: a failed rollback can leave a resumable transaction's NORMAL behind (below). */
-static int begin(sqlite3 *db) { return sh_db_exec(db, "PRAGMA synchronous=FULL; BEGIN IMMEDIATE", NULL); }
+/* The connection's settings (db.h) asserted again: a failed rollback can leave a resumable transaction's behind (below). */
+#define SETTINGS "PRAGMA synchronous=FULL; PRAGMA secure_delete=ON"
+
+static int begin(sqlite3 *db) { return sh_db_exec(db, SETTINGS "; BEGIN IMMEDIATE", NULL); }
 
 static int finish(struct q *q)
 {
@@ -168,12 +170,20 @@ static int finish(struct q *q)
  * saved, makes them durable too). Everything else keeps FULL (db.h): a
  * value saved, and the numbering of change-sets, which must be on disk
  * before a change-set goes out.
+ *
+ * What they delete is kept elsewhere in the replica (an acknowledged
+ * outbox entry's values are in the participant's record; a refused change
+ * retried goes back into the outbox), so they overwrite deleted content
+ * only where that costs no more writes (secure_delete=FAST): a page the
+ * deletion empties is not written full of zeros. Zeroing the pages of the
+ * 10,000 entries a push acknowledges took 0.2 s of CPU. Everything else
+ * keeps ON (db.h): a draft deleted, for one, leaves nothing in the file.
  */
 static int begin_resumable(sqlite3 *db)
 {
-	if (sh_db_exec(db, "PRAGMA synchronous=NORMAL; BEGIN IMMEDIATE", NULL) == SH_OK)
+	if (sh_db_exec(db, "PRAGMA synchronous=NORMAL; PRAGMA secure_delete=FAST; BEGIN IMMEDIATE", NULL) == SH_OK)
 		return SH_OK;
-	(void)!sh_db_exec(db, "PRAGMA synchronous=FULL", NULL);
+	(void)!sh_db_exec(db, SETTINGS, NULL);
 	return SH_ERR_DB;
 }
 
@@ -181,7 +191,7 @@ static int finish_resumable(struct q *q)
 {
 	int rc = finish(q);
 
-	if (sh_db_exec(q->db, "PRAGMA synchronous=FULL", NULL) != SH_OK && rc == SH_OK)
+	if (sh_db_exec(q->db, SETTINGS, NULL) != SH_OK && rc == SH_OK)
 		rc = SH_ERR_DB;
 	return rc;
 }

@@ -10,6 +10,11 @@
  * (acknowledgements, pages, lookup states: begin_resumable in
  * client/sync_store.c), which commit with NORMAL.
  *
+ * It also sets secure_delete=ON: what is deleted is overwritten in the
+ * file (a draft registered by mistake leaves nothing behind), whatever the
+ * SQLite build's default. The same sync transactions use FAST, as what
+ * they delete is kept elsewhere in the replica (begin_resumable says why).
+ *
  * sh_migrate() applies the numbered migrations (schema/schema.h) above the
  * file's PRAGMA user_version, each in its own IMMEDIATE transaction that
  * also sets user_version, so a crash leaves the file at a whole version.
