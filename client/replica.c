@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 
 #include "alloc.h"
-#include "checkpointer.h"
 #include "config.h"
 #include "date.h"
 #include "db.h"
@@ -66,8 +65,6 @@ struct sc_replica {
 	sqlite3 *db;
 	char dir[4096];
 	int wal_frames; /* WAL size after the last commit (wal hook) */
-	struct sc_checkpointer *checkpointer; /* checkpoints the WAL (sc_replica_maintain) */
-	bool no_checkpointer;                 /* it could not be started: checkpoint here */
 	const struct sh_domain *d;
 	struct sh_hlc clock;
 	char device[SH_ID_LEN + 1];
@@ -214,15 +211,6 @@ void sc_replica_maintain(struct sc_replica *r)
 {
 	if (r->wal_frames < 8192) /* 32 MiB of WAL */
 		return;
-	/* on a thread of its own, started the first time it is needed */
-	if (!r->checkpointer && !r->no_checkpointer &&
-	    !(r->checkpointer = sc_checkpointer_start(sqlite3_db_filename(r->db, "main"))))
-		r->no_checkpointer = true;
-	if (r->checkpointer) {
-		sc_checkpointer_poke(r->checkpointer);
-		r->wal_frames = 0;
-		return;
-	}
 	if (sqlite3_wal_checkpoint_v2(r->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) == SQLITE_OK)
 		r->wal_frames = 0;
 }
@@ -271,7 +259,6 @@ void sc_replica_close(struct sc_replica *r)
 {
 	if (!r)
 		return;
-	sc_checkpointer_stop(r->checkpointer); /* its connection closed first: closing ours checkpoints the rest */
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(r->st[i]);
 	sc_records_free(r->recs);

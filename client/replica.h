@@ -41,8 +41,7 @@ int sc_replica_open(const char *dir, const struct sh_domain *d, struct sc_replic
 /* Closes; the last connection to close checkpoints the WAL into the file. */
 void sc_replica_close(struct sc_replica *r);
 /*
- * Checkpoints the WAL if it has grown past 32 MiB, on a thread of its own
- * (checkpointer.h; here, if that cannot start). The replica turns off
+ * Checkpoints the WAL if it has grown past 32 MiB. The replica turns off
  * SQLite's automatic checkpoint so that an autosave never pays for one
  * (a checkpoint fsyncs the whole file: 5-25 ms here against 0.3 ms for a
  * commit). Long-running owners (daemon, UI) call this when idle; short

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <cmocka.h>
 
 #include "alloc.h"
@@ -470,43 +469,6 @@ static void deleted_draft_leaves_nothing(void **state)
 	assert_false(in_file(fnr, 11));
 }
 
-
-static long file_size(const char *name)
-{
-	char path[128];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	return stat(path, &st) == 0 ? (long)st.st_size : -1;
-}
-
-/*
- * A WAL past 32 MiB is checkpointed on the checkpointer's thread while the
- * replica goes on writing; closed and opened again, the file holds all of
- * it, whole.
- */
-static void checkpointed_meanwhile(void **state)
-{
-	sqlite3 *db = sc_replica_db(r);
-	int waited = 0;
-
-	(void)state;
-	assert_int_equal(sqlite3_exec(db, "CREATE TABLE big(x BLOB);"
-				      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 8400) "
-				      "INSERT INTO big SELECT randomblob(4000) FROM n", NULL, NULL, NULL), SQLITE_OK);
-	assert_true(file_size("replica.db-wal") > 32L << 20);
-	assert_true(file_size("replica.db") < 8L << 20);
-	sc_replica_maintain(r); /* returns at once */
-	assert_int_equal(sqlite3_exec(db, "INSERT INTO big VALUES (randomblob(10))", NULL, NULL, NULL), SQLITE_OK);
-	while (file_size("replica.db") < 32L << 20 && waited++ < 1000) /* the pages copied into the file */
-		usleep(10000);
-	assert_true(file_size("replica.db") >= 32L << 20);
-	assert_int_equal(sqlite3_exec(db, "INSERT INTO big VALUES (randomblob(10))", NULL, NULL, NULL), SQLITE_OK);
-	reopen();
-	assert_int_equal(count("SELECT count(*) FROM big"), 8402);
-	assert_int_equal(count("SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
-}
-
 /*
  * Unsent changes made straight through the outbox module: n changes of
  * each of the k participants, round-robin (hlc i for the i-th round), one
@@ -932,7 +894,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(dependents_are_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(resolve_and_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(deleted_draft_leaves_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(checkpointed_meanwhile, setup, teardown),
 		cmocka_unit_test_setup_teardown(outbox_freezes_whole_participants, setup, teardown),
 		cmocka_unit_test_setup_teardown(outbox_freezes_a_change_set_at_a_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(ack_refusals_wait_and_retry, setup, teardown),
