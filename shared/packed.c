@@ -254,10 +254,12 @@ int sh_record_decode(struct sh_record *rec, const void *blob, size_t len)
  */
 static bool still_packed(const struct sh_record *rec, const struct sh_entry *e)
 {
-	const unsigned char *h = (const unsigned char *)rec->packed.data + e->packed;
+	const unsigned char *h;
 
-	return e->packed != SH_ENTRY_UNPACKED && (size_t)e->packed + e->packed_len <= rec->packed.len &&
-	       num20(h) == e->hlc && num20(h + W_NUM) == e->version;
+	if (e->packed == SH_ENTRY_UNPACKED || (size_t)e->packed + e->packed_len > rec->packed.len)
+		return false;
+	h = (const unsigned char *)rec->packed.data + e->packed;
+	return num20(h) == e->hlc && num20(h + W_NUM) == e->version;
 }
 
 /* Packs entry e onto the end of out: its header, then its strings. */
