@@ -713,10 +713,7 @@ static void store_cb(lws_sorted_usec_list_t *sul)
 		store_held(e);
 }
 
-/*
- * A page: its box goes to the opener's thread, and the page before (held)
- * is stored meanwhile. Opened, it comes back through page_opened.
- */
+/* A page handed to the opener (rc: whether it took it): the page before (held) is stored meanwhile. */
 static void page_posted(struct eng *e, int rc)
 {
 	lws_sul_cancel(&e->sul_store);
@@ -726,6 +723,10 @@ static void page_posted(struct eng *e, int rc)
 								 : "En side fra serveren kunne ikke åpnes eller bekreftes.");
 }
 
+/*
+ * A page: its box goes to the opener's thread, and the page before (held)
+ * is stored meanwhile. Opened, it comes back through page_opened.
+ */
 static void on_changes(struct eng *e, cJSON *msg)
 {
 	cJSON *box = cJSON_DetachItemFromObjectCaseSensitive(msg, "box");
