@@ -550,6 +550,16 @@ static int check_overlap(struct sc_replica *r, const struct sh_participant *p,
 	return rc;
 }
 
+/* The columns copied from the values (fnr, navn, kommune, startdato, sluttdato), bound from parameter `at` on. */
+static void bind_copied(sqlite3_stmt *s, int at, const struct sh_participant *p)
+{
+	static const enum sh_field_id copied[] = {SH_F_FNR, SH_F_NAVN, SH_F_KOMMUNE, SH_F_STARTDATO,
+						  SH_F_SLUTTDATO};
+
+	for (int i = 0; i < (int)(sizeof(copied) / sizeof(*copied)); i++)
+		bind_text(s, at + i, p->v[copied[i]]);
+}
+
 static int update_derived(struct sc_replica *r, const struct sh_participant *p, bool draft,
 			  enum sh_status st, uint64_t hlc)
 {
@@ -560,11 +570,7 @@ static int update_derived(struct sc_replica *r, const struct sh_participant *p, 
 	bind_text(s, 1, p->id);
 	sqlite3_bind_int(s, 2, draft);
 	bind_text(s, 3, sh_status_code(st));
-	bind_text(s, 4, p->v[SH_F_FNR]);
-	bind_text(s, 5, p->v[SH_F_NAVN]);
-	bind_text(s, 6, p->v[SH_F_KOMMUNE]);
-	bind_text(s, 7, p->v[SH_F_STARTDATO]);
-	bind_text(s, 8, p->v[SH_F_SLUTTDATO]);
+	bind_copied(s, 4, p);
 	sqlite3_bind_int64(s, 9, (sqlite3_int64)hlc);
 	return run(r, s);
 }
@@ -583,11 +589,7 @@ int sc_participant_rederive(struct sc_replica *r, struct sc_records *set, const 
 	if ((rc = sh_record_values(rec, &p)) == SH_OK) {
 		bind_text(s, 1, id);
 		bind_text(s, 2, sh_status_code(sh_status_of(r->d, &p)));
-		bind_text(s, 3, p.v[SH_F_FNR]);
-		bind_text(s, 4, p.v[SH_F_NAVN]);
-		bind_text(s, 5, p.v[SH_F_KOMMUNE]);
-		bind_text(s, 6, p.v[SH_F_STARTDATO]);
-		bind_text(s, 7, p.v[SH_F_SLUTTDATO]);
+		bind_copied(s, 3, &p);
 		sqlite3_bind_int64(s, 8, (sqlite3_int64)hlc);
 		rc = run(r, s);
 	}
