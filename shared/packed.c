@@ -289,16 +289,17 @@ static int pack_entry(const struct sh_record *rec, const struct sh_entry *e, str
 	return SH_OK;
 }
 
+/* Where an entry lies in packed bytes. */
+struct place {
+	uint32_t at, len;
+};
+
 /*
  * Packs entries [from, to) onto the end of out: a run of entries that lie
  * unchanged one after another in the packed bytes is copied at once. With
  * `moved`, each entry's place in out (from where out started) goes into
  * moved[i - from].
  */
-struct place {
-	uint32_t at, len;
-};
-
 static int pack_range(const struct sh_record *rec, size_t from, size_t to, struct sh_buf *out,
 		      struct place *moved)
 {
