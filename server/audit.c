@@ -56,15 +56,14 @@ static void entry_hash(const unsigned char prev[32], int64_t id, int64_t at, con
 }
 
 /* The newest entry's id and hash (zeros for an empty log). */
-static int head(sqlite3 *db, int64_t *id, unsigned char hash[32])
+static int head(struct ss_store *s, int64_t *id, unsigned char hash[32])
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = ss_stmt(s, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1");
 	int rc = SH_OK;
 
 	*id = 0;
 	memset(hash, 0, 32);
-	if (sqlite3_prepare_v2(db, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", -1, &st, NULL) !=
-	    SQLITE_OK)
+	if (!st)
 		return SH_ERR_DB;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		*id = sqlite3_column_int64(st, 0);
@@ -73,7 +72,7 @@ static int head(sqlite3 *db, int64_t *id, unsigned char hash[32])
 		else
 			rc = SH_ERR_DB;
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return rc;
 }
 
@@ -143,19 +142,19 @@ static bool indexed(sqlite3_stmt *st, int64_t id, const char *participants)
 int ss_audit(struct ss_store *s, const char *actor, const char *device, const char *action,
 	     const char *detail, const char *participants)
 {
-	sqlite3 *db = ss_store_db(s);
 	unsigned char prev[32], hash[32];
 	char hex[65], headtxt[96];
 	int64_t id, at = (int64_t)sh_wall_ms();
+	struct add_ctx a = {NULL, 0, SH_OK};
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = head(db, &id, prev)) != SH_OK)
+	if ((rc = head(s, &id, prev)) != SH_OK)
 		return rc;
 	id++;
 	entry_hash(prev, id, at, actor, device, action, detail, participants, hash);
-	if (sqlite3_prepare_v2(db, "INSERT INTO audit(id, at, actor, device, action, detail, participants, hash) "
-				   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", -1, &st, NULL) != SQLITE_OK)
+	if (!(st = ss_stmt(s, "INSERT INTO audit(id, at, actor, device, action, detail, participants, hash) "
+			      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")))
 		return SH_ERR_DB;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, at);
@@ -165,26 +164,21 @@ int ss_audit(struct ss_store *s, const char *actor, const char *device, const ch
 	sqlite3_bind_text(st, 6, detail, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, participants, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 8, hash, 32, SQLITE_STATIC);
-	rc = sqlite3_step(st) == SQLITE_DONE ? SH_OK : SH_ERR_DB;
-	sqlite3_finalize(st);
+	rc = sh_db_step_done(ss_store_db(s), st);
+	sqlite3_reset(st);
+	if (rc != SH_OK)
+		return rc;
 	/* the index by participant */
-	if (rc == SH_OK) {
-		struct add_ctx a = {NULL, id, SH_OK};
-
-		if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO audit_subject(audit_id, participant) "
-					   "VALUES (?1, ?2)", -1, &a.st, NULL) != SQLITE_OK)
-			a.rc = SH_ERR_DB;
-		else
-			each_id(participants, add_subject, &a);
-		sqlite3_finalize(a.st);
-		rc = a.rc;
-	}
-	if (rc == SH_OK) {
-		sodium_bin2hex(hex, sizeof(hex), hash, 32);
-		snprintf(headtxt, sizeof(headtxt), "%lld:%s", (long long)id, hex);
-		rc = ss_meta_put(s, "audit_head", headtxt);
-	}
-	return rc;
+	a.id = id;
+	if (!(a.st = ss_stmt(s, "INSERT OR IGNORE INTO audit_subject(audit_id, participant) VALUES (?1, ?2)")))
+		return SH_ERR_DB;
+	each_id(participants, add_subject, &a);
+	sqlite3_reset(a.st);
+	if ((rc = a.rc) != SH_OK)
+		return rc;
+	sodium_bin2hex(hex, sizeof(hex), hash, 32);
+	snprintf(headtxt, sizeof(headtxt), "%lld:%s", (long long)id, hex);
+	return ss_meta_put(s, "audit_head", headtxt);
 }
 
 int ss_audit_verify(struct ss_store *s, int64_t *count, int64_t *first_bad, struct sh_reason *why)
