@@ -624,7 +624,7 @@ static int apply_ops(struct sc_replica *r, const char *id, const struct op *ops,
 	}
 	was = !*draft;
 	for (size_t i = 0; i < n; i++) {
-		struct sh_assign a = {ops[i].f, ops[i].row, ops[i].value, ops[i].writer};
+		struct sh_assign a = {ops[i].f, ops[i].row, ops[i].value, ops[i].writer, false};
 		struct sh_effects e;
 
 		if (ops[i].discharge && (rc = check_discharge(r, p, rep)) != SH_OK)

@@ -287,7 +287,7 @@ static int one_change(struct ss_merge *m, struct pstate *ps, const struct sh_cha
 	}
 	if (wins) {
 		struct sh_assign a = {f->id, f->repeat ? c->row : NULL, norm,
-				      f->writer == SH_WRITER_ACTION ? SH_WRITER_ACTION : SH_WRITER_CASEWORKER};
+				      f->writer == SH_WRITER_ACTION ? SH_WRITER_ACTION : SH_WRITER_CASEWORKER, true};
 
 		if (f->id == SH_F_UTSKREVET && norm[0]) {
 			struct sh_missing miss[4];

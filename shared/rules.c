@@ -7,6 +7,7 @@
 
 #include "date.h"
 #include "fnr.h"
+#include "text.h"
 
 enum rule_kind {
 	R_NOT_FUTURE,  /* a ≤ today */
@@ -229,7 +230,9 @@ int sh_rules_check(const struct sh_domain *d, const struct sh_participant *p,
 		sh_reason_set(&out->why, "%s hører til en tiltaksrad; oppgi raden.", f->label);
 		return SH_ERR_INVALID;
 	}
-	if ((rc = sh_field_check_value(d, f, a->value, out->value, &out->why)) != SH_OK)
+	if (a->normalised)
+		sh_str_copy(out->value, sizeof(out->value), a->value ? a->value : "");
+	else if ((rc = sh_field_check_value(d, f, a->value, out->value, &out->why)) != SH_OK)
 		return rc;
 
 	/* the hypothetical values after the change */

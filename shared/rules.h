@@ -27,6 +27,7 @@ struct sh_assign {
 	const char *row;       /* Tiltak row id for repeat fields, else NULL */
 	const char *value;     /* proposed value; NULL or "" clears */
 	enum sh_writer writer; /* who is writing */
+	bool normalised;       /* value is sh_field_check_value's output for this field: not checked again */
 };
 
 struct sh_effects {

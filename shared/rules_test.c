@@ -15,7 +15,7 @@ static struct sh_domain *dom;
 static int try(struct sh_participant *p, enum sh_field_id f, const char *row, const char *v,
 	       enum sh_writer w, struct sh_effects *e)
 {
-	struct sh_assign a = {f, row, v, w};
+	struct sh_assign a = {f, row, v, w, false};
 
 	return sh_rules_check(dom, p, &a, e);
 }
@@ -33,10 +33,17 @@ static void refused(struct sh_participant *p, enum sh_field_id f, const char *ro
 static void accepted(struct sh_participant *p, enum sh_field_id f, const char *row,
 		     const char *v)
 {
-	struct sh_effects e;
+	struct sh_assign again = {f, row, NULL, SH_WRITER_CASEWORKER, true};
+	struct sh_effects e, e2;
 
 	if (try(p, f, row, v, SH_WRITER_CASEWORKER, &e) != SH_OK)
 		fail_msg("refused: %s", e.why.text);
+	/* the server checks a value before the rules and gives them its normalised form: same effects */
+	again.value = e.value;
+	assert_int_equal(sh_rules_check(dom, p, &again, &e2), SH_OK);
+	assert_string_equal(e2.value, e.value);
+	assert_int_equal(e2.nclear, e.nclear);
+	assert_memory_equal(e2.clear, e.clear, e.nclear * sizeof(*e.clear));
 	assert_int_equal(sh_participant_set(p, f, row, e.value), SH_OK);
 }
 

@@ -60,7 +60,7 @@ int main(void)
 	t = now_s();
 	for (int i = 0; i < N; i++) {
 		struct sh_assign a = {SH_F_KOMMUNE, NULL, (i & 1) ? "0301" : "1103",
-				      SH_WRITER_CASEWORKER};
+				      SH_WRITER_CASEWORKER, false};
 
 		ok += sh_rules_check(d, &p, &a, &e) == SH_OK;
 	}
