@@ -1063,7 +1063,8 @@ int sc_apply_lookup_states(struct sc_replica *r, const char *body, size_t len, s
 	 * into it the first time; one a state copied the same pages again and
 	 * again. A participant of ours with that number (registered here or
 	 * pulled) learns the state; a lookup for another number (it changed
-	 * meanwhile) is left alone.
+	 * meanwhile) is left alone, and so is one that already says the same
+	 * (its trigger would rewrite the participant's row for nothing).
 	 */
 	st = Q(&q, 11, "INSERT INTO lookup(participant, fnr, state, created, attempts, next_try, reason) "
 		       "SELECT p.id, p.fnr, s.value ->> 2, 0, CAST(s.value ->> 3 AS INTEGER), "
@@ -1072,7 +1073,8 @@ int sc_apply_lookup_states(struct sc_replica *r, const char *body, size_t len, s
 		       "AND p.fnr = s.value ->> 1 WHERE true ORDER BY s.key "
 		       "ON CONFLICT(participant) DO UPDATE SET state = excluded.state, attempts = "
 		       "excluded.attempts, next_try = excluded.next_try, reason = excluded.reason "
-		       "WHERE lookup.fnr = excluded.fnr");
+		       "WHERE lookup.fnr = excluded.fnr AND (lookup.state, lookup.attempts, lookup.next_try, "
+		       "lookup.reason) IS NOT (excluded.state, excluded.attempts, excluded.next_try, excluded.reason)");
 	if (st) {
 		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
 		run(&q, st);
