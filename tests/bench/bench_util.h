@@ -161,6 +161,10 @@ static inline void bench_server_stop(struct bench_server *s)
 		kill(s->pid, SIGKILL);
 		waitpid(s->pid, NULL, 0);
 	}
+	if (getenv("BENCH_KEEP")) { /* e.g. for tests/bench/page_bytes.py */
+		fprintf(stderr, "bench: the server's data kept in %s/srv\n", s->dir);
+		return;
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", s->dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "bench: could not remove %s\n", s->dir);
