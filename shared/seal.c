@@ -338,6 +338,32 @@ char *sh_box_message(const unsigned char key[32], const struct sh_keys *signer, 
 	return sh_buf_take(&b, NULL);
 }
 
+char *sh_box_message_peek(const char *text, size_t len)
+{
+	static const char at[] = ",\"box\":{\"h\":\"";
+	const char *end = text + (len < 512 ? len : 512), *h, *q;
+	cJSON *s;
+	char *out = NULL;
+
+	/* {"t":"…","id":N,"box":{"h":"…" */
+	if (len < 6 || memcmp(text, "{\"t\":\"", 6) != 0)
+		return NULL;
+	for (h = text; h + sizeof(at) - 1 <= end && memcmp(h, at, sizeof(at) - 1) != 0; h++)
+		;
+	if (h + sizeof(at) - 1 > end)
+		return NULL;
+	for (q = h + sizeof(at) - 1; q < end && *q != '"'; q++)
+		if (*q == '\\' && ++q == end)
+			return NULL;
+	if (q == end)
+		return NULL;
+	h += sizeof(at) - 2; /* the string's opening quote */
+	if ((s = cJSON_ParseWithLength(h, (size_t)(q + 1 - h))) && cJSON_IsString(s))
+		out = sh_strdup(s->valuestring);
+	cJSON_Delete(s);
+	return out;
+}
+
 static const char *str_of(const cJSON *o, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);

@@ -74,6 +74,15 @@ char *sh_box_message(const unsigned char key[32], const struct sh_keys *signer, 
 		     const char *header, const void *body, size_t len);
 
 /*
+ * The header of a message's box as sh_box_message writes it ("box" after
+ * "t" and "id", "h" first), read from the start of its text without
+ * parsing the rest (a page is megabytes): a new string (sh_free), or NULL
+ * when the text is not laid out so. Unchecked until the box is opened:
+ * only a hint (the header is the box's additional data).
+ */
+char *sh_box_message_peek(const char *text, size_t len);
+
+/*
  * Checks a box's shape and returns its header text (borrowed from box) so
  * the receiver can find the sender before opening. SH_ERR_PROTO if malformed.
  */

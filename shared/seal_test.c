@@ -110,12 +110,60 @@ static void message_opens(void **state)
 	sh_keys_free(srv);
 }
 
+/* The header peeked from a message's text as sh_box_message writes it; NULL for anything else. */
+static void message_peek(void **state)
+{
+	static const char header[] = "{\"k\":\"changes\",\"dev\":\"d\\\"1\",\"since\":7,\"more\":true}";
+	static const char *const other[] = {
+		"", "{", "{\"t\":\"changes\",\"id\":1}", "{\"id\":1,\"t\":\"changes\",\"box\":{\"h\":\"x\"}}",
+		"{\"t\":\"changes\",\"id\":1,\"box\":{\"h\":\"unterminated",
+		"{\"t\":\"changes\",\"id\":1,\"box\":{\"h\":\"ends in an escape\\",
+		"{\"t\":\"changes\",\"id\":1,\"box\":{\"h\":\"bad escape \\q\",\"n\":\"\"}}",
+		"{\"t\":\"changes\",\"id\":1,\"box\":{\"n\":\"\",\"h\":\"x\"}}",
+	};
+	struct sh_keys *k;
+	struct sh_channel a;
+	char *text, *h, *big;
+	size_t n, close;
+
+	(void)state;
+	assert_int_equal(sh_keys_generate(&k), SH_OK);
+	assert_int_equal(sh_channel_device(&a, k, k->kx_pk), SH_OK);
+	text = sh_box_message(a.tx, k, "changes", 42, header, "{}", 2);
+	n = strlen(text);
+	assert_non_null(h = sh_box_message_peek(text, n));
+	assert_string_equal(h, header);
+	sh_free(h);
+	/* cut anywhere before the header's closing quote: nothing; just after it: the header */
+	close = (size_t)(strstr(text, "\",\"n\":") - text);
+	for (size_t cut = 0; cut <= close; cut++)
+		assert_null(sh_box_message_peek(text, cut));
+	assert_non_null(h = sh_box_message_peek(text, close + 1));
+	assert_string_equal(h, header);
+	sh_free(h);
+	for (size_t i = 0; i < sizeof(other) / sizeof(*other); i++)
+		assert_null(sh_box_message_peek(other[i], strlen(other[i])));
+	sh_free(text);
+	/* a header past the first 512 bytes is not looked for */
+	big = sh_malloc(700);
+	memset(big, 'x', 699);
+	big[699] = '\0';
+	memcpy(big + 600, "\"}", 3);
+	text = sh_box_message(a.tx, k, "changes", 1, big + 100, "{}", 2);
+	assert_null(sh_box_message_peek(text, strlen(text)));
+	sh_free(text);
+	sh_free(big);
+	sh_channel_wipe(&a);
+	sh_keys_free(k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(round_trip),
 		cmocka_unit_test(strict),
 		cmocka_unit_test(message_opens),
+		cmocka_unit_test(message_peek),
 	};
 
 	if (sodium_init() < 0)

@@ -1,7 +1,8 @@
 /*
  * fuzz_proto.c: libFuzzer target for everything a peer's bytes reach before
- * any cryptography: the frame gate (sh_msg_parse), the box shape check, and
- * the decoders of the bodies (change-set, acknowledgement, pull page).
+ * any cryptography: the frame gate (sh_msg_parse), the box shape check, the
+ * peek at a page's header (sh_box_message_peek), and the decoders of the
+ * bodies (change-set, acknowledgement, pull page).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -43,6 +44,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cJSON_Delete(msg);
 	} else if (msg || !why.text[0]) {
 		abort();
+	}
+	{
+		/* the client peeks at a page's header before the box is opened */
+		char *peeked = sh_box_message_peek(text, size);
+
+		if (peeked && strlen(peeked) > size)
+			abort();
+		sh_free(peeked);
 	}
 	if (sh_wire_changes_decode(text, size, &doc, &ch, &n, &why) == SH_OK) {
 		for (size_t i = 0; i < n; i++)
