@@ -199,6 +199,15 @@ bool sc_opener_take(struct sc_opener *o, struct sc_opened *out)
 	return ready;
 }
 
+bool sc_opener_wait(struct sc_opener *o, struct sc_opened *out)
+{
+	pthread_mutex_lock(&o->lock);
+	while ((o->box || o->text) && !o->ready)
+		pthread_cond_wait(&o->done, &o->lock);
+	pthread_mutex_unlock(&o->lock);
+	return sc_opener_take(o, out);
+}
+
 void sc_opener_drop(struct sc_opener *o)
 {
 	pthread_mutex_lock(&o->lock);

@@ -112,6 +112,26 @@ struct eng {
 	struct sc_opener *opener;
 	uint64_t conn;
 	lws_sorted_usec_list_t sul_store;
+	/*
+	 * The pull is pipelined: when a page arrives, the next is asked for at
+	 * once from its box's header (sh_box_message_peek), before the page is
+	 * opened, so that the server's reply arrives while this one is opened.
+	 * One page per request: asked_since is the last asked for. peeks holds,
+	 * oldest first, what each page posted to the opener or waiting asked
+	 * for (checked against the page once it is opened); a page that arrives
+	 * while the opener still has the one before waits in waiting.
+	 */
+	uint64_t asked_since;
+	struct peek {
+		bool asked;          /* the page after it was asked for on arrival */
+		uint64_t next, base; /* with this cursor */
+	} peeks[2];
+	size_t npeeks;
+	struct {
+		char *text; /* a message's text, or */
+		cJSON *box; /* a box (on_changes) */
+		size_t len;
+	} waiting;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -222,6 +242,7 @@ static void request_page(struct eng *e, uint64_t since, uint64_t base)
 	snprintf(text, sizeof(text), "{\"t\":\"pull\",\"id\":%llu,\"since\":%llu,\"base\":%llu,\"limit\":%d}",
 		 (unsigned long long)++e->next_id, (unsigned long long)since, (unsigned long long)base,
 		 SH_PAGE_MAX);
+	e->asked_since = since;
 	send_text(e, sh_strdup(text));
 }
 
@@ -582,6 +603,11 @@ static void drop_held(struct eng *e)
 {
 	while (e->nheld)
 		drop_oldest(e);
+	/* and the pages received but not yet opened (pipelined pull) */
+	sh_free(e->waiting.text);
+	cJSON_Delete(e->waiting.box);
+	memset(&e->waiting, 0, sizeof(e->waiting));
+	e->npeeks = 0;
 }
 
 /* Stores the oldest held message, an acknowledgement; then the next step of the round. */
@@ -723,20 +749,66 @@ static void page_posted(struct eng *e, int rc)
 								 : "En side fra serveren kunne ikke åpnes eller bekreftes.");
 }
 
+/* A page's text or box to the opener. */
+static int post_page(struct eng *e, char *text, size_t len, cJSON *box)
+{
+	return text ? sc_opener_post_message(e->opener, text, len, e->ch.rx, e->srv_sign, e->conn)
+		    : sc_opener_post(e->opener, box, e->ch.rx, e->srv_sign, e->conn);
+}
+
 /*
- * A page: its box goes to the opener's thread, and the page before (held)
- * is stored meanwhile. Opened, it comes back through page_opened.
+ * The page after this one (the message's text), asked for now if its
+ * box's header says there is one and the page is the one last asked for.
+ * Only a hint until the page is opened: page_opened checks it.
  */
+static struct peek peek_ahead(struct eng *e, const char *text, size_t len)
+{
+	struct peek k = {0};
+	char *h = text ? sh_box_message_peek(text, len) : NULL;
+	cJSON *j = h ? cJSON_Parse(h) : NULL;
+	uint64_t since;
+
+	if (j && sh_json_u64(j, "since", SH_JSON_INT_MAX, &since) == SH_OK && since == e->asked_since &&
+	    sh_json_u64(j, "next", SH_JSON_INT_MAX, &k.next) == SH_OK &&
+	    sh_json_u64(j, "base", k.next, &k.base) == SH_OK &&
+	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "more"))) {
+		request_page(e, k.next, k.base);
+		k.asked = true;
+	}
+	cJSON_Delete(j);
+	sh_free(h);
+	return k;
+}
+
+/*
+ * A page (text or box, owned from here on): it goes to the opener's
+ * thread, and the page before (held) is stored meanwhile; the page after
+ * is asked for at once (peek_ahead). One that arrives while the opener
+ * still has the page before waits for it, if that page asked for it.
+ * Opened, it comes back through page_opened.
+ */
+static void page_arrived(struct eng *e, char *text, size_t len, cJSON *box)
+{
+	if (e->phase != P_PULL || !e->opener || e->npeeks == 2 || (e->npeeks == 1 && !e->peeks[0].asked)) {
+		sh_free(text);
+		cJSON_Delete(box);
+		page_posted(e, SH_ERR_BUSY); /* not asked for */
+		return;
+	}
+	e->peeks[e->npeeks++] = peek_ahead(e, text, len);
+	if (e->npeeks == 2) { /* the opener has the page before */
+		e->waiting.text = text;
+		e->waiting.box = box;
+		e->waiting.len = len;
+		return;
+	}
+	page_posted(e, post_page(e, text, len, box));
+}
+
+/* A page in a message parsed here (another writer's layout): its box. */
 static void on_changes(struct eng *e, cJSON *msg)
 {
-	cJSON *box = cJSON_DetachItemFromObjectCaseSensitive(msg, "box");
-	int rc = SH_ERR_BUSY;
-
-	if (e->phase == P_PULL && e->opener)
-		rc = sc_opener_post(e->opener, box, e->ch.rx, e->srv_sign, e->conn);
-	else
-		cJSON_Delete(box);
-	page_posted(e, rc);
+	page_arrived(e, NULL, 0, cJSON_DetachItemFromObjectCaseSensitive(msg, "box"));
 }
 
 /*
@@ -752,9 +824,10 @@ static bool page_posted_whole(struct eng *e)
 
 	if (e->phase != P_PULL || !e->opener || len < sizeof(prefix) || memcmp(e->rx.data, prefix, sizeof(prefix) - 1))
 		return false;
-	text = sh_buf_take(&e->rx, &len);
-	page_posted(e, text ? sc_opener_post_message(e->opener, text, len, e->ch.rx, e->srv_sign, e->conn)
-			    : SH_ERR_NOMEM);
+	if ((text = sh_buf_take(&e->rx, &len)))
+		page_arrived(e, text, len, NULL);
+	else
+		page_posted(e, SH_ERR_NOMEM);
 	return true;
 }
 
@@ -767,15 +840,24 @@ static void page_ready(void *arg)
 /* An opened page, held; when more follow, the next is asked for before this one is stored. */
 static void page_opened(struct eng *e, struct sc_opened *p)
 {
+	struct peek k = e->peeks[0];
 	struct held *h;
 
 	e->res->t_decode += p->ms;
-	if (e->finished || p->tag != e->conn || !e->wsi) {
+	if (e->finished || p->tag != e->conn || !e->wsi || !e->npeeks) {
 		sc_opened_free(p); /* of a connection lost meanwhile: asked for again */
 		return;
 	}
+	e->peeks[0] = e->peeks[1];
+	e->npeeks--;
 	if (p->rc != SH_OK) {
 		finish(e, SC_SYNC_FAILED, "%s", p->why.text);
+		sc_opened_free(p);
+		return;
+	}
+	if (k.asked && (!p->page.more || p->page.next != k.next || p->page.base != k.base)) {
+		/* the page after was asked for by a header that does not match the page */
+		finish(e, SC_SYNC_FAILED, "En side fra serveren kunne ikke åpnes eller bekreftes.");
 		sc_opened_free(p);
 		return;
 	}
@@ -790,11 +872,19 @@ static void page_opened(struct eng *e, struct sc_opened *p)
 	h->body = p->body;
 	h->doc = p->doc;
 	h->page = p->page;
-	if (h->page.more) {
-		request_page(e, h->page.next, h->page.base);
-		lws_sul_schedule(e->ctx, 0, &e->sul_store, store_cb, STORE_WAIT_MS * LWS_US_PER_MS);
-	} else {
+	if (!h->page.more) {
 		store_held(e);
+	} else if (e->npeeks) { /* the page after arrived meanwhile: opened while this one is stored */
+		char *text = e->waiting.text;
+		cJSON *box = e->waiting.box;
+		size_t len = e->waiting.len;
+
+		memset(&e->waiting, 0, sizeof(e->waiting));
+		page_posted(e, post_page(e, text, len, box));
+	} else {
+		if (!k.asked)
+			request_page(e, h->page.next, h->page.base);
+		lws_sul_schedule(e->ctx, 0, &e->sul_store, store_cb, STORE_WAIT_MS * LWS_US_PER_MS);
 	}
 }
 
@@ -834,13 +924,27 @@ static void on_wipe(struct eng *e, const cJSON *msg)
 	       "levert til serveren, og replikaen slettes fra denne maskinen.");
 }
 
+/*
+ * Every page received, opened (waiting for the opener if need be) and
+ * stored, with what else is held: the pull asks for a page before the one
+ * before it is opened, so an error can come while that one is opened.
+ */
+static void store_received(struct eng *e)
+{
+	struct sc_opened p;
+
+	while (e->npeeks && !e->finished && e->opener && sc_opener_wait(e->opener, &p))
+		page_opened(e, &p);
+	store_held(e);
+}
+
 static void on_error(struct eng *e, const cJSON *msg)
 {
 	const char *code = sh_json_str(msg, "code", 32);
 	const char *text = sh_json_str(msg, "message", 1024);
 
 	/* what was received before the error is good: stored, in order, before the round ends */
-	store_held(e);
+	store_received(e);
 	if (e->finished)
 		return;
 

@@ -826,7 +826,7 @@ static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 	uint64_t limit, t0, t1;
 	struct ss_cursor from = {0, 0}, to;
 	struct sh_buf body, ids;
-	char header[200];
+	char header[256];
 	size_t count;
 	bool more;
 	int rc;
@@ -868,8 +868,10 @@ static int on_pull(struct ss_worker *w, struct conn *c, const cJSON *msg, uint64
 		rc = ss_audit(w->cfg.store, c->user.username, c->dev.id, "read", detail, ids.data);
 	}
 	if (rc == SH_OK) {
-		snprintf(header, sizeof(header), "{\"k\":\"changes\",\"dev\":\"%s\",\"since\":%llu,\"next\":%llu}",
-			 c->dev.id, (unsigned long long)from.since, (unsigned long long)to.since);
+		/* next, base and more in the header too: the client asks for the next page before opening this one */
+		snprintf(header, sizeof(header), "{\"k\":\"changes\",\"dev\":\"%s\",\"since\":%llu,\"next\":%llu,"
+			 "\"base\":%llu,\"more\":%s}", c->dev.id, (unsigned long long)from.since,
+			 (unsigned long long)to.since, (unsigned long long)to.base, more ? "true" : "false");
 		emit(w, c->id, sealed_reply(w, c, SH_MSG_CHANGES, id, header, body.data, body.len), false,
 		     0, 0, false);
 		atomic_fetch_add(&ss_metrics.pull_pages, 1);
