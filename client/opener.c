@@ -1,4 +1,4 @@
-/* opener.c: pull pages parsed, opened and decoded on a thread of their own. */
+/* opener.c: pull pages parsed, opened, decoded and stored on a thread of their own. */
 #include "opener.h"
 
 #include <pthread.h>
@@ -8,6 +8,7 @@
 #include "alloc.h"
 #include "hlc.h"
 #include "proto.h"
+#include "sync_store.h"
 
 struct sc_opener {
 	pthread_t thread;
@@ -15,6 +16,7 @@ struct sc_opener {
 	pthread_cond_t cond, done; /* a page posted; a page opened */
 	void (*wake)(void *arg);
 	void *arg;
+	struct sc_replica *store; /* this thread's own connection to the replica */
 	bool stop;
 	/* the page posted (box, or the message's text, set) until opened (ready), then until taken */
 	cJSON *box;
@@ -45,6 +47,17 @@ static void open_page(cJSON *box, const unsigned char *key, const unsigned char 
 	else if ((out->rc = sh_wire_page_decode(out->body, len, &out->doc, &out->page, &out->why)) != SH_OK &&
 		 !out->why.text[0])
 		sh_reason_set(&out->why, "Kunne ikke lese siden fra serveren.");
+}
+
+/* Stores an opened page, with its cursor, in one transaction (outside the lock). */
+static void store_page(struct sc_replica *r, struct sc_opened *out)
+{
+	uint64_t t0 = sh_mono_us();
+
+	if ((out->rc = sc_apply_page(r, &out->page, &out->applied, &out->kept)) != SH_OK)
+		sh_reason_set(&out->why, "Kunne ikke lagre siden fra serveren.");
+	sc_replica_maintain(r);
+	out->store_ms = (double)(sh_mono_us() - t0) / 1000.0;
 }
 
 /* The box of a `changes` message's text, or NULL with out's reason (outside the lock). */
@@ -89,6 +102,8 @@ static void *run(void *arg)
 		if (!o->text || (o->box = box_of(o->text, o->len, &out)))
 			open_page(o->box, o->key, o->signer, &out);
 		out.ms = (double)(sh_mono_us() - t0) / 1000.0;
+		if (out.rc == SH_OK)
+			store_page(o->store, &out);
 		pthread_mutex_lock(&o->lock);
 		cJSON_Delete(o->box);
 		o->box = NULL;
@@ -104,7 +119,7 @@ static void *run(void *arg)
 	return NULL;
 }
 
-struct sc_opener *sc_opener_start(void (*wake)(void *arg), void *arg)
+struct sc_opener *sc_opener_start(void (*wake)(void *arg), void *arg, struct sc_replica *store)
 {
 	struct sc_opener *o = sh_calloc(1, sizeof(*o));
 
@@ -112,6 +127,7 @@ struct sc_opener *sc_opener_start(void (*wake)(void *arg), void *arg)
 		return NULL;
 	o->wake = wake;
 	o->arg = arg;
+	o->store = store;
 	pthread_mutex_init(&o->lock, NULL);
 	pthread_cond_init(&o->cond, NULL);
 	pthread_cond_init(&o->done, NULL);

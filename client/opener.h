@@ -1,7 +1,8 @@
 /*
- * opener.h: pull pages parsed, opened and decoded on a thread of their own,
- * so that the network thread stores one page while the next is opened. One
- * page at a time; nothing here touches the replica.
+ * opener.h: pull pages parsed, opened, decoded and stored on a thread of
+ * their own, with its own connection to the replica, so that the network
+ * thread receives the next page meanwhile. One page at a time, in the
+ * order posted; each is stored with its cursor in one transaction.
  */
 #ifndef SC_OPENER_H
 #define SC_OPENER_H
@@ -11,6 +12,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "replica.h"
 #include "seal.h"
 #include "wire.h"
 
@@ -22,13 +24,20 @@ struct sc_opened {
 	char *body;
 	struct sh_wire_doc doc;
 	struct sh_pull_page page;
-	double ms; /* opening and decoding */
+	size_t applied, kept; /* stored: sc_apply_page's counts */
+	double ms;            /* opening and decoding */
+	double store_ms;      /* storing */
 };
 
 struct sc_opener;
 
-/* Starts the thread; wake(arg) is called from it when a page is ready. NULL without memory or a thread. */
-struct sc_opener *sc_opener_start(void (*wake)(void *arg), void *arg);
+/*
+ * Starts the thread, which stores the pages it opens in store (a connection
+ * of its own, used only there until sc_opener_stop); wake(arg) is called
+ * from it when a page is ready (opened and stored, or refused). NULL
+ * without memory or a thread.
+ */
+struct sc_opener *sc_opener_start(void (*wake)(void *arg), void *arg, struct sc_replica *store);
 /* Stops the thread; drops a page posted or ready. */
 void sc_opener_stop(struct sc_opener *o);
 /*

@@ -7,14 +7,14 @@
  *                                  ▲                              │
  *                                  └──── daemon: local change ◀───┴─ notify
  *
- * Up to WINDOW change-sets are in flight; each acknowledgement and each
- * page is committed to the replica before the next step. Sending comes
- * before storing: what the server can work on next goes on the wire
- * first, and the acknowledgements and the page received meanwhile are
- * stored after it, in the order received. Pages are opened and decoded on
- * a thread of their own (opener.c) while the page before is stored; only
- * this thread touches the replica. A lost connection resumes from the
- * replica (pending change-sets, cursor).
+ * Up to WINDOW change-sets are in flight; each acknowledgement is
+ * committed to the replica before the next step. Sending comes before
+ * storing: what the server can work on next goes on the wire first, and
+ * the acknowledgements received meanwhile are stored after it, in the
+ * order received. Pages are opened, decoded and stored, each with its
+ * cursor, on a thread of their own (opener.c, with its own connection to
+ * the replica), while this thread asks for and receives the next. A lost
+ * connection resumes from the replica (pending change-sets, cursor).
  */
 #include "sync.h"
 
@@ -40,18 +40,15 @@
 #define WINDOW 4
 #define NUMBER_BATCH_MAX 4 /* change-sets numbered in one transaction, at most */
 #define RX_MAX ((size_t)96 << 20)
-#define STORE_WAIT_MS 30 /* a held page waits this long for the next to arrive before it is stored */
 
 /*
- * A received page or acknowledgement held back until what it lets us send
- * (the next pull, the next change-set) is on the wire, so the server works
- * on that while we store this.
+ * A received acknowledgement held back until what it lets us send (the
+ * next change-set) is on the wire, so the server works on that while we
+ * store this. (Pages are stored on the opener's thread.)
  */
 struct held {
-	enum { HELD_PAGE, HELD_ACK } kind;
 	char *body;
 	struct sh_wire_doc doc;
-	struct sh_pull_page page;
 	uint64_t seq;
 	struct sh_result *res;
 	size_t n;
@@ -96,35 +93,33 @@ struct eng {
 	uint64_t t_push, t_pull; /* monotonic us when the phase began */
 	size_t lookups_out;      /* lookup messages not yet answered */
 	bool lookups_synced;     /* this connection has asked about every unfinished lookup */
-	/*
-	 * Held, oldest first: up to WINDOW acknowledgements (one per
-	 * change-set in flight), or one page (a page is asked for only after
-	 * everything before it is stored).
-	 */
+	/* Held, oldest first: up to WINDOW acknowledgements (one per change-set in flight). */
 	struct held held[WINDOW];
 	size_t nheld;
 	/*
-	 * Pages are opened and decoded on the opener's thread: the page
-	 * before is stored meanwhile (when the next arrives, or after
-	 * STORE_WAIT_MS without one). conn counts connections, so that a page
-	 * of a lost one is not taken.
+	 * Pages are opened, decoded and stored on the opener's thread, in its
+	 * own connection to the replica (store), while the network thread
+	 * receives the next. conn counts connections, so that a page of a
+	 * lost one is not taken (it is stored all the same: a page and its
+	 * cursor go together).
 	 */
 	struct sc_opener *opener;
+	struct sc_replica *store;
 	uint64_t conn;
-	lws_sorted_usec_list_t sul_store;
 	/*
-	 * The pull is pipelined: when a page arrives, the next is asked for at
-	 * once from its box's header (sh_box_message_peek), before the page is
-	 * opened, so that the server's reply arrives while this one is opened.
+	 * The pull is pipelined: when a page goes to the opener, the next is
+	 * asked for at once from its box's header (sh_box_message_peek), so
+	 * that the server's reply arrives while this one is opened and stored.
 	 * One page per request: asked_since is the last asked for. peeks holds,
-	 * oldest first, what each page posted to the opener or waiting asked
-	 * for (checked against the page once it is opened); a page that arrives
+	 * oldest first, the header of each page with the opener or waiting
+	 * (checked against the page once it is opened); a page that arrives
 	 * while the opener still has the one before waits in waiting.
 	 */
 	uint64_t asked_since;
 	struct peek {
-		bool asked;          /* the page after it was asked for on arrival */
-		uint64_t next, base; /* with this cursor */
+		bool ahead;          /* its header says more follow, after next and base */
+		bool asked;          /* the page after it was asked for (when it went to the opener) */
+		uint64_t next, base;
 	} peeks[2];
 	size_t npeeks;
 	struct {
@@ -590,8 +585,6 @@ static void drop_oldest(struct eng *e)
 
 	if (!e->nheld)
 		return;
-	if (h->kind == HELD_PAGE)
-		sh_wire_page_free(&h->page);
 	sh_free(h->res);
 	sh_wire_doc_free(&h->doc);
 	sh_free(h->body);
@@ -639,36 +632,10 @@ static void store_ack(struct eng *e)
 	push_done(e);
 }
 
-/* Stores the oldest held message, a page; the cursor moves with it. */
-static void store_page(struct eng *e)
-{
-	size_t applied, kept;
-	uint64_t t0 = sh_mono_us();
-	bool more = e->held[0].page.more;
-	int rc = sc_apply_page(e->r, &e->held[0].page, &applied, &kept);
-
-	drop_oldest(e);
-	sc_replica_maintain(e->r);
-	e->res->t_apply += (double)(sh_mono_us() - t0) / 1000.0;
-	if (rc != SH_OK) {
-		finish(e, SC_SYNC_FAILED, "Kunne ikke lagre siden fra serveren.");
-		return;
-	}
-	e->res->pulled += applied;
-	e->res->kept += kept;
-	e->res->pages++;
-	if (!more)
-		round_done(e);
-}
-
-/* Stores the oldest held message. */
+/* Stores the oldest held acknowledgement. */
 static void store_oldest(struct eng *e)
 {
-	if (!e->nheld)
-		return;
-	if (e->held[0].kind == HELD_PAGE)
-		store_page(e);
-	else
+	if (e->nheld)
 		store_ack(e);
 }
 
@@ -678,23 +645,19 @@ static void store_held(struct eng *e)
 		store_oldest(e);
 }
 
-static bool acks_held(const struct eng *e) { return e->nheld && e->held[0].kind == HELD_ACK; }
-/* The newest message held is a page (it waits for the next to arrive, or for store_cb). */
-static bool page_held(const struct eng *e) { return e->nheld && e->held[e->nheld - 1].kind == HELD_PAGE; }
+static bool acks_held(const struct eng *e) { return e->nheld > 0; }
 
 /*
  * Opens an acknowledgement's box into a held slot, the newest (messages
  * are stored in the order received): it joins those held (the oldest is
- * stored first when all slots are taken; a page held is stored first).
- * NULL when the round ended meanwhile or the box did not open.
+ * stored first when all slots are taken). NULL when the round ended
+ * meanwhile or the box did not open.
  */
 static struct held *hold_ack(struct eng *e, const cJSON *msg, size_t *len)
 {
 	struct held *h;
 
-	if (page_held(e))
-		store_held(e);
-	else if (e->nheld == WINDOW)
+	if (e->nheld == WINDOW)
 		store_oldest(e);
 	if (e->finished)
 		return NULL;
@@ -704,7 +667,6 @@ static struct held *hold_ack(struct eng *e, const cJSON *msg, size_t *len)
 		finish(e, SC_SYNC_FAILED, "Kvitteringen fra serveren kunne ikke åpnes eller bekreftes.");
 		return NULL;
 	}
-	h->kind = HELD_ACK;
 	e->nheld++;
 	return h;
 }
@@ -730,20 +692,9 @@ static void on_push_ack(struct eng *e, const cJSON *msg)
 		store_held(e);
 }
 
-/* A held page stored when the next did not arrive soon: the network thread has nothing else to do. */
-static void store_cb(lws_sorted_usec_list_t *sul)
-{
-	struct eng *e = lws_container_of(sul, struct eng, sul_store);
-
-	if (!e->finished && page_held(e))
-		store_held(e);
-}
-
-/* A page handed to the opener (rc: whether it took it): the page before (held) is stored meanwhile. */
+/* A page handed to the opener (rc: whether it took it). */
 static void page_posted(struct eng *e, int rc)
 {
-	lws_sul_cancel(&e->sul_store);
-	store_held(e); /* the page before: while this one is opened, or before the round ends */
 	if (rc != SH_OK && !e->finished)
 		finish(e, SC_SYNC_FAILED, "%s", rc == SH_ERR_BUSY ? "Serveren sendte en side som ikke var bedt om."
 								 : "En side fra serveren kunne ikke åpnes eller bekreftes.");
@@ -757,35 +708,45 @@ static int post_page(struct eng *e, char *text, size_t len, cJSON *box)
 }
 
 /*
- * The page after this one (the message's text), asked for now if its
- * box's header says there is one and the page is the one last asked for.
- * Only a hint until the page is opened: page_opened checks it.
+ * What a page's box header (the message's text) says of the page after
+ * it, if the page is the one last asked for. Only a hint until the page
+ * is opened: page_opened checks it.
  */
-static struct peek peek_ahead(struct eng *e, const char *text, size_t len)
+static struct peek peek(const struct eng *e, const char *text, size_t len)
 {
 	struct peek k = {0};
 	char *h = text ? sh_box_message_peek(text, len) : NULL;
 	cJSON *j = h ? cJSON_Parse(h) : NULL;
 	uint64_t since;
 
-	if (j && sh_json_u64(j, "since", SH_JSON_INT_MAX, &since) == SH_OK && since == e->asked_since &&
-	    sh_json_u64(j, "next", SH_JSON_INT_MAX, &k.next) == SH_OK &&
-	    sh_json_u64(j, "base", k.next, &k.base) == SH_OK &&
-	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "more"))) {
-		request_page(e, k.next, k.base);
-		k.asked = true;
-	}
+	k.ahead = j && sh_json_u64(j, "since", SH_JSON_INT_MAX, &since) == SH_OK && since == e->asked_since &&
+		  sh_json_u64(j, "next", SH_JSON_INT_MAX, &k.next) == SH_OK &&
+		  sh_json_u64(j, "base", k.next, &k.base) == SH_OK &&
+		  cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "more"));
 	cJSON_Delete(j);
 	sh_free(h);
 	return k;
 }
 
+/* A page to the opener (the newest of peeks); the page after it is asked for now if its header says so. */
+static void post_and_ask(struct eng *e, char *text, size_t len, cJSON *box)
+{
+	struct peek *k = &e->peeks[e->npeeks - 1];
+	int rc = post_page(e, text, len, box);
+
+	if (rc == SH_OK && k->ahead) {
+		request_page(e, k->next, k->base);
+		k->asked = true;
+	}
+	page_posted(e, rc);
+}
+
 /*
  * A page (text or box, owned from here on): it goes to the opener's
- * thread, and the page before (held) is stored meanwhile; the page after
- * is asked for at once (peek_ahead). One that arrives while the opener
- * still has the page before waits for it, if that page asked for it.
- * Opened, it comes back through page_opened.
+ * thread, to be opened and stored, and the page after is asked for
+ * (post_and_ask). One that arrives while the opener still has the page
+ * before waits for it, if that page asked for it. Opened, it comes back
+ * through page_opened.
  */
 static void page_arrived(struct eng *e, char *text, size_t len, cJSON *box)
 {
@@ -795,14 +756,14 @@ static void page_arrived(struct eng *e, char *text, size_t len, cJSON *box)
 		page_posted(e, SH_ERR_BUSY); /* not asked for */
 		return;
 	}
-	e->peeks[e->npeeks++] = peek_ahead(e, text, len);
+	e->peeks[e->npeeks++] = peek(e, text, len);
 	if (e->npeeks == 2) { /* the opener has the page before */
 		e->waiting.text = text;
 		e->waiting.box = box;
 		e->waiting.len = len;
 		return;
 	}
-	page_posted(e, post_page(e, text, len, box));
+	post_and_ask(e, text, len, box);
 }
 
 /* A page in a message parsed here (another writer's layout): its box. */
@@ -837,15 +798,18 @@ static void page_ready(void *arg)
 	lws_cancel_service(((struct eng *)arg)->ctx);
 }
 
-/* An opened page, held; when more follow, the next is asked for before this one is stored. */
+/* A page opened and stored (or refused) on the opener's thread; the next goes there, or is asked for. */
 static void page_opened(struct eng *e, struct sc_opened *p)
 {
 	struct peek k = e->peeks[0];
-	struct held *h;
+	bool more = p->page.more, mismatch = k.asked && (!more || p->page.next != k.next ||
+							  p->page.base != k.base);
+	uint64_t next = p->page.next, base = p->page.base;
 
 	e->res->t_decode += p->ms;
+	e->res->t_apply += p->store_ms;
 	if (e->finished || p->tag != e->conn || !e->wsi || !e->npeeks) {
-		sc_opened_free(p); /* of a connection lost meanwhile: asked for again */
+		sc_opened_free(p); /* of a connection lost meanwhile: stored, if it opened */
 		return;
 	}
 	e->peeks[0] = e->peeks[1];
@@ -855,36 +819,24 @@ static void page_opened(struct eng *e, struct sc_opened *p)
 		sc_opened_free(p);
 		return;
 	}
-	if (k.asked && (!p->page.more || p->page.next != k.next || p->page.base != k.base)) {
-		/* the page after was asked for by a header that does not match the page */
+	e->res->pulled += p->applied;
+	e->res->kept += p->kept;
+	e->res->pages++;
+	sc_opened_free(p);
+	if (mismatch) {
+		/* the page after was asked for by a header that does not match the page (stored: it is the server's) */
 		finish(e, SC_SYNC_FAILED, "En side fra serveren kunne ikke åpnes eller bekreftes.");
-		sc_opened_free(p);
-		return;
-	}
-	if (e->nheld == WINDOW || (e->nheld && !page_held(e)))
-		store_held(e); /* not expected while pulling; kept in order all the same */
-	if (e->finished) {
-		sc_opened_free(p);
-		return;
-	}
-	h = &e->held[e->nheld++];
-	h->kind = HELD_PAGE;
-	h->body = p->body;
-	h->doc = p->doc;
-	h->page = p->page;
-	if (!h->page.more) {
-		store_held(e);
-	} else if (e->npeeks) { /* the page after arrived meanwhile: opened while this one is stored */
+	} else if (!more) {
+		round_done(e);
+	} else if (e->npeeks) { /* the page after arrived meanwhile */
 		char *text = e->waiting.text;
 		cJSON *box = e->waiting.box;
 		size_t len = e->waiting.len;
 
 		memset(&e->waiting, 0, sizeof(e->waiting));
-		page_posted(e, post_page(e, text, len, box));
-	} else {
-		if (!k.asked)
-			request_page(e, h->page.next, h->page.base);
-		lws_sul_schedule(e->ctx, 0, &e->sul_store, store_cb, STORE_WAIT_MS * LWS_US_PER_MS);
+		post_and_ask(e, text, len, box);
+	} else if (!k.asked) {
+		request_page(e, next, base);
 	}
 }
 
@@ -925,9 +877,9 @@ static void on_wipe(struct eng *e, const cJSON *msg)
 }
 
 /*
- * Every page received, opened (waiting for the opener if need be) and
- * stored, with what else is held: the pull asks for a page before the one
- * before it is opened, so an error can come while that one is opened.
+ * Every page received, opened and stored (waiting for the opener if need
+ * be), and the acknowledgements held: the pull asks for a page while the
+ * one before is with the opener, so an error can come meanwhile.
  */
 static void store_received(struct eng *e)
 {
@@ -1062,7 +1014,6 @@ static void lost(struct eng *e, const char *what)
 	e->conn++; /* a page being opened is of this connection: not taken */
 	if (e->opener)
 		sc_opener_drop(e->opener); /* nor left in the way of the next connection's */
-	lws_sul_cancel(&e->sul_store);
 	clear_queue(e);
 	drop_held(e);
 	sh_buf_reset(&e->rx);
@@ -1157,7 +1108,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		break;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		/* one write per WRITEABLE: a fragment, else the next change-set's first, else one
-		 * acknowledgement held stored (a page held waits for the next: see on_changes) */
+		 * acknowledgement held stored */
 		if (e->finished && !e->head)
 			return -1;
 		send_changeset(e);
@@ -1325,12 +1276,22 @@ int sc_sync_run(struct sc_replica *r, const struct sc_sync_opts *o, struct sc_sy
 		goto out;
 	}
 	running_ctx = e->ctx;
-	if ((o->mode == SC_SYNC_ONCE || o->mode == SC_SYNC_DAEMON) && !(e->opener = sc_opener_start(page_ready, e))) {
-		sh_reason_set(&res->why, "Kunne ikke starte en tråd for synkroniseringen.");
-		res->status = SC_SYNC_FAILED;
-		running_ctx = NULL;
-		lws_context_destroy(e->ctx);
-		goto out;
+	if (o->mode == SC_SYNC_ONCE || o->mode == SC_SYNC_DAEMON) {
+		/* the opener's own connection to the replica, for storing pages */
+		struct sh_reason why = {{0}};
+
+		if (sc_replica_open(sc_replica_dir(r), sc_replica_domain(r), &e->store, &why) != SH_OK) {
+			sh_reason_set(&res->why, "%s", why.text[0] ? why.text : "Kunne ikke åpne replikaen.");
+			res->status = SC_SYNC_FAILED;
+		} else if (!(e->opener = sc_opener_start(page_ready, e, e->store))) {
+			sh_reason_set(&res->why, "Kunne ikke starte en tråd for synkroniseringen.");
+			res->status = SC_SYNC_FAILED;
+		}
+		if (!e->opener) {
+			running_ctx = NULL;
+			lws_context_destroy(e->ctx);
+			goto out;
+		}
 	}
 	if (o->mode == SC_SYNC_DAEMON)
 		lws_sul_schedule(e->ctx, 0, &e->sul_tick, tick_cb, 500 * LWS_US_PER_MS);
@@ -1353,10 +1314,10 @@ int sc_sync_run(struct sc_replica *r, const struct sc_sync_opts *o, struct sc_sy
 	lws_sul_cancel(&e->sul_connect);
 	lws_sul_cancel(&e->sul_tick);
 	lws_sul_cancel(&e->sul_deadline);
-	lws_sul_cancel(&e->sul_store);
 	running_ctx = NULL;
 	lws_context_destroy(e->ctx);
 out:
+	sc_replica_close(e->store);
 	clear_queue(e);
 	drop_held(e);
 	sh_buf_free(&e->rx);
