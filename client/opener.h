@@ -55,11 +55,11 @@ int sc_opener_post(struct sc_opener *o, cJSON *box, const unsigned char key[32],
  */
 int sc_opener_post_message(struct sc_opener *o, char *text, size_t len, const unsigned char key[32],
 			   const unsigned char signer_pk[SH_SIGN_PK], uint64_t tag) SH_MUST_USE;
-/* The page opened, if ready: moved into *out (freed with sc_opened_free). */
+/* The page opened and stored (or refused), if ready: moved into *out (freed with sc_opened_free). */
 bool sc_opener_take(struct sc_opener *o, struct sc_opened *out);
 /* The same, waiting for the page posted to be opened; false if none is posted or ready. */
 bool sc_opener_wait(struct sc_opener *o, struct sc_opened *out);
-/* Lets go of the page posted (waiting until it is opened, if it is being opened) or ready. */
+/* Lets go of the page posted (waiting until it is opened and stored, if it is being opened) or ready. */
 void sc_opener_drop(struct sc_opener *o);
 void sc_opened_free(struct sc_opened *p);
 
