@@ -226,13 +226,9 @@ bool sc_opener_wait(struct sc_opener *o, struct sc_opened *out)
 
 void sc_opener_drop(struct sc_opener *o)
 {
-	pthread_mutex_lock(&o->lock);
-	while ((o->box || o->text) && !o->ready)
-		pthread_cond_wait(&o->done, &o->lock);
-	if (o->ready) {
-		sc_opened_free(&o->out);
-		o->ready = false;
-	}
-	pthread_mutex_unlock(&o->lock);
+	struct sc_opened p;
+
+	if (sc_opener_wait(o, &p))
+		sc_opened_free(&p);
 }
 
